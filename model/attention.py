@@ -1,0 +1,91 @@
+"""Scaled dot-product attention written out step by step, and the masks it can use.
+
+    scores  = q · kᵀ / √d_head                  (the "÷√d" step is optional: scale=False)
+    α       = normalize(mask(scores) / T)       normalize is softmax, or ReLU then divide by the row sum
+    z       = α · v                             each output row is a weighted sum of value rows
+
+Every function works on any leading batch axes (`...`), so one call handles all heads at once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+
+Normalizer = Literal["softmax", "relu"]
+MaskKind = Literal["none", "causal", "window"]
+NORMALIZERS: tuple[str, ...] = ("softmax", "relu")
+MASK_KINDS: tuple[str, ...] = ("none", "causal", "window")
+
+
+def build_mask(kind: str, n_positions: int, window: int = 3, device=None) -> torch.Tensor | None:
+    """Which keys each query may see, True = visible; None when every key is visible.
+
+    causal: query i sees keys j <= i. window: query i sees the `window` keys ending at itself,
+    i - window < j <= i (sliding-window attention as used by decoder models).
+    """
+    if kind == "none":
+        return None
+    i = torch.arange(n_positions, device=device)[:, None]  # [query_pos, 1]
+    j = torch.arange(n_positions, device=device)[None, :]  # [1, key_pos]
+    if kind == "causal":
+        return j <= i  # [query_pos, key_pos]
+    if kind == "window":
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        return (j <= i) & (j > i - window)  # [query_pos, key_pos]
+    raise ValueError(f"unknown mask kind {kind!r}; expected one of {MASK_KINDS}")
+
+
+def normalize(
+    scores: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    normalizer: str = "softmax",
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """Turn scores into weights α whose visible entries in each row sum to 1.
+
+    ReLU keeps positive scores and divides by their sum. A row with no positive visible score has
+    no evidence for any key, so it spreads its weight evenly over the visible keys. Temperature
+    divides the scores first; ReLU followed by a division is unchanged by it.
+    """
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    scores = scores / temperature  # [..., query_pos, key_pos]
+    if normalizer == "softmax":
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))  # [..., query_pos, key_pos]
+        return torch.softmax(scores, dim=-1)  # [..., query_pos, key_pos]
+    if normalizer == "relu":
+        visible = torch.ones_like(scores, dtype=torch.bool) if mask is None else mask.expand_as(scores)
+        kept = torch.relu(scores) * visible  # [..., query_pos, key_pos]
+        total = kept.sum(dim=-1, keepdim=True)  # [..., query_pos, 1]
+        even = visible / visible.sum(dim=-1, keepdim=True)  # [..., query_pos, key_pos]
+        return torch.where(total > 0, kept / total.clamp_min(1e-30), even)
+    raise ValueError(f"unknown normalizer {normalizer!r}; expected one of {NORMALIZERS}")
+
+
+def scaled_dot_product_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    mask: torch.Tensor | None = None,
+    normalizer: str = "softmax",
+    scale: bool = True,
+    temperature: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Attention of every query over every key; returns (z, scores, weights).
+
+    q, k: [..., pos, d_head]; v: [..., pos, d_v]; mask: [query_pos, key_pos] bool, True = visible.
+    scores are q·kᵀ/√d_head *before* the mask, so a view can show what the mask removes.
+    """
+    d_head = q.shape[-1]
+    scores = q @ k.transpose(-2, -1)  # [..., query_pos, key_pos]
+    if scale:
+        scores = scores / math.sqrt(d_head)  # [..., query_pos, key_pos]
+    weights = normalize(scores, mask, normalizer, temperature)  # [..., query_pos, key_pos]
+    z = weights @ v  # [..., query_pos, d_v]
+    return z, scores, weights

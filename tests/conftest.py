@@ -1,0 +1,12 @@
+"""Shared fixtures: the bundled model is loaded once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+import model
+
+
+@pytest.fixture(scope="session")
+def pretrained() -> model.PretrainedModel:
+    return model.load_pretrained(device="cpu")

