@@ -1,0 +1,62 @@
+"""Attention Lab: type a sentence, watch self-attention at work on a real transformer.
+
+Thin on purpose: page set-up → shared state and sidebar → sentence box → the chosen view → URL.
+Every view lives in components/, every number comes from model/.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import streamlit as st
+
+from components import attention, controls
+from components.cache import get_model
+from components.controls import Controls
+from components.i18n import t
+from components.ui import guarded
+from model.errors import AttentionLabError, ModelNotInstalledError
+
+EXAMPLES = tomllib.loads((Path(__file__).parent / "assets" / "examples.toml").read_text(encoding="utf-8"))["example"]
+VIEWS = {
+    "attention": attention.render,
+}
+PRESENTATION_CSS = "<style>html, .stMarkdown, .stCaption, label, button {font-size: 1.25rem !important;}</style>"
+
+st.set_page_config(page_title="Attention Lab", page_icon="🔍", layout="wide")
+controls.init_state()
+lang = st.session_state["lang"]
+
+try:
+    pretrained = get_model()
+except ModelNotInstalledError as err:
+    st.title("Attention Lab")
+    st.error(t(lang, "app.model_missing", detail=str(err)), icon="📦")
+    st.stop()
+
+lang, layer, head, hide_special, presentation = controls.render_sidebar(
+    pretrained.config.n_layers, pretrained.config.n_heads, pretrained.device.type
+)
+if presentation:
+    st.html(PRESENTATION_CSS)
+st.title(t(lang, "app.title"))
+st.caption(t(lang, "app.subtitle"))
+text = controls.render_sentence_box(lang, EXAMPLES)
+view = controls.render_view_picker(lang)
+controls.show_notices(lang)
+ctx = Controls(
+    lang=lang, text=text, view=view, layer=layer, head=head, hide_special=hide_special, presentation=presentation
+)
+
+if not text.strip() and view not in ("positional", "training"):
+    st.info(t(lang, "app.empty_text"), icon="✍️")
+elif view in VIEWS:
+    try:
+        guarded(lambda: VIEWS[view](ctx), t(lang, "app.view_failed"))
+    except AttentionLabError as err:
+        st.warning(str(err))
+else:
+    st.info(t(lang, "app.view_coming"))
+
+controls.sync_url()

@@ -1,0 +1,131 @@
+"""The Attention view: α of the chosen head as a heatmap and as lines, every head at a glance,
+and the per-layer head average and rollout."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from components import ui
+from components.cache import get_trace
+from components.controls import Controls
+from components.figures import arc_figure, heatmap_figure, overview_figure, overview_png, token_labels
+from model.analysis import head_average, renormalize_without, rollout
+from model.trace import AttentionTrace
+
+
+def visible(trace: AttentionTrace, matrix: np.ndarray, hide_special: bool) -> tuple[np.ndarray, list[str], list[str]]:
+    """A [..., q, k] matrix and its labels, without the special tokens when asked (rows renormalized)."""
+    labels = token_labels(trace.tokens)
+    files = ui.labels_for_files(trace.tokens)
+    special = trace.is_special()
+    if not hide_special or not special.any() or special.all():
+        return matrix, labels, files
+    keep = ~special
+    kept = [labels[i] for i in np.flatnonzero(keep)]
+    kept_files = [files[i] for i in np.flatnonzero(keep)]
+    return renormalize_without(matrix, special), kept, kept_files
+
+
+def trace_notices(ctx: Controls, trace: AttentionTrace) -> None:
+    """Tell the class when the model saw less than was typed, or could not read some of it."""
+    if trace.truncated:
+        st.warning(ctx.t("attention.truncated", n=trace.n_positions), icon="✂️")
+    unknown = sum(tok == "[UNK]" for tok in trace.tokens)
+    if unknown:
+        st.info(ctx.t("attention.unknown_tokens", n=unknown), icon="🈚")
+
+
+def _pick_head_from_overview() -> None:
+    state = st.session_state.get("overview")
+    points = state.selection.points if state is not None else []
+    if points:
+        st.session_state["layer"] = int(points[0]["y"])
+        st.session_state["head"] = int(points[0]["x"])
+
+
+def render(ctx: Controls) -> None:
+    trace = get_trace(ctx.text)
+    trace_notices(ctx, trace)
+    ui.token_chips(trace.tokens, trace.is_special())
+    layer, head, p = ctx.layer, ctx.head, ctx.presentation
+    weights, labels, file_labels = visible(trace, trace.layers[layer].weights[head], ctx.hide_special)
+
+    left, right = st.columns([3, 2])
+    with left:
+        fig = heatmap_figure(
+            weights,
+            labels,
+            labels,
+            title=ctx.t("attention.heatmap_title", layer=layer, head=head),
+            x_title=ctx.t("common.key"),
+            y_title=ctx.t("common.query"),
+            presentation=p,
+            annotate=len(labels) <= 12,
+        )
+        ui.figure(fig, ctx.t("attention.heatmap_caption"), key="heatmap")
+    with right:
+        fig = arc_figure(
+            weights,
+            labels,
+            title=ctx.t("attention.arc_title"),
+            left_title=ctx.t("common.query"),
+            right_title=ctx.t("common.key"),
+            presentation=p,
+        )
+        ui.figure(fig, ctx.t("attention.arc_caption"), key="arcs")
+    ui.matrix_downloads(
+        f"alpha_layer{layer}_head{head}",
+        weights,
+        file_labels,
+        file_labels,
+        ctx.t("common.download_csv"),
+        ctx.t("common.download_json"),
+    )
+
+    all_weights = trace.weights()  # [layer, head, query_pos, key_pos]
+    st.subheader(ctx.t("attention.overview_title"))
+    fig = overview_figure(
+        overview_png(all_weights),
+        trace.n_layers,
+        trace.n_heads,
+        (layer, head),
+        layer_label=ctx.t("common.layer"),
+        head_label=ctx.t("common.head"),
+        presentation=p,
+    )
+    ui.figure(
+        fig,
+        ctx.t("attention.overview_caption"),
+        key="overview",
+        on_select=_pick_head_from_overview,
+        selection_mode="points",
+    )
+
+    st.subheader(ctx.t("attention.layer_summary_title", layer=layer))
+    average, avg_labels, _ = visible(trace, head_average(all_weights)[layer], ctx.hide_special)
+    rolled, _, _ = visible(trace, rollout(all_weights)[layer], ctx.hide_special)
+    left, right = st.columns(2)
+    with left:
+        fig = heatmap_figure(
+            average,
+            avg_labels,
+            avg_labels,
+            title=ctx.t("attention.average_title", layer=layer),
+            x_title=ctx.t("common.key"),
+            y_title=ctx.t("common.query"),
+            presentation=p,
+        )
+        ui.figure(fig, ctx.t("attention.average_caption"), key="average")
+    with right:
+        fig = heatmap_figure(
+            rolled,
+            avg_labels,
+            avg_labels,
+            title=ctx.t("attention.rollout_title", layer=layer),
+            x_title=ctx.t("attention.rollout_source"),
+            y_title=ctx.t("common.position"),
+            value_name=ctx.t("attention.rollout_value"),
+            presentation=p,
+        )
+        ui.figure(fig, ctx.t("attention.rollout_caption", layer=layer), key="rollout")

@@ -1,0 +1,134 @@
+"""The thin Streamlit layer around the shared state: URL → Session State → widgets → URL.
+
+Every widget whose value belongs in a shared link uses its URL parameter's name as its key
+(components/params.py), so the three stay in step without copying values around.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from components import params
+from components.i18n import LANG_NAMES, LANGS, t
+from components.params import Notice
+
+_NOTICES = "_notices"  # notices gathered before the page is drawn: shown once, then cleared
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What the sidebar and sentence box decided for this run."""
+
+    lang: str
+    text: str  # cleaned: control characters removed, cut to params.MAX_CHARS
+    view: str
+    layer: int
+    head: int
+    hide_special: bool
+    presentation: bool
+
+    def t(self, key: str, **values: object) -> str:
+        return t(self.lang, key, **values)
+
+
+def init_state() -> None:
+    """On a session's first run, take the URL's parameters into Session State (with notices)."""
+    if "_initialized" in st.session_state:
+        return
+    st.session_state["_initialized"] = True
+    values, notices = params.parse_query(st.query_params.to_dict())
+    for name, value in {**params.defaults(), **values}.items():
+        st.session_state[name] = value
+    text, text_notices = params.clean_text(st.session_state["text"])
+    st.session_state["text"] = text
+    st.session_state[_NOTICES] = notices + text_notices
+
+
+def add_notice(notice: Notice) -> None:
+    st.session_state.setdefault(_NOTICES, []).append(notice)
+
+
+def show_notices(lang: str) -> None:
+    """Every pending notice as a warning in the page, then forget them."""
+    for notice in st.session_state.pop(_NOTICES, []):
+        st.warning(t(lang, notice.key, **notice.values), icon="⚠️")
+
+
+def clamp_state(name: str, high: int) -> int:
+    """Keep an integer setting within [0, high], with a notice when it had to move."""
+    value = int(st.session_state.get(name, 0))
+    if 0 <= value <= high:
+        return value
+    clamped = min(max(value, 0), high)
+    st.session_state[name] = clamped
+    add_notice(Notice("app.url_clamped", {"name": name, "value": value, "used": clamped}))
+    return clamped
+
+
+def _clean_text_widget(key: str) -> None:
+    text, notices = params.clean_text(st.session_state[key])
+    st.session_state[key] = text
+    st.session_state.setdefault(_NOTICES, []).extend(notices)
+
+
+def _use_example(text: str) -> None:
+    st.session_state["text"] = text
+
+
+def render_sidebar(n_layers: int, n_heads: int, device: str) -> tuple[str, int, int, bool, bool]:
+    """Language, presentation mode, layer, head, the [CLS]/[SEP] switch and where the model runs."""
+    with st.sidebar:
+        lang = st.radio("Language · 语言", LANGS, key="lang", format_func=LANG_NAMES.get, horizontal=True)
+        presentation = st.toggle(t(lang, "app.presentation"), key="present", help=t(lang, "app.presentation_help"))
+        st.divider()
+        layer = clamp_state("layer", n_layers - 1)
+        head = clamp_state("head", n_heads - 1)
+        layer = st.select_slider(t(lang, "app.layer"), options=range(n_layers), key="layer")
+        head = st.select_slider(t(lang, "app.head"), options=range(n_heads), key="head")
+        hide_special = st.toggle(t(lang, "app.hide_special"), key="hide_special", help=t(lang, "app.hide_special_help"))
+        st.divider()
+        st.caption(t(lang, "app.device", device=device))
+    return lang, layer, head, hide_special, presentation
+
+
+def render_sentence_box(lang: str, examples: list[dict[str, str]], key: str = "text") -> str:
+    """The sentence box and the preset examples; returns the cleaned text."""
+    st.text_input(
+        t(lang, "app.sentence"),
+        key=key,
+        on_change=_clean_text_widget,
+        args=(key,),
+        placeholder=t(lang, "app.placeholder"),
+    )
+    cols = st.columns(len(examples))
+    for col, example in zip(cols, examples, strict=True):
+        col.button(
+            example["text"],
+            key=f"example_{example['id']}",
+            on_click=_use_example,
+            args=(example["text"],),
+            width="stretch",
+            type="tertiary",
+        )
+    return st.session_state[key]
+
+
+def render_view_picker(lang: str) -> str:
+    return st.segmented_control(
+        t(lang, "app.view"),
+        params.VIEWS,
+        key="view",
+        format_func=lambda v: t(lang, f"app.view_{v}"),
+        required=True,
+        label_visibility="collapsed",
+        width="stretch",
+    )
+
+
+def sync_url() -> None:
+    """Write the shareable state into the URL (only when it changed, to spare a message)."""
+    query = params.to_query(st.session_state)
+    if query != st.query_params.to_dict():
+        st.query_params.from_dict(query)

@@ -1,0 +1,292 @@
+"""Pure Plotly and image builders shared by the views: numpy in, go.Figure (or PNG) out.
+
+Nothing here imports Streamlit. Axes are positions labelled "index token", so repeated tokens
+("saw", "the") stay distinct, and every token is escaped before Plotly sees it: Plotly reads a
+small HTML subset in labels, and a typed "<a href=…>" must show as text.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+# Sequential ramp for α (white → deep blue), readable on a projector.
+BLUES = [(0.0, "#f7fbff"), (0.25, "#c6dbef"), (0.5, "#6baed6"), (0.75, "#2171b5"), (1.0, "#08306b")]
+DIVERGING = "RdBu_r"  # signed values (q, k, v, scores): red positive, blue negative, white zero
+PLOT_CONFIG = {
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+}
+
+
+def escape(token: str) -> str:
+    """A token as Plotly shows it literally."""
+    return html.escape(token, quote=False)
+
+
+def token_labels(tokens: tuple[str, ...] | list[str]) -> list[str]:
+    """Unique axis labels: "0 [CLS]", "1 i", "2 saw" … keep repeated tokens apart."""
+    return [f"{i} {escape(tok)}" for i, tok in enumerate(tokens)]
+
+
+def font_size(presentation: bool) -> int:
+    return 20 if presentation else 13
+
+
+def style(fig: go.Figure, presentation: bool, height: int | None = None) -> go.Figure:
+    """Fonts and size for the screen or, with presentation=True, for a projector at the back of a room."""
+    size = font_size(presentation)
+    fig.update_layout(
+        font={"size": size},
+        title={"font": {"size": size + 3}},
+        margin={"l": 10, "r": 10, "t": 50 if fig.layout.title.text else 10, "b": 10},
+        height=int(height * (1.35 if presentation else 1.0)) if height else None,
+        hoverlabel={"font": {"size": size}},
+    )
+    return fig
+
+
+def heatmap_figure(
+    matrix: np.ndarray,
+    x_labels: list[str],
+    y_labels: list[str],
+    *,
+    title: str = "",
+    x_title: str = "",
+    y_title: str = "",
+    value_name: str = "α",
+    signed: bool = False,
+    zmax: float | None = None,
+    annotate: bool = False,
+    presentation: bool = False,
+    height: int | None = None,
+) -> go.Figure:
+    """One matrix as a heatmap; hover names the row, the column and the value to 3 decimals.
+
+    signed=True uses a diverging scale centred on zero (for q, k, v and scores); otherwise the
+    scale runs from 0 to zmax (1 for α). annotate writes each value in its cell (small matrices).
+    """
+    matrix = np.asarray(matrix, dtype=np.float32)
+    n_rows, n_cols = matrix.shape
+    if signed:
+        bound = float(np.abs(matrix).max()) or 1.0
+        scale = {"colorscale": DIVERGING, "zmin": -bound, "zmax": bound, "zmid": 0.0}
+    else:
+        scale = {"colorscale": BLUES, "zmin": 0.0, "zmax": zmax if zmax is not None else 1.0}
+    hover = f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{value_name} = %{{z:.3f}}<extra></extra>"
+    trace = go.Heatmap(
+        z=matrix,
+        x=x_labels,
+        y=y_labels,
+        hovertemplate=hover,
+        colorbar={"title": {"text": value_name}, "thickness": 12},
+        texttemplate="%{z:.2f}" if annotate else None,
+        **scale,
+    )
+    auto_height = height or max(260, min(900, 120 + 22 * n_rows))
+    fig = go.Figure(
+        trace,
+        layout={
+            "title": {"text": title},
+            "xaxis": {"title": {"text": x_title}, "side": "top", "tickangle": -60, "type": "category"},
+            "yaxis": {"title": {"text": y_title}, "autorange": "reversed", "type": "category"},
+        },
+    )
+    return style(fig, presentation, auto_height)
+
+
+def arc_figure(
+    weights: np.ndarray,
+    labels: list[str],
+    *,
+    title: str = "",
+    left_title: str = "query",
+    right_title: str = "key",
+    presentation: bool = False,
+    min_weight: float = 0.02,
+) -> go.Figure:
+    """Queries on the left, keys on the right, a line for each α ≥ min_weight, darker and thicker
+    where α is larger. Lines are grouped into a few strength bands, one trace each, so the figure
+    stays light however many tokens there are."""
+    n = len(labels)
+    y = -np.arange(n)
+    bands = [(0.02, 0.1), (0.1, 0.25), (0.25, 0.5), (0.5, 1.01)]
+    traces = []
+    for low, high in bands:
+        low = max(low, min_weight)
+        qs, ks = np.nonzero((weights >= low) & (weights < high))
+        xs, ys = [], []
+        for q, k in zip(qs, ks, strict=True):
+            xs += [0.0, 1.0, None]
+            ys += [y[q], y[k], None]
+        mid = (low + min(high, 1.0)) / 2
+        traces.append(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line={"width": 1 + 7 * mid, "color": f"rgba(8, 48, 107, {0.15 + 0.85 * mid:.2f})"},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    for x, side in ((0.0, "left"), (1.0, "right")):
+        traces.append(
+            go.Scatter(
+                x=[x] * n,
+                y=y,
+                mode="markers+text",
+                text=labels,
+                textposition=f"middle {side}",
+                marker={"size": 6, "color": "#08306b"},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    fig = go.Figure(
+        traces,
+        layout={
+            "title": {"text": title},
+            "xaxis": {
+                "range": [-0.8, 1.8],
+                "showgrid": False,
+                "zeroline": False,
+                "tickvals": [0, 1],
+                "ticktext": [left_title, right_title],
+                "side": "top",
+            },
+            "yaxis": {"visible": False, "range": [-n + 0.3, 0.7]},
+            "plot_bgcolor": "white",
+        },
+    )
+    return style(fig, presentation, max(260, min(900, 120 + 22 * n)))
+
+
+def _ramp(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] to RGB through the BLUES stops.  [...] -> [..., 3] uint8"""
+    stops = np.array([s for s, _ in BLUES])
+    colors = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for _, c in BLUES], dtype=np.float64)
+    rgb = np.stack([np.interp(values, stops, colors[:, ch]) for ch in range(3)], axis=-1)
+    return rgb.astype(np.uint8)
+
+
+def overview_png(weights: np.ndarray, cell: int = 112, gap: int = 6) -> bytes:
+    """Every head's α as one PNG grid, layers as rows and heads as columns.
+
+    Each thumbnail is scaled to its own maximum so faint heads still show their pattern; the
+    chosen head is drawn exactly (with hover values) in its own heatmap. [layer, head, q, k] in.
+    """
+    n_layers, n_heads, n, _ = weights.shape
+    side = min(cell, max(n, 8) * max(1, cell // max(n, 1)))
+    canvas = np.full((n_layers * (side + gap) - gap, n_heads * (side + gap) - gap, 3), 255, dtype=np.uint8)
+    peak = weights.max(axis=(2, 3), keepdims=True)  # [layer, head, 1, 1]
+    scaled = weights / np.where(peak > 0, peak, 1.0)  # [layer, head, q, k]
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            thumb = Image.fromarray(_ramp(scaled[layer, head]))
+            resample = Image.Resampling.NEAREST if side >= n else Image.Resampling.BOX
+            tile = np.asarray(thumb.resize((side, side), resample))
+            top, left = layer * (side + gap), head * (side + gap)
+            canvas[top : top + side, left : left + side] = tile
+    buf = io.BytesIO()
+    Image.fromarray(canvas).save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def overview_figure(
+    png: bytes,
+    n_layers: int,
+    n_heads: int,
+    selected: tuple[int, int],
+    *,
+    layer_label: str = "layer",
+    head_label: str = "head",
+    title: str = "",
+    presentation: bool = False,
+) -> go.Figure:
+    """The overview PNG with one clickable point over each thumbnail; the chosen head is outlined."""
+    uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    heads, layers = np.meshgrid(np.arange(n_heads), np.arange(n_layers))
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=heads.ravel(),
+                y=layers.ravel(),
+                mode="markers",
+                marker={"size": 40, "color": "rgba(0,0,0,0)", "symbol": "square"},
+                hovertemplate=f"{layer_label} %{{y}} · {head_label} %{{x}}<extra></extra>",
+                showlegend=False,
+            ),
+            go.Scatter(
+                x=[selected[1]],
+                y=[selected[0]],
+                mode="markers",
+                marker={"size": 46, "symbol": "square-open", "color": "#e6550d", "line": {"width": 3}},
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+        ],
+        layout={
+            "title": {"text": title},
+            "images": [
+                {
+                    "source": uri,
+                    "xref": "x",
+                    "yref": "y",
+                    "x": -0.5,
+                    "y": -0.5,
+                    "sizex": n_heads,
+                    "sizey": n_layers,
+                    "sizing": "stretch",
+                    "layer": "below",
+                }
+            ],
+            "xaxis": {
+                "range": [-0.55, n_heads - 0.45],
+                "title": {"text": head_label},
+                "dtick": 1,
+                "showgrid": False,
+                "zeroline": False,
+                "side": "top",
+            },
+            "yaxis": {
+                "range": [n_layers - 0.45, -0.55],
+                "title": {"text": layer_label},
+                "dtick": 1,
+                "showgrid": False,
+                "zeroline": False,
+                "scaleanchor": "x",
+            },
+            "plot_bgcolor": "white",
+            "dragmode": False,
+            "clickmode": "event+select",
+        },
+    )
+    return style(fig, presentation, 80 + 62 * n_layers)
+
+
+def matrix_csv(matrix: np.ndarray, row_labels: list[str], col_labels: list[str]) -> str:
+    """A labelled matrix as CSV text. Labels are quoted, so tokens with commas survive, and a label that
+    a spreadsheet would run as a formula (=, +, -, @) gets a leading apostrophe."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["", *map(_cell, col_labels)])
+    for label, row in zip(row_labels, np.asarray(matrix), strict=True):
+        writer.writerow([_cell(label), *(f"{v:.6g}" for v in row)])
+    return buf.getvalue()
+
+
+def _cell(label: str) -> str:
+    return "'" + label if label[:1] in ("=", "+", "-", "@") else label
+
+
+def plain_labels(tokens: tuple[str, ...] | list[str]) -> list[str]:
+    """Like token_labels but unescaped, for files rather than Plotly."""
+    return [f"{i} {tok}" for i, tok in enumerate(tokens)]

@@ -1,0 +1,154 @@
+"""The app's shareable state: every URL query parameter, its type, range and default.
+
+Pure (no Streamlit), so parsing a tampered URL is tested directly. Each parameter's name is also
+the key of the widget that shows it, so the URL, Session State and the widgets share one name.
+A value that is malformed is dropped and one that is out of range is clamped; either way a notice
+says so, and nothing raises.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from model.attention import MASK_KINDS, NORMALIZERS
+from model.playground import D_MODEL_RANGE, N_HEADS_RANGE, N_LAYERS_RANGE, SEED_RANGE, TEMPERATURE_RANGE
+
+VIEWS: tuple[str, ...] = ("attention", "qkv", "steps", "positional", "playground", "compare", "training")
+MAX_CHARS = 5_000  # longer text is cut with a notice; 512 tokens of English is ~2,500 characters
+MAX_POSITIONS = 512
+DEFAULT_TEXT = "The animal didn't cross the street because it was too tired."
+DEFAULT_TEXT_B = "The animal didn't cross the street because it was too wide."
+
+
+@dataclass(frozen=True)
+class Param:
+    """One query parameter: kind is "str", "int", "float", "bool" or "choice"."""
+
+    kind: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+PARAMS: dict[str, Param] = {
+    "lang": Param("choice", "en", choices=("en", "zh")),
+    "view": Param("choice", "attention", choices=VIEWS),
+    "text": Param("str", DEFAULT_TEXT, high=MAX_CHARS),
+    "text_b": Param("str", DEFAULT_TEXT_B, high=MAX_CHARS),
+    # Layer 3, head 1 of MiniLM links "it" to "animal" in the default sentence (α ≈ 0.68).
+    "layer": Param("int", 3, 0, 63),  # clamped again to the model's layers once it is known
+    "head": Param("int", 1, 0, 63),
+    "query": Param("int", 1, 0, MAX_POSITIONS - 1),
+    "hide_special": Param("bool", False),
+    "present": Param("bool", False),
+    "pe_d_model": Param("int", 64, 2, 1024),
+    "pe_positions": Param("int", 64, 1, MAX_POSITIONS),
+    "pe_base": Param("float", 10_000.0, 2.0, 1_000_000.0),
+    "pg_d_model": Param("int", 64, *D_MODEL_RANGE),
+    "pg_n_heads": Param("int", 4, *N_HEADS_RANGE),
+    "pg_n_layers": Param("int", 1, *N_LAYERS_RANGE),
+    "pg_normalizer": Param("choice", "softmax", choices=NORMALIZERS),
+    "pg_temperature": Param("float", 1.0, *TEMPERATURE_RANGE),
+    "pg_scale": Param("bool", True),
+    "pg_mask": Param("choice", "none", choices=MASK_KINDS),
+    "pg_window": Param("int", 3, 1, MAX_POSITIONS),
+    "pg_positions": Param("bool", True),
+    "pg_seed": Param("int", 0, *SEED_RANGE),
+    "pg_char_tokens": Param("bool", False),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Why a URL parameter was not taken as given: key is an i18n key, values fill it in."""
+
+    key: str
+    values: dict[str, Any]
+
+
+def defaults() -> dict[str, Any]:
+    return {name: p.default for name, p in PARAMS.items()}
+
+
+def _parse_one(name: str, p: Param, raw: str) -> tuple[Any, Notice | None]:
+    shown = raw if len(raw) <= 40 else raw[:40] + "…"
+    dropped = Notice("app.url_dropped", {"name": name, "value": shown})
+    if p.kind == "str":
+        if len(raw) > p.high:
+            return raw[: int(p.high)], Notice(
+                "app.url_clamped", {"name": name, "value": shown, "used": f"{int(p.high)} chars"}
+            )
+        return raw, None
+    if p.kind == "choice":
+        return (raw, None) if raw in p.choices else (p.default, dropped)
+    if p.kind == "bool":
+        low = raw.strip().lower()
+        if low in _TRUE:
+            return True, None
+        if low in _FALSE:
+            return False, None
+        return p.default, dropped
+    try:
+        number = float(raw.strip())
+    except ValueError:
+        return p.default, dropped
+    if not math.isfinite(number):
+        return p.default, dropped
+    if p.kind == "int":
+        if number != int(number):
+            return p.default, dropped
+        number = int(number)
+    clamped = min(max(number, p.low), p.high)
+    if p.kind == "int":
+        clamped = int(clamped)
+    if clamped != number:
+        return clamped, Notice("app.url_clamped", {"name": name, "value": shown, "used": clamped})
+    return number, None
+
+
+def parse_query(query: Mapping[str, str | list[str]]) -> tuple[dict[str, Any], list[Notice]]:
+    """Values for the known parameters found in `query`, and a notice for each one not taken as is."""
+    values: dict[str, Any] = {}
+    notices: list[Notice] = []
+    for name, raw in query.items():
+        p = PARAMS.get(name)
+        if p is None:
+            notices.append(Notice("app.url_unknown", {"name": str(name)[:40]}))
+            continue
+        if isinstance(raw, list):
+            raw = raw[-1] if raw else ""
+        value, notice = _parse_one(name, p, str(raw))
+        values[name] = value
+        if notice:
+            notices.append(notice)
+    return values, notices
+
+
+def to_query(state: Mapping[str, Any]) -> dict[str, str]:
+    """The URL parameters for `state`, leaving out those at their default so links stay short."""
+    query = {}
+    for name, p in PARAMS.items():
+        if name not in state or state[name] == p.default:
+            continue
+        value = state[name]
+        query[name] = ("1" if value else "0") if p.kind == "bool" else str(value)
+    return query
+
+
+def clean_text(text: str) -> tuple[str, list[Notice]]:
+    """Text fit for the model: control characters removed (newline and tab kept), cut to MAX_CHARS."""
+    notices = []
+    kept = "".join(ch for ch in text if ch in "\n\t" or (ch.isprintable() or ch.isspace()) and ord(ch) >= 32)
+    if len(kept) != len(text):
+        notices.append(Notice("app.control_removed", {"count": len(text) - len(kept)}))
+    if len(kept) > MAX_CHARS:
+        notices.append(Notice("app.text_cut", {"count": len(kept), "limit": MAX_CHARS}))
+        kept = kept[:MAX_CHARS]
+    return kept, notices

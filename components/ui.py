@@ -1,0 +1,73 @@
+"""Small Streamlit helpers every view shares: drawing a figure with its caption, token chips,
+downloads, and running a view so that its failure stays inside it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from components.figures import PLOT_CONFIG, matrix_csv, plain_labels
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&\"'=^@%])")
+
+
+def md_escape(text: str) -> str:
+    """Text that Streamlit's Markdown shows literally: no emphasis, links, LaTeX, :colour[] or emoji codes."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def figure(fig: go.Figure, caption: str, key: str, **kwargs) -> object:
+    """A Plotly figure (its toolbar has the PNG download) with a one-line caption under it."""
+    event = st.plotly_chart(fig, key=key, config=PLOT_CONFIG, **kwargs)
+    st.caption(caption)
+    return event
+
+
+def token_chips(tokens: tuple[str, ...], special: np.ndarray, unknown: str = "[UNK]") -> None:
+    """The tokens with their positions, as the model sees them."""
+    chips = []
+    for i, tok in enumerate(tokens):
+        color = "gray" if special[i] else ("orange" if tok == unknown else "blue")
+        chips.append(f":{color}-badge[{i}\u2009·\u2009{md_escape(tok)}]")
+    st.markdown(" ".join(chips))
+
+
+def matrix_downloads(name: str, matrix: np.ndarray, rows: list[str], cols: list[str], label_csv: str, label_json: str):
+    """CSV and JSON downloads of a matrix on screen, with its row and column labels."""
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        label_csv,
+        matrix_csv(matrix, rows, cols),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"csv_{name}",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    payload = {"name": name, "rows": rows, "columns": cols, "values": np.round(np.asarray(matrix), 6).tolist()}
+    c2.download_button(
+        label_json,
+        json.dumps(payload, ensure_ascii=False),
+        file_name=f"{name}.json",
+        mime="application/json",
+        key=f"json_{name}",
+        on_click="ignore",
+        icon=":material/data_object:",
+    )
+
+
+def labels_for_files(tokens: tuple[str, ...]) -> list[str]:
+    return plain_labels(tokens)
+
+
+def guarded(render: Callable[[], None], message: str) -> None:
+    """Run one view; if it fails, say so in its place and let the rest of the page live."""
+    try:
+        render()
+    except Exception as err:  # noqa: BLE001 - one view's bug must not take the page down
+        st.error(f"{message} ({type(err).__name__})", icon="🚧")
