@@ -16,7 +16,7 @@ from components.cache import get_model
 from components.controls import Controls
 from components.i18n import t
 from components.ui import guarded
-from model.errors import AttentionLabError, ModelNotInstalledError
+from model.errors import ModelNotInstalledError
 
 EXAMPLES = tomllib.loads((Path(__file__).parent / "assets" / "examples.toml").read_text(encoding="utf-8"))["example"]
 VIEWS = {
@@ -52,10 +52,7 @@ ctx = Controls(
 if not text.strip() and view not in ("positional", "training"):
     st.info(t(lang, "app.empty_text"), icon="✍️")
 elif view in VIEWS:
-    try:
-        guarded(lambda: VIEWS[view](ctx), t(lang, "app.view_failed"))
-    except AttentionLabError as err:
-        st.warning(str(err))
+    guarded(lambda: VIEWS[view](ctx), t(lang, "app.view_failed"))
 else:
     st.info(t(lang, "app.view_coming"))
 

@@ -4,6 +4,7 @@ downloads, and running a view so that its failure stays inside it."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 
@@ -12,6 +13,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components.figures import PLOT_CONFIG, matrix_csv, plain_labels
+from model.errors import AttentionLabError
+
+log = logging.getLogger("attention_lab")
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&\"'=^@%])")
 
@@ -66,8 +70,16 @@ def labels_for_files(tokens: tuple[str, ...]) -> list[str]:
 
 
 def guarded(render: Callable[[], None], message: str) -> None:
-    """Run one view; if it fails, say so in its place and let the rest of the page live."""
+    """Run one view; if it fails, say so in its place and let the rest of the page live.
+
+    Errors raised on purpose (AttentionLabError) carry a message written for the user. Anything
+    else is a bug: logged with its traceback for the operator, a short notice for the class.
+    Streamlit's own rerun/stop signals are BaseExceptions and pass through untouched.
+    """
     try:
         render()
+    except AttentionLabError as err:
+        st.warning(str(err), icon="⚠️")
     except Exception as err:  # noqa: BLE001 - one view's bug must not take the page down
+        log.exception("view failed")
         st.error(f"{message} ({type(err).__name__})", icon="🚧")
