@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from components import ui
-from components.cache import get_trace
+from components.cache import get_model, get_trace
 from components.controls import Controls
 from components.figures import arc_figure, heatmap_figure, overview_figure, overview_png, token_labels
 from model.analysis import head_average, renormalize_without, rollout
@@ -29,6 +29,8 @@ def visible(trace: AttentionTrace, matrix: np.ndarray, hide_special: bool) -> tu
 
 def trace_notices(ctx: Controls, trace: AttentionTrace) -> None:
     """Tell the class when the model saw less than was typed, or could not read some of it."""
+    if trace.device != get_model().device.type:
+        st.warning(ctx.t("attention.device_fallback", device=get_model().device.type), icon="🖥️")
     if trace.truncated:
         st.warning(ctx.t("attention.truncated", n=trace.n_positions), icon="✂️")
     unknown = sum(tok == "[UNK]" for tok in trace.tokens)

@@ -1,18 +1,59 @@
-"""The model and traces, cached for every user of the server.
+"""The model and traces, shared by every user of the server.
 
-The model is loaded once per process (st.cache_resource) and never changed. Traces are cached by
-text and settings (st.cache_data, bounded), so choosing a layer, head or query re-slices a cached
-trace and never re-runs the model.
+The model is loaded once per process (st.cache_resource) and never changed. Traces are kept in
+one byte-bounded, least-recently-used cache, also shared through st.cache_resource. Why not
+st.cache_data: it pickles every entry (0.5 s for a 512-token trace of 176 MB) and bounds only the
+number of entries, so a few long texts could hold gigabytes. A trace's arrays are read-only, so
+handing the same object to every session is safe. Choosing a layer, head or query re-slices a
+cached trace and never re-runs the model.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
 import streamlit as st
+import torch
 
 import model
 from model.playground import PlaygroundConfig
 
-TRACE_CACHE_ENTRIES = 48
+CACHE_BUDGET_MB = int(os.environ.get("ATTENTION_LAB_CACHE_MB", "384"))
+
+
+class TraceCache:
+    """Values by key; once their total nbytes passes the budget, the least recently used go first."""
+
+    def __init__(self, budget_bytes: int):
+        self.budget_bytes = budget_bytes
+        self._items: OrderedDict[Hashable, model.AttentionTrace] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], model.AttentionTrace]) -> model.AttentionTrace:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()  # outside the lock: other sessions keep reading while this one computes
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = value
+                self._bytes += value.nbytes
+            while self._bytes > self.budget_bytes and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.nbytes
+        return value
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @st.cache_resource(show_spinner=False)
@@ -20,12 +61,42 @@ def get_model() -> model.PretrainedModel:
     return model.load_pretrained()
 
 
-@st.cache_data(max_entries=TRACE_CACHE_ENTRIES, show_spinner=False)
+@st.cache_resource(show_spinner=False)
+def _cpu_model() -> model.PretrainedModel:
+    """A CPU copy of the model, loaded only if the GPU fails."""
+    return model.load_pretrained(device="cpu")
+
+
+@st.cache_resource(show_spinner=False)
+def trace_cache() -> TraceCache:
+    return TraceCache(CACHE_BUDGET_MB * 2**20)
+
+
+def _is_device_failure(err: BaseException) -> bool:
+    return isinstance(err, torch.OutOfMemoryError) or (isinstance(err, RuntimeError) and "CUDA" in str(err))
+
+
+def trace_on_model(pretrained: model.PretrainedModel, text: str, positions: bool) -> model.AttentionTrace:
+    """Trace on the model's device; if the GPU runs out of memory or fails, trace again on the CPU.
+
+    The trace's `device` then says "cpu", and the page tells the class why.
+    """
+    try:
+        return model.trace(pretrained, text, positions=positions)
+    except (RuntimeError, torch.OutOfMemoryError) as err:
+        if pretrained.device.type == "cpu" or not _is_device_failure(err):
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return model.trace(_cpu_model(), text, positions=positions)
+
+
 def get_trace(text: str, positions: bool = True) -> model.AttentionTrace:
-    return model.trace(get_model(), text, positions=positions)
+    return trace_cache().get(("pretrained", text, positions), lambda: trace_on_model(get_model(), text, positions))
 
 
-@st.cache_data(max_entries=TRACE_CACHE_ENTRIES, show_spinner=False)
 def get_playground_trace(config: PlaygroundConfig, text: str) -> model.AttentionTrace:
-    pretrained = None if config.char_tokens else get_model()
-    return model.trace_playground(config, text, pretrained)
+    def compute() -> model.AttentionTrace:
+        return model.trace_playground(config, text, None if config.char_tokens else get_model())
+
+    return trace_cache().get(("playground", config, text), compute)

@@ -185,15 +185,15 @@ def overview_png(weights: np.ndarray, cell: int = 112, gap: int = 6) -> bytes:
     """
     n_layers, n_heads, n, _ = weights.shape
     side = min(cell, max(n, 8) * max(1, cell // max(n, 1)))
-    canvas = np.full((n_layers * (side + gap) - gap, n_heads * (side + gap) - gap, 3), 255, dtype=np.uint8)
+    pitch = side + gap  # each tile sits centred in a pitch × pitch cell, so cell centres fall on integers
+    canvas = np.full((n_layers * pitch, n_heads * pitch, 3), 255, dtype=np.uint8)
     peak = weights.max(axis=(2, 3), keepdims=True)  # [layer, head, 1, 1]
     scaled = weights / np.where(peak > 0, peak, 1.0)  # [layer, head, q, k]
+    resample = Image.Resampling.NEAREST if side >= n else Image.Resampling.BOX
     for layer in range(n_layers):
         for head in range(n_heads):
-            thumb = Image.fromarray(_ramp(scaled[layer, head]))
-            resample = Image.Resampling.NEAREST if side >= n else Image.Resampling.BOX
-            tile = np.asarray(thumb.resize((side, side), resample))
-            top, left = layer * (side + gap), head * (side + gap)
+            tile = np.asarray(Image.fromarray(_ramp(scaled[layer, head])).resize((side, side), resample))
+            top, left = layer * pitch + gap // 2, head * pitch + gap // 2
             canvas[top : top + side, left : left + side] = tile
     buf = io.BytesIO()
     Image.fromarray(canvas).save(buf, format="PNG", optimize=False)
@@ -249,17 +249,17 @@ def overview_figure(
                 }
             ],
             "xaxis": {
-                "range": [-0.55, n_heads - 0.45],
+                "range": [-0.5, n_heads - 0.5],
                 "title": {"text": head_label},
-                "dtick": 1,
+                "tickvals": list(range(n_heads)),
                 "showgrid": False,
                 "zeroline": False,
                 "side": "top",
             },
             "yaxis": {
-                "range": [n_layers - 0.45, -0.55],
+                "range": [n_layers - 0.5, -0.5],
                 "title": {"text": layer_label},
-                "dtick": 1,
+                "tickvals": list(range(n_layers)),
                 "showgrid": False,
                 "zeroline": False,
                 "scaleanchor": "x",

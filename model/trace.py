@@ -83,6 +83,14 @@ class AttentionTrace:
     def n_positions(self) -> int:
         return len(self.tokens)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the trace's arrays (what a cache counts against its budget)."""
+        arrays = [self.token_embeddings, self.position_embeddings]
+        for layer in self.layers:
+            arrays += [layer.q, layer.k, layer.v, layer.scores, layer.weights, layer.z, layer.output]
+        return sum(a.nbytes for a in arrays)
+
     def weights(self) -> np.ndarray:
         """α of every layer and head.  # [layer, head, query_pos, key_pos]"""
         return np.stack([layer.weights for layer in self.layers])

@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import model
+from components.cache import trace_cache
 
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -87,7 +88,7 @@ def test_changing_layer_or_head_does_not_rerun_the_model(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(model, "trace", counting)
-    st.cache_data.clear()
+    trace_cache.clear()
     at = run_app(text="Counting model runs here")
     assert len(calls) == 1
     at.select_slider(key="layer").set_value(4).run()

@@ -1,0 +1,71 @@
+"""The shared trace cache: bounded by bytes, least recently used first; GPU failures fall back to CPU."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+import model
+from components.cache import TraceCache, trace_on_model
+
+
+class Sized:
+    def __init__(self, nbytes):
+        self.nbytes = nbytes
+
+
+def test_cache_returns_the_same_object_without_recomputing():
+    cache, calls = TraceCache(100), []
+    first = cache.get("a", lambda: calls.append(1) or Sized(10))
+    assert cache.get("a", lambda: calls.append(1) or Sized(10)) is first
+    assert len(calls) == 1
+
+
+def test_cache_drops_least_recently_used_beyond_its_budget():
+    cache = TraceCache(100)
+    for key in "abc":
+        cache.get(key, lambda: Sized(40))
+    assert len(cache) == 2 and cache.nbytes == 80
+    cache.get("b", lambda: Sized(40))  # "a" is gone; reading "b" makes "c" the least recently used
+    cache.get("d", lambda: Sized(40))
+    kept = [k for k in "abcd" if k in cache._items]
+    assert kept == ["b", "d"]
+
+
+def test_a_single_oversized_value_is_still_kept():
+    cache = TraceCache(10)
+    cache.get("big", lambda: Sized(1000))
+    assert len(cache) == 1
+
+
+def test_trace_nbytes_counts_its_arrays(pretrained):
+    trace = model.trace(pretrained, "I saw a saw")
+    n = len(trace.tokens)
+    per_layer = 4 * (4 * 12 * n * 32 + 2 * 12 * n * n + n * 384)
+    assert trace.nbytes == 6 * per_layer + 2 * 4 * n * 384
+
+
+def test_gpu_out_of_memory_retries_on_the_cpu(pretrained, monkeypatch):
+    real = model.trace
+
+    def failing_on_gpu(m, text, positions=True):
+        if m.device.type == "cuda":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(m, text, positions=positions)
+
+    monkeypatch.setattr(model, "trace", failing_on_gpu)
+    monkeypatch.setattr("components.cache._cpu_model", lambda: pretrained)
+    on_gpu = replace(pretrained, device=torch.device("cuda"))
+    trace = trace_on_model(on_gpu, "I saw a saw", positions=True)
+    assert trace.device == "cpu"
+    np.testing.assert_allclose(trace.layers[0].weights.sum(-1), 1.0, atol=1e-5)
+
+
+def test_other_errors_are_not_hidden(pretrained, monkeypatch):
+    def broken(m, text, positions=True):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(model, "trace", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        trace_on_model(replace(pretrained, device=torch.device("cuda")), "x", positions=True)
