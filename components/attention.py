@@ -38,6 +38,12 @@ def trace_notices(ctx: Controls, trace: AttentionTrace) -> None:
         st.info(ctx.t("attention.unknown_tokens", n=unknown), icon="🈚")
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def overview_for(text: str) -> bytes:
+    """The all-heads PNG of a text, kept because it is the slow part at 512 tokens (0.25 s)."""
+    return overview_png(get_trace(text).weights())
+
+
 def _pick_head_from_overview() -> None:
     state = st.session_state.get("overview")
     points = state.selection.points if state is not None else []
@@ -50,9 +56,27 @@ def render(ctx: Controls) -> None:
     trace = get_trace(ctx.text)
     trace_notices(ctx, trace)
     ui.token_chips(trace.tokens, trace.is_special())
+    # Lazy sub-tabs: only the open one is computed and sent, so the first paint stays light.
+    one_head, lines, whole_layer = st.tabs(
+        [ctx.t("attention.tab_head"), ctx.t("attention.tab_lines"), ctx.t("attention.tab_layer")],
+        key="attention_tab",
+        on_change="rerun",
+    )
+    if one_head.open:
+        with one_head:
+            _render_head(ctx, trace)
+    if lines.open:
+        with lines:
+            _render_lines(ctx, trace)
+    if whole_layer.open:
+        with whole_layer:
+            _render_layer(ctx, trace)
+
+
+def _render_head(ctx: Controls, trace: AttentionTrace) -> None:
+    """The chosen head's α, exact with hover values, beside the overview of every head."""
     layer, head, p = ctx.layer, ctx.head, ctx.presentation
     weights, labels, file_labels = visible(trace, trace.layers[layer].weights[head], ctx.hide_special)
-
     left, right = st.columns([3, 2])
     with left:
         fig = heatmap_figure(
@@ -66,53 +90,59 @@ def render(ctx: Controls) -> None:
             annotate=len(labels) <= 12,
         )
         ui.figure(fig, ctx.t("attention.heatmap_caption"), key="heatmap")
-    with right:
-        fig = arc_figure(
+        ui.matrix_downloads(
+            f"alpha_layer{layer}_head{head}",
             weights,
-            labels,
-            title=ctx.t("attention.arc_title"),
-            left_title=ctx.t("common.query"),
-            right_title=ctx.t("common.key"),
+            file_labels,
+            file_labels,
+            ctx.t("common.download_csv"),
+            ctx.t("common.download_json"),
+        )
+    with right:
+        fig = overview_figure(
+            overview_for(ctx.text),
+            trace.n_layers,
+            trace.n_heads,
+            (layer, head),
+            layer_label=ctx.t("common.layer"),
+            head_label=ctx.t("common.head"),
+            title=ctx.t("attention.overview_title"),
             presentation=p,
         )
-        ui.figure(fig, ctx.t("attention.arc_caption"), key="arcs")
-    ui.matrix_downloads(
-        f"alpha_layer{layer}_head{head}",
+        ui.figure(
+            fig,
+            ctx.t("attention.overview_caption"),
+            key="overview",
+            on_select=_pick_head_from_overview,
+            selection_mode="points",
+        )
+
+
+def _render_lines(ctx: Controls, trace: AttentionTrace) -> None:
+    layer, head = ctx.layer, ctx.head
+    weights, labels, _ = visible(trace, trace.layers[layer].weights[head], ctx.hide_special)
+    fig = arc_figure(
         weights,
-        file_labels,
-        file_labels,
-        ctx.t("common.download_csv"),
-        ctx.t("common.download_json"),
+        labels,
+        title=ctx.t("attention.arc_title", layer=layer, head=head),
+        left_title=ctx.t("common.query"),
+        right_title=ctx.t("common.key"),
+        presentation=ctx.presentation,
     )
+    ui.figure(fig, ctx.t("attention.arc_caption"), key="arcs")
 
+
+def _render_layer(ctx: Controls, trace: AttentionTrace) -> None:
+    layer, p = ctx.layer, ctx.presentation
     all_weights = trace.weights()  # [layer, head, query_pos, key_pos]
-    st.subheader(ctx.t("attention.overview_title"))
-    fig = overview_figure(
-        overview_png(all_weights),
-        trace.n_layers,
-        trace.n_heads,
-        (layer, head),
-        layer_label=ctx.t("common.layer"),
-        head_label=ctx.t("common.head"),
-        presentation=p,
-    )
-    ui.figure(
-        fig,
-        ctx.t("attention.overview_caption"),
-        key="overview",
-        on_select=_pick_head_from_overview,
-        selection_mode="points",
-    )
-
-    st.subheader(ctx.t("attention.layer_summary_title", layer=layer))
-    average, avg_labels, _ = visible(trace, head_average(all_weights)[layer], ctx.hide_special)
+    average, labels, _ = visible(trace, head_average(all_weights)[layer], ctx.hide_special)
     rolled, _, _ = visible(trace, rollout(all_weights)[layer], ctx.hide_special)
     left, right = st.columns(2)
     with left:
         fig = heatmap_figure(
             average,
-            avg_labels,
-            avg_labels,
+            labels,
+            labels,
             title=ctx.t("attention.average_title", layer=layer),
             x_title=ctx.t("common.key"),
             y_title=ctx.t("common.query"),
@@ -122,8 +152,8 @@ def render(ctx: Controls) -> None:
     with right:
         fig = heatmap_figure(
             rolled,
-            avg_labels,
-            avg_labels,
+            labels,
+            labels,
             title=ctx.t("attention.rollout_title", layer=layer),
             x_title=ctx.t("attention.rollout_source"),
             y_title=ctx.t("common.position"),
