@@ -1,0 +1,45 @@
+"""Every hostile input through the real page (AppTest), in both languages: a picture or a clear
+message, never an exception or an error box."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.hostile_inputs import HOSTILE_INPUTS
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def test_the_corpus_is_large_enough():
+    assert len(HOSTILE_INPUTS) >= 50
+
+
+@pytest.fixture(scope="module", params=["en", "zh"])
+def page(request):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["lang"] = request.param
+    return at.run()
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_INPUTS))
+def test_hostile_text_gives_a_picture_or_a_message(page, name):
+    page.text_input(key="text").input(HOSTILE_INPUTS[name]).run()
+    assert not page.exception, name
+    assert not page.error, [e.value for e in page.error]
+    drawn = len(page.get("plotly_chart")) > 0
+    explained = len(page.info) + len(page.warning) > 0
+    assert drawn or explained, f"{name}: neither a figure nor a message"
+    shown = page.text_input(key="text").value
+    assert "\x00" not in shown and len(shown) <= 5_000
+
+
+@pytest.mark.parametrize("view", ["qkv", "steps", "positional", "playground", "compare"])
+@pytest.mark.parametrize("name", ["script_tag", "chars_100k", "nul", "emoji_zwj", "only_punctuation", "chinese"])
+def test_hostile_text_in_every_view(view, name):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["view"] = view
+    at.run()
+    at.text_input(key="text").input(HOSTILE_INPUTS[name]).run()
+    assert not at.exception, (view, name)
+    assert not at.error, (view, name, [e.value for e in at.error])
