@@ -172,3 +172,18 @@ def test_the_url_follows_the_widgets():
     at = run_app()
     at.select_slider(key="head").set_value(9).run()
     assert at.query_params["head"] == ["9"] or at.query_params["head"] == "9"
+
+
+def test_a_failing_view_leaves_the_rest_of_the_page_alive(monkeypatch):
+    import components.attention
+
+    def broken(ctx):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(components.attention, "render", broken)
+    at = run_app()
+    assert not at.exception
+    assert at.error and "ZeroDivisionError" in at.error[0].value
+    assert at.title[0].value == "Attention Lab"
+    at.select_slider(key="head").set_value(2).run()  # the page still responds
+    assert not at.exception
