@@ -10,6 +10,8 @@ cached trace and never re-runs the model.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import threading
 from collections import OrderedDict
@@ -21,7 +23,16 @@ import torch
 import model
 from model.playground import PlaygroundConfig
 
-CACHE_BUDGET_MB = int(os.environ.get("ATTENTION_LAB_CACHE_MB", "384"))
+CACHE_BUDGET_MB = int(os.environ.get("ATTENTION_LAB_CACHE_MB", "256"))
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if os.name == "posix" and ctypes.util.find_library("c") else None
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by a large trace back to the OS (glibc keeps it otherwise, and a server's
+    resident size would only ever grow)."""
+    trim = getattr(_LIBC, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 class TraceCache:
@@ -46,6 +57,8 @@ class TraceCache:
             while self._bytes > self.budget_bytes and len(self._items) > 1:
                 _, dropped = self._items.popitem(last=False)
                 self._bytes -= dropped.nbytes
+        if value.nbytes > 16 * 2**20:
+            release_freed_memory()
         return value
 
     @property
