@@ -1,0 +1,339 @@
+"""The Step-by-step view: one query row of one head, computed in front of the class with numbers.
+
+The article's six steps for one output bᵢ, in its notation:
+
+    ① qᵢ  = W^q·aᵢ                     the query of token i
+    ② αᵢⱼ = qᵢ·kⱼ                      one dot product per key j (kⱼ = W^k·aⱼ)
+    ③ αᵢⱼ ÷ √d_head                    (and ÷T when a temperature is set)
+    ④ mask                             hidden keys become −∞ (the pretrained encoder has none)
+    ⑤ α'ᵢⱼ = softmax_j(αᵢⱼ)            or ReLU, then divide by the row sum
+    ⑥ bᵢ  = Σⱼ α'ᵢⱼ·vⱼ                 (vⱼ = W^v·aⱼ); bᵢ is row i of the head's z
+
+The math is pure numpy in float64 (`attention_weights`, `query_step`, `step_frame`, `check_head`), so
+it works on any trace, pretrained or playground, and the tests hold it against the model's torch code.
+The view recomputes α' from the trace's Q and K and shows how far the model's own α' is from it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from components import ui
+from components.attention import trace_notices
+from components.cache import get_trace
+from components.controls import Controls, clamp_state, show_notices
+from components.figures import BLUES, DIVERGING, style, token_labels
+from model.trace import AttentionTrace
+
+TOLERANCE = 1e-5  # float32 model vs float64 recomputation: agreement closer than this is a ✓
+COLUMNS = ("token", "q·k", "÷√d", "mask", "α'", "‖α'·v‖")  # step_frame's columns; the view translates two
+
+
+# ── The math, pure numpy ──────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Every intermediate between q, k and the weights, float64.  Each is [..., query_pos, key_pos]."""
+
+    dots: np.ndarray  # αᵢⱼ = qᵢ·kⱼ
+    scaled: np.ndarray  # αᵢⱼ / √d_head (unchanged when scale=False): the trace's `scores`
+    logits: np.ndarray  # scaled / T, −∞ where the mask hides the key: what the normalizer sees
+    weights: np.ndarray  # α'ᵢⱼ, each row sums to 1
+
+
+def attention_weights(
+    q: np.ndarray,
+    k: np.ndarray,
+    mask: np.ndarray | None = None,
+    normalizer: str = "softmax",
+    scale: bool = True,
+    temperature: float = 1.0,
+) -> Scores:
+    """α' from q and k, the formula written out in numpy: normalize(mask(q·kᵀ/√d_head) / T).
+
+    q: [..., query_pos, d_head], k: [..., key_pos, d_head], mask: [query_pos, key_pos] bool, True = visible.
+    Same conventions as model.attention.normalize: ReLU keeps the positive logits and divides by their
+    sum, and a row with none spreads its weight evenly over the visible keys.
+    """
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    q = np.asarray(q, dtype=np.float64)
+    k = np.asarray(k, dtype=np.float64)
+    dots = q @ np.swapaxes(k, -1, -2)  # [..., query_pos, key_pos]
+    scaled = dots / math.sqrt(q.shape[-1]) if scale else dots  # [..., query_pos, key_pos]
+    visible = np.ones(dots.shape, dtype=bool) if mask is None else np.broadcast_to(mask, dots.shape)
+    logits = np.where(visible, scaled / temperature, -np.inf)  # [..., query_pos, key_pos]
+    if normalizer == "softmax":
+        top = logits.max(axis=-1, keepdims=True)  # [..., query_pos, 1]; subtracting it keeps exp finite
+        e = np.exp(logits - top)  # [..., query_pos, key_pos]; exp(−∞) = 0 for hidden keys
+        weights = e / e.sum(axis=-1, keepdims=True)
+    elif normalizer == "relu":
+        kept = np.maximum(logits, 0.0)  # [..., query_pos, key_pos]; ReLU(−∞) = 0 for hidden keys
+        total = kept.sum(axis=-1, keepdims=True)  # [..., query_pos, 1]
+        even = visible / visible.sum(axis=-1, keepdims=True)  # [..., query_pos, key_pos]
+        weights = np.where(total > 0, kept / np.where(total > 0, total, 1.0), even)
+    else:
+        raise ValueError(f"unknown normalizer {normalizer!r}")
+    return Scores(dots=dots, scaled=scaled, logits=logits, weights=weights)
+
+
+@dataclass(frozen=True)
+class QueryStep:
+    """One query i worked through, float64."""
+
+    q: np.ndarray  # [d_head]  qᵢ
+    dots: np.ndarray  # [key_pos]  αᵢⱼ = qᵢ·kⱼ
+    scaled: np.ndarray  # [key_pos]  ÷√d_head
+    logits: np.ndarray  # [key_pos]  ÷T, −∞ where masked
+    visible: np.ndarray  # [key_pos] bool
+    weights: np.ndarray  # [key_pos]  α'ᵢⱼ
+    weighted_values: np.ndarray  # [key_pos, d_head]  α'ᵢⱼ·vⱼ
+    output: np.ndarray  # [d_head]  bᵢ = Σⱼ α'ᵢⱼ·vⱼ
+
+
+def query_step(
+    q_i: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    mask_row: np.ndarray | None = None,
+    normalizer: str = "softmax",
+    scale: bool = True,
+    temperature: float = 1.0,
+) -> QueryStep:
+    """Steps ②–⑥ for one query.  q_i: [d_head], k, v: [key_pos, d_head], mask_row: [key_pos] bool or None."""
+    q_i = np.asarray(q_i, dtype=np.float64)
+    row_mask = None if mask_row is None else np.asarray(mask_row, dtype=bool)[None, :]  # [1, key_pos]
+    s = attention_weights(q_i[None, :], k, row_mask, normalizer, scale, temperature)  # each [1, key_pos]
+    weighted = s.weights[0][:, None] * np.asarray(v, dtype=np.float64)  # [key_pos, d_head]
+    return QueryStep(
+        q=q_i,
+        dots=s.dots[0],
+        scaled=s.scaled[0],
+        logits=s.logits[0],
+        visible=np.isfinite(s.logits[0]),
+        weights=s.weights[0],
+        weighted_values=weighted,
+        output=weighted.sum(axis=0),  # [d_head]
+    )
+
+
+def trace_step(trace: AttentionTrace, layer: int, head: int, query: int) -> QueryStep:
+    """query_step on one head of a trace, with the trace's own mask, normalizer, scaling and temperature."""
+    lt = trace.layers[layer]
+    mask_row = None if trace.mask is None else trace.mask[query]
+    return query_step(
+        lt.q[head, query], lt.k[head], lt.v[head], mask_row, trace.normalizer, trace.scale, trace.temperature
+    )
+
+
+def step_frame(step: QueryStep, tokens: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """One row per key j (index j): token, q·k, ÷√d, the value after the mask (−∞ if hidden), α', ‖α'·v‖."""
+    return pd.DataFrame(
+        {
+            COLUMNS[0]: list(tokens),
+            COLUMNS[1]: step.dots,
+            COLUMNS[2]: step.scaled,
+            COLUMNS[3]: step.logits,
+            COLUMNS[4]: step.weights,
+            COLUMNS[5]: np.linalg.norm(step.weighted_values, axis=1),
+        },
+        index=pd.RangeIndex(len(tokens), name="j"),
+    )
+
+
+@dataclass(frozen=True)
+class Check:
+    alpha: float  # max |α' recomputed − model's α'| over every query and key of the head
+    output: float  # max |bᵢ recomputed − model's zᵢ| for the chosen query
+
+
+def check_head(trace: AttentionTrace, layer: int, head: int, step: QueryStep, query: int) -> Check:
+    """How far the model's own α' (all rows of the head) and zᵢ are from the formula in float64."""
+    lt = trace.layers[layer]
+    alpha = attention_weights(lt.q[head], lt.k[head], trace.mask, trace.normalizer, trace.scale, trace.temperature)
+    return Check(
+        alpha=float(np.abs(alpha.weights - lt.weights[head]).max()),
+        output=float(np.abs(step.output - lt.z[head, query]).max()),
+    )
+
+
+# ── The figure, pure Plotly ───────────────────────────────────────────────────────────────────────
+
+
+def step_figure(
+    step: QueryStep,
+    key_labels: list[str],
+    *,
+    sum_label: str = "Σ = b",
+    title: str = "",
+    weight_title: str = "α'",
+    values_title: str = "α'·v",
+    key_title: str = "key",
+    dim_title: str = "dimension",
+    presentation: bool = False,
+) -> go.Figure:
+    """Above, a bar of α'ᵢⱼ per key (hidden keys in grey); below, on the same key axis, the columns
+    α'ᵢⱼ·vⱼ and, last, their sum bᵢ, on one signed scale centred on zero."""
+    n, d = step.weighted_values.shape
+    columns = [*key_labels, sum_label]
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        row_heights=[0.3, 0.7],
+        vertical_spacing=0.12,
+        subplot_titles=[weight_title, values_title],
+    )
+    fig.add_trace(
+        go.Bar(
+            x=key_labels,
+            y=step.weights,
+            marker={"color": [BLUES[3][1] if seen else "#bdbdbd" for seen in step.visible]},
+            hovertemplate=f"{key_title}: %{{x}}<br>{weight_title} = %{{y:.4f}}<extra></extra>",
+            showlegend=False,
+        ),
+        row=1,
+        col=1,
+    )
+    table = np.concatenate([step.weighted_values, step.output[None, :]]).T  # [d_head, key_pos + 1]
+    bound = float(np.abs(table).max()) or 1.0
+    fig.add_trace(
+        go.Heatmap(
+            z=table.astype(np.float32),
+            x=columns,
+            y=list(range(d)),
+            colorscale=DIVERGING,
+            zmin=-bound,
+            zmax=bound,
+            zmid=0.0,
+            colorbar={"thickness": 12, "len": 0.7, "y": 0.35, "yanchor": "middle"},
+            hovertemplate=f"%{{x}}<br>{dim_title} %{{y}}: %{{z:.3f}}<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    fig.update_layout(title={"text": title}, plot_bgcolor="white")
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=columns, tickangle=-60)
+    fig.update_xaxes(title={"text": key_title}, row=2, col=1)
+    fig.update_yaxes(range=[0, max(1.0, float(step.weights.max()) * 1.1)], row=1, col=1)
+    fig.update_yaxes(title={"text": dim_title}, autorange="reversed", row=2, col=1)
+    # The sum's column stands apart from the key columns it adds up.
+    fig.add_vline(x=n - 0.5, line={"color": "black", "width": 2}, row=2, col=1)
+    fig = style(fig, presentation, 560)
+    fig.update_layout(margin={"t": 100 if presentation else 80})  # room for the title above the subplot titles
+    return fig
+
+
+# ── The view ──────────────────────────────────────────────────────────────────────────────────────
+
+
+def _vector(x: np.ndarray) -> str:
+    """A vector as rounded numbers for st.code, which shows it literally and wraps it to the column."""
+    return " ".join(f"{v:+.2f}" for v in x)
+
+
+def _token(tokens: tuple[str, ...], j: int) -> str:
+    return f"“{ui.md_escape(tokens[j])}” ({j})"
+
+
+def render(ctx: Controls) -> None:
+    trace = get_trace(ctx.text)
+    trace_notices(ctx, trace)
+    render_trace(ctx, trace, ctx.layer, ctx.head)
+
+
+def render_trace(ctx: Controls, trace: AttentionTrace, layer: int, head: int) -> None:
+    """The six steps for the query picked in the widget "query", on any trace (pretrained or playground)."""
+    tokens, n, d = trace.tokens, trace.n_positions, trace.d_head
+    clamp_state("query", n - 1)
+    show_notices(ctx.lang)  # the page's notices were already shown; a clamped query's must not wait a rerun
+    i = st.selectbox(
+        ctx.t("steps.query_picker"),
+        options=range(n),
+        key="query",
+        format_func=lambda j: f"{j} {tokens[j]}",
+        help=ctx.t("steps.query_help"),
+        persist_state="page",  # kept while another view is shown, so a shared link keeps its query
+    )
+    if ctx.hide_special:
+        st.caption(ctx.t("steps.special_kept"))
+    step = trace_step(trace, layer, head, i)
+    check = check_head(trace, layer, head, step, i)
+    labels = token_labels(tokens)
+    top = int(np.argmax(step.weights))
+    hidden = np.flatnonzero(~step.visible)
+
+    left, right = st.columns(2)
+    with left:
+        st.markdown(ctx.t("steps.step1", token=_token(tokens, i), d=d, i=i))
+        st.code(_vector(step.q), language=None, wrap_lines=True)
+        best = int(np.argmax(np.where(step.visible, step.dots, -np.inf)))
+        st.markdown(ctx.t("steps.step2", n=n, token=_token(tokens, best), value=f"{step.dots[best]:.2f}"))
+        if trace.scale:
+            st.markdown(ctx.t("steps.step3", d=d, root=f"{math.sqrt(d):.3f}"))
+        else:
+            st.markdown(ctx.t("steps.step3_off"))
+        if trace.temperature != 1.0:
+            st.markdown(ctx.t("steps.temperature", t=f"{trace.temperature:g}"))
+        if trace.mask is None:
+            st.markdown(ctx.t("steps.step4_none"))
+        elif not len(hidden):
+            st.markdown(ctx.t("steps.step4_all_visible"))
+        else:
+            shown = ", ".join(_token(tokens, j) for j in hidden[:12]) + (" …" if len(hidden) > 12 else "")
+            st.markdown(ctx.t("steps.step4_mask", hidden=len(hidden), n=n, tokens=shown))
+        values = {"total": f"{step.weights.sum():.3f}", "token": _token(tokens, top), "top": f"{step.weights[top]:.3f}"}
+        st.markdown(ctx.t("steps.step5_relu" if trace.normalizer == "relu" else "steps.step5_softmax", **values))
+        st.markdown(ctx.t("steps.step6", i=i))
+        st.code(_vector(step.output), language=None, wrap_lines=True)
+
+    with right:
+        delta = f"{check.alpha:.1e}"
+        if check.alpha < TOLERANCE:
+            st.success(ctx.t("steps.check_alpha_ok", delta=delta, n=n), icon=":material/check_circle:")
+        else:
+            st.error(ctx.t("steps.check_alpha_bad", delta=delta, n=n), icon=":material/error:")
+        delta = f"{check.output:.1e}"
+        if check.output < TOLERANCE:
+            st.success(ctx.t("steps.check_output_ok", delta=delta, i=i), icon=":material/check_circle:")
+        else:
+            st.error(ctx.t("steps.check_output_bad", delta=delta, i=i), icon=":material/error:")
+        fig = step_figure(
+            step,
+            labels,
+            sum_label=ctx.t("steps.sum_label", i=i),
+            title=ctx.t("steps.figure_title", token=labels[i], layer=layer, head=head),
+            weight_title=ctx.t("steps.weight_axis"),
+            values_title=ctx.t("steps.values_axis"),
+            key_title=ctx.t("common.key"),
+            dim_title=ctx.t("steps.dimension"),
+            presentation=ctx.presentation,
+        )
+        ui.figure(fig, ctx.t("steps.figure_caption"), key="steps_figure")
+
+    st.subheader(ctx.t("steps.table_title", token=_token(tokens, i)))
+    frame = step_frame(step, tokens).rename(
+        columns={"token": ctx.t("steps.col_token"), "mask": ctx.t("steps.col_mask")}
+    )
+    number = "%.4f"
+    st.dataframe(
+        frame,
+        column_config={
+            "q·k": st.column_config.NumberColumn(format=number),
+            "÷√d": st.column_config.NumberColumn(format=number),
+            ctx.t("steps.col_mask"): st.column_config.NumberColumn(format=number),
+            "α'": st.column_config.ProgressColumn(format="%.4f", min_value=0.0, max_value=1.0),
+            "‖α'·v‖": st.column_config.NumberColumn(format=number),
+        },
+        height=min(600, 38 + 35 * n),
+        key="steps_table",
+    )
+    st.caption(ctx.t("steps.table_caption"))

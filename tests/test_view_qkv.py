@@ -1,0 +1,150 @@
+"""The Q · K · V view: the weight slices really make Q, K and V, the figures keep their shapes and
+labels, and the page draws them (hiding [CLS]/[SEP] when asked) in both languages."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import model
+from components.figures import token_labels
+from components.i18n import t
+from components.qkv import panels_figure, visible_positions
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture(scope="module")
+def trace(pretrained) -> model.AttentionTrace:
+    return model.trace(pretrained, "I saw a saw.")
+
+
+@pytest.mark.parametrize("layer, head", [(1, 0), (3, 1), (5, 11)])
+def test_the_weight_slices_shown_make_the_heads_q_k_v(pretrained, trace, layer, head):
+    """Q = X·W^Qᵀ + b with X the previous layer's output: the slice drawn is the one the model used."""
+    x = trace.layers[layer - 1].output  # [pos, d_model]
+    d = trace.d_head
+    rows = slice(head * d, (head + 1) * d)
+    weights = pretrained.head_weights(layer, head)
+    for name, part in (("Q", "query"), ("K", "key"), ("V", "value")):
+        w = weights[f"W_{name}"]
+        assert w.shape == (d, trace.d_model)
+        bias = pretrained.params[f"encoder.layer.{layer}.attention.self.{part}.bias"][rows].numpy()
+        got = getattr(trace.layers[layer], name.lower())[head]  # [pos, d_head]
+        np.testing.assert_allclose(x @ w.T + bias, got, atol=2e-4, rtol=1e-4)
+
+
+def test_the_scores_are_q_times_k_transposed_over_root_d(trace):
+    lt = trace.layers[2]
+    expected = lt.q[4] @ lt.k[4].T / math.sqrt(trace.d_head)  # [query_pos, key_pos]
+    np.testing.assert_allclose(lt.scores[4], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_q_k_v_share_one_token_axis_and_one_signed_scale(trace):
+    lt = trace.layers[0]
+    labels = token_labels(trace.tokens)
+    fig = panels_figure([lt.q[0], lt.k[0], lt.v[0]], ["Q [6 × 32]", "K [6 × 32]", "V [6 × 32]"], y_labels=labels)
+    assert len(fig.data) == 3
+    for heat, matrix in zip(fig.data, (lt.q[0], lt.k[0], lt.v[0]), strict=True):
+        assert list(heat.y) == labels and heat.coloraxis == "coloraxis"
+        np.testing.assert_allclose(np.asarray(heat.z), matrix)
+    assert len(set(labels)) == len(labels) and "2 saw" in labels and "4 saw" in labels
+    bound = max(float(np.abs(m[0]).max()) for m in (lt.q, lt.k, lt.v))
+    axis = fig.layout.coloraxis
+    assert axis.cmin == pytest.approx(-bound) and axis.cmax == pytest.approx(bound) and axis.cmid == 0
+    assert [a.text for a in fig.layout.annotations] == ["Q [6 × 32]", "K [6 × 32]", "V [6 × 32]"]
+    assert fig.layout.yaxis.matches is None and fig.layout.yaxis2.matches == "y"  # shared rows
+
+
+def test_weight_slices_are_stacked_on_one_column_axis(pretrained):
+    weights = pretrained.head_weights(3, 1)
+    fig = panels_figure([weights[n] for n in ("W_Q", "W_K", "W_V")], ["a", "b", "c"], across=False)
+    assert [np.asarray(h.z).shape for h in fig.data] == [(32, 384)] * 3
+    assert fig.layout.xaxis.matches == fig.layout.xaxis2.matches == "x3"  # shared columns
+
+
+def test_hiding_special_tokens_keeps_the_rest_unless_nothing_is_left(trace):
+    assert visible_positions(trace, False).tolist() == list(range(7))  # [CLS] i saw a saw . [SEP]
+    assert visible_positions(trace, True).tolist() == [1, 2, 3, 4, 5]
+    only_special = dataclasses.replace(trace, special=(True,) * trace.n_positions)
+    assert visible_positions(only_special, True).tolist() == list(range(7))
+
+
+# ── The page ──────────────────────────────────────────────────────────────────────────────────────
+
+
+def run_qkv(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["view"] = "qkv"
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def z_of(trace: dict) -> np.ndarray:
+    """A heatmap's z from Plotly's JSON, where numpy arrays travel as base64 typed arrays."""
+    z = trace["z"]
+    if isinstance(z, dict):
+        shape = tuple(int(s) for s in str(z["shape"]).split(","))
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
+    return np.asarray(z)
+
+
+def all_titles(at: AppTest) -> str:
+    texts = []
+    for spec in specs(at):
+        texts.append(spec["layout"].get("title", {}).get("text", ""))
+        texts += [a["text"] for a in spec["layout"].get("annotations", [])]
+    return "\n".join(texts)
+
+
+def test_the_view_shows_q_k_v_and_scores_with_their_shapes():
+    at = run_qkv(text="I saw a saw.")
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 2, "the weights wait in their own tab"
+    titles = all_titles(at)
+    for name in "QKV":
+        assert f"{name} = X·W<sup>{name}ᵀ</sup> + b  [7 × 32]" in titles
+    assert "[7 × 7]" in titles and "layer 3, head 1" in titles
+    assert specs(at)[0]["data"][0]["y"] == ["0 [CLS]", "1 i", "2 saw", "3 a", "4 saw", "5 .", "6 [SEP]"]
+    assert len(at.get("download_button")) == 8
+    assert "W^q·aᵢ" in at.markdown[0].value
+
+
+def test_hiding_special_tokens_drops_their_rows_and_columns():
+    at = run_qkv(text="I saw a saw", hide_special="1")
+    assert not at.exception
+    qkv_spec, scores_spec = specs(at)
+    assert qkv_spec["data"][0]["y"] == ["1 i", "2 saw", "3 a", "4 saw"]
+    assert scores_spec["data"][0]["x"] == ["1 i", "2 saw", "3 a", "4 saw"]
+    assert "[4 × 32]" in all_titles(at) and "[4 × 4]" in all_titles(at)
+
+
+def test_the_weights_tab_draws_the_three_slices():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["view"] = "qkv"
+    at.query_params["head"] = "2"
+    at.session_state["qkv_tab"] = t("en", "qkv.tab_weights")
+    at.run()
+    assert not at.exception and not at.error
+    (spec,) = specs(at)
+    assert [z_of(trace).shape for trace in spec["data"]] == [(32, 384)] * 3
+    assert "rows 64–95  [32 × 384]" in all_titles(at)
+
+
+def test_chinese_qkv():
+    at = run_qkv(lang="zh")
+    assert not at.exception and not at.error
+    assert "第 3 层" in all_titles(at)
+    assert "每个词元向量" in at.markdown[0].value
