@@ -63,7 +63,7 @@ def clamp_state(name: str, high: int) -> int:
         return value
     clamped = min(max(value, 0), high)
     st.session_state[name] = clamped
-    add_notice(Notice("app.url_clamped", {"name": name, "value": value, "used": clamped}))
+    add_notice(Notice("app.value_clamped", {"name": name, "value": value, "used": clamped}))
     return clamped
 
 

@@ -95,7 +95,7 @@ def heatmap_figure(
         trace,
         layout={
             "title": {"text": title},
-            "xaxis": {"title": {"text": x_title}, "side": "top", "tickangle": -60, "type": "category"},
+            "xaxis": {"title": {"text": x_title}, "tickangle": -60, "type": "category"},
             "yaxis": {"title": {"text": y_title}, "autorange": "reversed", "type": "category"},
         },
     )
