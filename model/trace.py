@@ -14,8 +14,22 @@ import torch
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
-    """A float32 CPU copy of a tensor, read-only so that a cached trace cannot be changed by a view."""
-    a = t.detach().to("cpu", torch.float32).numpy().copy()
+    """A float32 CPU array of a tensor, read-only so that a cached trace cannot be changed by a view.
+
+    A tensor that owns all of its memory (the fresh result of an op, or of the move to the CPU) is
+    handed over without a copy: the array shares its memory, and only the array can reach it once
+    the caller drops the tensor, so callers must not change `t` in place afterwards. A view into
+    a larger tensor (a slice of the weights, a transposed head split) is copied, so the array holds
+    just its own numbers, contiguous.
+    """
+    t = t.detach().to("cpu", torch.float32)
+    owns_memory = (
+        t._base is None
+        and t.is_contiguous()
+        and t.storage_offset() == 0
+        and t.untyped_storage().nbytes() == t.numel() * t.element_size()
+    )
+    a = t.numpy() if owns_memory else t.numpy().copy()
     a.flags.writeable = False
     return a
 
