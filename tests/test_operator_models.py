@@ -1,0 +1,393 @@
+"""Operator-chosen model folders: tiny random BERT and GPT-2 models checked against transformers.
+
+Every model here is built in a temporary folder (a tokenizer trained on a few sentences with the
+`tokenizers` library, random weights saved as safetensors by transformers), so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+import model
+from model.errors import InvalidConfigError
+from model.gpt2 import PretrainedDecoder
+from model.registry import (
+    DEFAULT_MODEL,
+    MODELS_ENV,
+    load_model,
+    load_named,
+    model_names,
+    operator_model_paths,
+    trace_any,
+)
+
+transformers = pytest.importorskip("transformers")
+
+CORPUS = [
+    "I saw a saw.",
+    "The animal didn't cross the street because it was too tired.",
+    "The bank of the river was steep.",
+    "The bank approved the loan.",
+    "Attention lets every word look at every other word.",
+    "the the the the the",
+] * 5
+TEXTS = ["I saw a saw.", "The bank of the river", "Attention lets every word look at every other word!", "zebra"]
+N_POSITIONS = 24  # small, so that a long text is cut
+
+
+def randomize(hf_model: torch.nn.Module) -> None:
+    """Weights large enough that attention is far from uniform (the default init gives near-equal α)."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in hf_model.named_parameters():
+            noise = torch.randn(p.shape, generator=gen)
+            if p.dim() > 1:  # matrices and embedding tables
+                p.copy_(0.3 * noise)
+            elif name.endswith("weight"):  # LayerNorm gains
+                p.copy_(1 + 0.1 * noise)
+            else:  # biases
+                p.copy_(0.1 * noise)
+
+
+def wordpiece_tokenizer() -> Tokenizer:
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=120, special_tokens=special))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    tok.decoder = decoders.WordPiece()
+    return tok
+
+
+def byte_level_bpe_tokenizer() -> Tokenizer:
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=["<|endoftext|>"]
+    )
+    tok.train_from_iterator(CORPUS, trainer)
+    return tok
+
+
+@pytest.fixture(scope="module")
+def bert_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tok = wordpiece_tokenizer()
+    config = transformers.BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=N_POSITIONS,
+    )
+    hf_model = transformers.BertModel(config)
+    randomize(hf_model)
+    hf_model.save_pretrained(folder, safe_serialization=True)
+    tok.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def gpt2_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    tok = byte_level_bpe_tokenizer()
+    config = transformers.GPT2Config(
+        vocab_size=tok.get_vocab_size(),
+        n_positions=N_POSITIONS,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    hf_model = transformers.GPT2Model(config)
+    randomize(hf_model)
+    hf_model.save_pretrained(folder, safe_serialization=True)
+    tok.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+def hf_outputs(folder: Path, model_class, ids: list[int]):
+    hf_model = model_class.from_pretrained(str(folder), attn_implementation="eager").eval()
+    with torch.no_grad():
+        return hf_model(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
+
+
+def assert_matches_transformers(trace: model.AttentionTrace, out) -> None:
+    assert len(trace.layers) == len(out.attentions) == len(out.hidden_states) - 1
+    for layer, expected, hidden in zip(trace.layers, out.attentions, out.hidden_states[1:], strict=True):
+        np.testing.assert_allclose(layer.weights, expected[0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(layer.output, hidden[0].numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_bert_folder_matches_transformers(bert_dir, text):
+    loaded = load_model(bert_dir, device="cpu")
+    assert isinstance(loaded, model.PretrainedModel) and loaded.name == bert_dir.name
+    trace = trace_any(loaded, text)
+    assert trace.tokens[0] == "[CLS]" and trace.tokens[-1] == "[SEP]" and trace.mask is None
+    assert (
+        trace.layers[-1].weights.max() > 0.5
+    )  # the random weights make attention peaked, so the match means something
+    assert_matches_transformers(trace, hf_outputs(bert_dir, transformers.BertModel, loaded.tokenizer.encode(text).ids))
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_gpt2_folder_matches_transformers(gpt2_dir, text):
+    loaded = load_model(gpt2_dir, device="cpu")
+    assert isinstance(loaded, PretrainedDecoder)
+    trace = trace_any(loaded, text)
+    assert (trace.n_layers, trace.n_heads, trace.d_head, trace.d_model) == (2, 4, 8, 32)
+    assert trace.layers[-1].weights[:, 1:].max() > 0.5
+    # The last layer's output includes the final LayerNorm, like transformers' hidden_states[-1].
+    assert_matches_transformers(trace, hf_outputs(gpt2_dir, transformers.GPT2Model, loaded.tokenizer.encode(text).ids))
+
+
+def test_gpt2_attention_is_causal(gpt2_dir):
+    trace = trace_any(load_model(gpt2_dir), "The animal didn't cross the street")
+    n = trace.n_positions
+    above = np.triu(np.ones((n, n), dtype=bool), k=1)  # [query_pos, key_pos]: keys after the query
+    assert trace.mask.dtype == bool and trace.mask.shape == (n, n)
+    np.testing.assert_array_equal(trace.mask, ~above)
+    assert not trace.mask.flags.writeable
+    for layer in trace.layers:
+        assert (layer.weights[:, above] == 0).all()
+        np.testing.assert_allclose(layer.weights.sum(-1), 1.0, atol=1e-6)
+        assert np.isfinite(layer.scores).all() and layer.scores[:, above].any()  # scores are before the mask
+
+
+def test_gpt2_tokens_read_as_the_text(gpt2_dir):
+    text = "The bank of the river"
+    trace = trace_any(load_model(gpt2_dir), text)
+    assert "".join(trace.tokens) == text
+    assert not any(trace.special)
+
+
+def test_gpt2_long_text_is_truncated(gpt2_dir):
+    loaded = load_model(gpt2_dir)
+    text = "The bank approved the loan. " * 20
+    trace = trace_any(loaded, text)
+    assert trace.truncated and trace.n_positions == N_POSITIONS
+    assert_matches_transformers(trace, hf_outputs(gpt2_dir, transformers.GPT2Model, loaded.tokenizer.encode(text).ids))
+
+
+def test_gpt2_without_positions(gpt2_dir):
+    loaded = load_model(gpt2_dir)
+    trace = trace_any(loaded, "I saw a saw", positions=False)
+    assert not trace.positions and not trace.position_embeddings.any()
+    with_positions = trace_any(loaded, "I saw a saw")
+    assert not np.allclose(trace.layers[0].weights, with_positions.layers[0].weights)
+
+
+@pytest.mark.parametrize("text", ["", "  \n"])
+def test_gpt2_empty_text_raises_a_user_facing_error(gpt2_dir, text):
+    with pytest.raises(model.EmptyTextError, match="empty"):
+        trace_any(load_model(gpt2_dir), text)
+
+
+def test_gpt2_head_weights_reproduce_traced_q(gpt2_dir):
+    loaded = load_model(gpt2_dir)
+    trace = trace_any(loaded, "The bank approved the loan")
+    head, d_head = 2, 8
+    w = loaded.head_weights(layer=0, head=head)
+    assert w["W_Q"].shape == w["W_K"].shape == w["W_V"].shape == (d_head, 32)
+    p = loaded.params
+    x = torch.from_numpy(trace.token_embeddings + trace.position_embeddings)  # layer 0's input
+    h = torch.nn.functional.layer_norm(x, (32,), p["h.0.ln_1.weight"], p["h.0.ln_1.bias"], 1e-5).numpy()
+    bias = p["h.0.attn.c_attn.bias"].numpy()
+    for part, (name, traced) in enumerate((("W_Q", trace.layers[0].q), ("W_K", trace.layers[0].k))):
+        b = bias[part * 32 + head * d_head : part * 32 + (head + 1) * d_head]
+        np.testing.assert_allclose(h @ w[name].T + b, traced[head], atol=1e-5)
+
+
+# --- folders that must be refused --------------------------------------------------------------------------
+
+
+def copy_of(folder: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(folder, tmp_path / folder.name))
+
+
+def edit_config(folder: Path, **changes) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    for key, value in changes.items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(InvalidConfigError, match="is not a folder"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_empty_folder(tmp_path):
+    with pytest.raises(InvalidConfigError, match="missing config.json, tokenizer.json, model.safetensors"):
+        load_model(tmp_path)
+
+
+@pytest.mark.parametrize("source", ["bert_dir", "gpt2_dir"])
+def test_pickle_only_folder_is_refused_without_loading_it(source, request, tmp_path):
+    folder = copy_of(request.getfixturevalue(source), tmp_path)
+    (folder / "model.safetensors").unlink()
+    (folder / "pytorch_model.bin").write_bytes(b"not even a pickle: it must never be opened")
+    with pytest.raises(InvalidConfigError, match="only as pytorch_model.bin: Attention Lab reads safetensors only"):
+        load_model(folder)
+
+
+def test_sharded_weights_are_refused(gpt2_dir, tmp_path):
+    folder = copy_of(gpt2_dir, tmp_path)
+    (folder / "model.safetensors").rename(folder / "model-00001-of-00001.safetensors")
+    (folder / "model.safetensors.index.json").write_text("{}")
+    with pytest.raises(InvalidConfigError, match="sharded"):
+        load_model(folder)
+
+
+def test_missing_tokenizer(bert_dir, tmp_path):
+    folder = copy_of(bert_dir, tmp_path)
+    (folder / "tokenizer.json").unlink()
+    with pytest.raises(InvalidConfigError, match="missing tokenizer.json"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", ""])
+def test_malformed_config_json(gpt2_dir, tmp_path, text):
+    folder = copy_of(gpt2_dir, tmp_path)
+    (folder / "config.json").write_text(text)
+    with pytest.raises(InvalidConfigError, match="config.json"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize(
+    ("source", "changes", "message"),
+    [
+        ("gpt2_dir", {"model_type": "llama"}, "model_type 'llama'; supported are bert, gpt2"),
+        ("gpt2_dir", {"model_type": None}, "model_type None"),
+        ("bert_dir", {"model_type": "roberta"}, "model_type 'roberta'"),
+        ("gpt2_dir", {"n_embd": None}, "lacks 'n_embd'"),
+        ("gpt2_dir", {"n_head": 5}, "does not divide"),
+        ("gpt2_dir", {"activation_function": "swish"}, "unsupported activation_function"),
+        ("gpt2_dir", {"scale_attn_by_inverse_layer_idx": True}, "not supported"),
+        ("bert_dir", {"hidden_size": None}, "hidden_size must be a positive integer"),
+        ("bert_dir", {"num_attention_heads": "4"}, "num_attention_heads must be a positive integer"),
+        ("bert_dir", {"num_attention_heads": 5}, "does not divide"),
+        ("bert_dir", {"position_embedding_type": "relative_key"}, "absolute position embeddings"),
+    ],
+)
+def test_bad_config_values(request, tmp_path, source, changes, message):
+    folder = copy_of(request.getfixturevalue(source), tmp_path)
+    edit_config(folder, **changes)
+    with pytest.raises(InvalidConfigError, match=message):
+        load_model(folder)
+
+
+def test_unreadable_tokenizer(bert_dir, tmp_path):
+    folder = copy_of(bert_dir, tmp_path)
+    (folder / "tokenizer.json").write_text("<html>404</html>")
+    with pytest.raises(InvalidConfigError, match="tokenizer.json cannot be read"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize("source", ["bert_dir", "gpt2_dir"])
+def test_unreadable_weights(request, tmp_path, source):
+    folder = copy_of(request.getfixturevalue(source), tmp_path)
+    (folder / "model.safetensors").write_bytes(b"garbage, not safetensors")
+    with pytest.raises(InvalidConfigError, match="model.safetensors cannot be read"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize(
+    ("source", "weight"), [("bert_dir", "encoder.layer.1.output.dense.weight"), ("gpt2_dir", "h.1.mlp.c_fc.weight")]
+)
+def test_weights_missing_from_the_file(request, tmp_path, source, weight):
+    folder = copy_of(request.getfixturevalue(source), tmp_path)
+    tensors = load_file(folder / "model.safetensors")
+    del tensors[weight]
+    save_file(tensors, folder / "model.safetensors")
+    with pytest.raises(InvalidConfigError, match=f"lacks 1 weights, e.g. {weight}"):
+        load_model(folder)
+
+
+def test_trace_any_rejects_other_objects():
+    with pytest.raises(TypeError, match="not a loaded model"):
+        trace_any(object(), "text")
+
+
+# --- where operators list their models -----------------------------------------------------------------------
+
+
+def test_env_var_lists_folders_by_name(tmp_path):
+    env = {MODELS_ENV: os.pathsep.join([str(tmp_path / "gpt2"), "", f" {tmp_path / 'bert-tiny'}/ ", "~/models/x"])}
+    paths = operator_model_paths(environ=env, config_file=tmp_path / "absent.toml")
+    assert paths == {
+        "gpt2": tmp_path / "gpt2",
+        "bert-tiny": tmp_path / "bert-tiny",
+        "x": Path("~/models/x").expanduser(),
+    }
+
+
+def test_nothing_configured_means_no_operator_models(tmp_path):
+    assert operator_model_paths(environ={}, config_file=tmp_path / "absent.toml") == {}
+
+
+def test_toml_file_lists_named_folders_relative_to_itself(tmp_path):
+    file = tmp_path / "attention_lab_models.toml"
+    file.write_text(
+        '[[models]]\nname = "GPT-2 small"\npath = "models/gpt2"\n\n[[models]]\nname = "b"\npath = "/srv/b"\n'
+    )
+    env = {MODELS_ENV: str(tmp_path / "other")}
+    paths = operator_model_paths(environ=env, config_file=file)
+    assert list(paths) == ["GPT-2 small", "b", "other"]
+    assert paths["GPT-2 small"] == tmp_path / "models" / "gpt2" and paths["b"] == Path("/srv/b")
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ("[[models]\n", "", "not valid TOML"),
+        ('[[model]]\nname = "a"\npath = "/a"\n', "", "unknown key 'model'"),
+        ('models = "a"\n', "", "must be a list"),
+        ('[[models]]\nname = "a"\n', "", r"models\[0\] needs a name and a path"),
+        ('[[models]]\nname = "a"\npath = "/a"\n[[models]]\nname = "a"\npath = "/b"\n', "", "'a' is already taken"),
+        ('[[models]]\nname = "a"\npath = "/a"\n', "/elsewhere/a", "'a' is already taken"),
+        (f'[[models]]\nname = "{DEFAULT_MODEL}"\npath = "/a"\n', "", "already taken"),
+        ("", "/", "without a name"),
+    ],
+)
+def test_bad_model_lists(tmp_path, toml, env, message):
+    file = tmp_path / "attention_lab_models.toml"
+    file.write_text(toml)
+    with pytest.raises(InvalidConfigError, match=message):
+        operator_model_paths(environ={MODELS_ENV: env}, config_file=file)
+
+
+def test_models_are_loaded_by_name_only(gpt2_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("model.registry.MODELS_FILE", tmp_path / "absent.toml")
+    monkeypatch.setenv(MODELS_ENV, str(gpt2_dir))
+    assert model_names() == [DEFAULT_MODEL, gpt2_dir.name]
+    loaded = load_named(gpt2_dir.name, device="cpu")
+    assert isinstance(loaded, PretrainedDecoder) and loaded.name == gpt2_dir.name
+    with pytest.raises(InvalidConfigError, match="unknown model '/etc'"):
+        load_named("/etc")
+
+
+def test_bundled_model_is_the_default(pretrained):
+    loaded = load_model(device="cpu")
+    assert loaded.name == DEFAULT_MODEL == pretrained.name
+    assert trace_any(loaded, "I saw a saw").tokens == ("[CLS]", "i", "saw", "a", "saw", "[SEP]")
