@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import attention, controls, qkv, steps
+from components import attention, compare, controls, playground, positional, qkv, steps
 from components.cache import get_model
 from components.controls import Controls
 from components.i18n import t
@@ -21,6 +21,9 @@ from model.errors import ModelNotInstalledError
 EXAMPLES = tomllib.loads((Path(__file__).parent / "assets" / "examples.toml").read_text(encoding="utf-8"))["example"]
 VIEWS = {
     "attention": attention.render,
+    "positional": positional.render,
+    "playground": playground.render,
+    "compare": compare.render,
     "qkv": qkv.render,
     "steps": steps.render,
 }

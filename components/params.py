@@ -51,6 +51,7 @@ PARAMS: dict[str, Param] = {
     "pg_d_model": Param("int", 64, *D_MODEL_RANGE),
     "pg_n_heads": Param("int", 4, *N_HEADS_RANGE),
     "pg_n_layers": Param("int", 1, *N_LAYERS_RANGE),
+    "pg_layer": Param("int", 0, 0, N_LAYERS_RANGE[1] - 1),  # the playground layer on show
     "pg_normalizer": Param("choice", "softmax", choices=NORMALIZERS),
     "pg_temperature": Param("float", 1.0, *TEMPERATURE_RANGE),
     "pg_scale": Param("bool", True),

@@ -1,0 +1,209 @@
+"""The Playground view: its helpers against independent computations, and the page through AppTest."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from streamlit.testing.v1 import AppTest
+
+from components.playground import (
+    heads_figure,
+    mixing_figure,
+    nearest,
+    shown_positions,
+    state_config,
+    w_o_shown,
+)
+from model import PlaygroundConfig, trace_playground
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def run_view(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["view"] = "playground"
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def z_of(trace: dict) -> np.ndarray:
+    """A heatmap's z from the figure JSON (Plotly sends numpy arrays as base64 typed arrays)."""
+    z = trace["z"]
+    if isinstance(z, list):
+        return np.array(z, dtype=float)
+    shape = [int(s) for s in z["shape"].split(",")]
+    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"])).reshape(shape)
+
+
+def heatmaps(spec: dict) -> list[np.ndarray]:
+    return [z_of(t) for t in spec["data"] if t["type"] == "heatmap"]
+
+
+# --- helpers and figures -----------------------------------------------------------------------
+
+
+def test_nearest_valid_head_count():
+    assert nearest(5, [1, 2, 4, 8]) == 4
+    assert nearest(6, [1, 2, 4, 8]) == 4  # a tie goes to the smaller
+    assert nearest(16, [1, 2, 3, 6]) == 6
+
+
+def test_state_config_reads_the_settings_and_snaps_heads():
+    config = state_config({"pg_d_model": 96, "pg_n_heads": 5, "pg_mask": "causal", "pg_seed": 7})
+    assert (config.d_model, config.n_heads, config.mask, config.seed) == (96, 4, "causal", 7)
+    assert state_config({}) == PlaygroundConfig()
+    assert state_config({"pg_d_model": 12}, mask="window").mask == "window"
+
+
+def test_shown_positions_fit_the_budget():
+    assert shown_positions(16, 4) == 16
+    n = shown_positions(512, 16)
+    assert 16 * n * n <= 2**18 and n == 128
+
+
+def test_w_o_on_show_is_the_one_the_model_multiplies_by():
+    """output = LayerNorm(x + concat·W^O), recomputed with torch from the trace and the W^O we draw."""
+    config = PlaygroundConfig(d_model=16, n_heads=4, char_tokens=True, seed=3)
+    trace = trace_playground(config, "abcab")
+    x = torch.from_numpy(trace.token_embeddings + trace.position_embeddings)  # [pos, d_model]
+    concat = torch.from_numpy(trace.layers[0].concat)  # [pos, d_model]
+    w_o = torch.from_numpy(w_o_shown(config, 0, 1).copy())  # [d_model, d_model]
+    expected = F.layer_norm(x + concat @ w_o, (16,))
+    np.testing.assert_allclose(trace.layers[0].output, expected.numpy(), atol=1e-5)
+    np.testing.assert_array_equal(w_o_shown(config, 0, 2), w_o.numpy()[::2, ::2])
+
+
+def test_heads_figure_has_one_panel_per_head_with_alpha():
+    weights = np.random.default_rng(0).dirichlet(np.ones(5), size=(6, 5)).astype(np.float32)  # [head, q, k]
+    fig = heads_figure(weights, [f"{i} t" for i in range(5)], [f"h{h}" for h in range(6)])
+    assert len(fig.data) == 6
+    for h, trace in enumerate(fig.data):
+        np.testing.assert_array_equal(trace.z, weights[h])
+    assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == 1
+
+
+def test_mixing_figure_marks_every_head_boundary():
+    concat, w_o, out = np.ones((3, 12)), np.ones((12, 12)), np.ones((3, 12))
+    fig = mixing_figure(concat, w_o, out, ["a", "b", "c"], d_head=4, w_dims=np.arange(12), panel_titles=("", "", ""))
+    assert len(fig.data) == 3
+    assert len(fig.layout.shapes) == 2 * 2  # 3 heads: 2 lines in concat, 2 in W^O
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_default_page_draws_heads_and_the_mixing(lang):
+    at = run_view(lang=lang)
+    assert not at.exception and not at.error
+    heads, mixing = specs(at)
+    assert len(heatmaps(heads)) == 4 and len(heatmaps(mixing)) == 3
+    for alpha in heatmaps(heads):
+        np.testing.assert_allclose(alpha.sum(axis=1), 1.0, atol=1e-5)
+    assert ("每个头" if lang == "zh" else "each head") in heads["layout"]["title"]["text"]
+
+
+def test_d_model_change_snaps_heads_to_a_divisor_with_a_notice():
+    at = run_view(pg_n_heads="8")
+    at.select_slider(key="pg_d_model").set_value(12).run()
+    assert not at.exception
+    assert at.select_slider(key="pg_n_heads").value == 6
+    assert any("6" in i.value for i in at.info)
+    assert len(heatmaps(specs(at)[0])) == 6
+    assert at.query_params["pg_d_model"] in (["12"], "12")
+
+
+def test_a_link_with_heads_that_do_not_divide_still_draws():
+    at = run_view(pg_d_model="7", pg_n_heads="4")
+    assert not at.exception and not at.error
+    assert at.select_slider(key="pg_n_heads").value in (1, 7)
+
+
+def test_relu_turns_the_temperature_off_and_changes_alpha():
+    at = run_view()
+    before = specs(at)[0]
+    at.get("segmented_control")[1].set_value("relu").run()  # [view, normalizer, mask]
+    assert at.slider(key="pg_temperature").disabled
+    assert specs(at)[0] != before
+    assert not at.exception
+
+
+def test_causal_mask_zeroes_the_upper_triangle_and_window_shows_its_width():
+    at = run_view(pg_mask="causal")
+    for alpha in heatmaps(specs(at)[0]):
+        assert np.all(np.triu(alpha, k=1) == 0)
+    assert [w.key for w in at.number_input] == ["pg_seed"], "the width shows only for the window mask"
+    at = run_view(pg_mask="window", pg_window="2")
+    assert at.number_input(key="pg_window").value == 2
+    for alpha in heatmaps(specs(at)[0]):
+        assert np.all((alpha > 0).sum(axis=1) <= 2)
+
+
+def test_every_toggle_and_the_seed_change_the_picture():
+    at = run_view()
+    seen = {json.dumps(specs(at)[0])}
+    for key in ("pg_scale", "pg_positions", "pg_char_tokens"):
+        at.toggle(key=key).set_value(not at.toggle(key=key).value).run()
+        seen.add(json.dumps(specs(at)[0]))
+    at.number_input(key="pg_seed").set_value(5).run()
+    seen.add(json.dumps(specs(at)[0]))
+    at.slider(key="pg_temperature").set_value(3.0).run()
+    seen.add(json.dumps(specs(at)[0]))
+    assert len(seen) == 6
+    assert not at.exception
+
+
+def test_layers_and_the_layer_on_show():
+    at = run_view()
+    at.select_slider(key="pg_n_layers").set_value(3).run()
+    at.select_slider(key="pg_layer").set_value(2).run()
+    assert "2" in specs(at)[0]["layout"]["title"]["text"]
+    at.select_slider(key="pg_n_layers").set_value(1).run()
+    assert at.select_slider(key="pg_layer").value == 0
+    assert not at.exception
+
+
+def test_chinese_suggests_character_tokens_and_the_button_turns_them_on():
+    at = run_view(text="我看见了一把锯子")
+    assert any("[UNK]" in i.value for i in at.info)
+    at.button(key="pg_use_chars").click().run()
+    assert at.toggle(key="pg_char_tokens").value
+    labels = specs(at)[0]["data"][0]["y"]
+    assert labels[:2] == ["0 我", "1 看"]
+    assert not any("[UNK]" in i.value for i in at.info)
+
+
+def test_settings_survive_a_visit_to_another_view():
+    at = run_view()
+    at.select_slider(key="pg_d_model").set_value(32).run()
+    at.get("segmented_control")[0].set_value("attention").run()
+    at.get("segmented_control")[0].set_value("playground").run()
+    assert at.select_slider(key="pg_d_model").value == 32
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Hello, world!?", "the cat saw the cat", "😀🎉 emoji 👩‍👩‍👧", "<script>alert(1)</script>", "我看见了一把锯子"],
+)
+def test_typed_sentences_give_a_picture(text):
+    at = run_view(text=text, pg_char_tokens="1", lang="zh")
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 2
+    assert all("<script>" not in chart.proto.spec for chart in at.get("plotly_chart"))
+
+
+def test_largest_model_stays_light():
+    at = run_view(pg_d_model="1024", pg_n_heads="16", text="word " * 300)
+    assert not at.exception
+    assert all(len(chart.proto.spec) < 2_100_000 for chart in at.get("plotly_chart"))

@@ -1,0 +1,181 @@
+"""The Positional-encoding view: its maths against closed forms written here, and the page through AppTest."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import model
+from components.positional import (
+    display_dims,
+    encoding_similarity,
+    repeat_similarity,
+    repeated_pair,
+    wavelength,
+    waves_figure,
+)
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def run_view(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["view"] = "positional"
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def specs(at: AppTest) -> list[str]:
+    return [chart.proto.spec for chart in at.get("plotly_chart")]
+
+
+def z_of(spec: str, trace: int = 0) -> np.ndarray:
+    """A heatmap's z from the figure JSON (Plotly sends numpy arrays as base64 typed arrays)."""
+    z = json.loads(spec)["data"][trace]["z"]
+    if isinstance(z, list):
+        return np.array(z, dtype=float)
+    shape = [int(s) for s in z["shape"].split(",")]
+    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"])).reshape(shape)
+
+
+# --- maths -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("d_model, base", [(8, 10_000.0), (64, 10_000.0), (16, 100.0)])
+def test_similarity_is_a_sum_of_cosines_of_the_distance(d_model, base):
+    n = 30
+    pe = model.sinusoidal_encoding(n, d_model, base).numpy()
+    expected = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            # sin(a)sin(b) + cos(a)cos(b) = cos(a − b), one term per sin/cos pair
+            expected[i, j] = sum(math.cos((i - j) / base ** (2 * k / d_model)) for k in range(d_model // 2))
+    np.testing.assert_allclose(encoding_similarity(pe), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("dim, d_model, base", [(0, 64, 10_000.0), (17, 64, 10_000.0), (62, 64, 100.0)])
+def test_wavelength_is_the_period_of_the_column(dim, d_model, base):
+    period = wavelength(dim, d_model, base)
+    omega = 1 / base ** (2 * (dim // 2) / d_model)
+    assert period * omega == pytest.approx(2 * math.pi)
+    assert dim > 1 or period == pytest.approx(2 * math.pi)
+
+
+def test_display_dims_keep_whole_pairs_within_the_budget():
+    dims, stride = display_dims(64, 64)
+    assert stride == 1 and dims.tolist() == list(range(64))
+    dims, stride = display_dims(512, 1024)
+    assert stride == 2 and 512 * len(dims) <= 2**18
+    assert dims[:6].tolist() == [0, 1, 4, 5, 8, 9]
+    dims, _ = display_dims(512, 1023)
+    assert dims.max() < 1023
+
+
+def test_repeated_pair_prefers_words_and_skips_special_tokens():
+    tokens = ("[CLS]", "i", "saw", "a", "saw", "[SEP]")
+    special = np.array([True, False, False, False, False, True])
+    assert repeated_pair(tokens, special) == (2, 4)
+    assert repeated_pair((".", "a", ".", "a"), np.zeros(4, bool)) == (1, 3)
+    assert repeated_pair((".", "x", "."), np.zeros(3, bool)) == (0, 2)
+    assert repeated_pair(("[CLS]", "hello", "[SEP]"), np.array([True, False, True])) is None
+    assert repeated_pair(("[UNK]", "[UNK]"), np.zeros(2, bool)) is None
+
+
+def test_repeat_similarity_is_one_without_positions_and_less_with(pretrained):
+    with_pos = model.trace(pretrained, "I saw a saw", positions=True)
+    without = model.trace(pretrained, "I saw a saw", positions=False)
+    sims = repeat_similarity(with_pos, 2, 4)
+    assert sims.shape == (pretrained.config.n_layers,)
+    for layer, value in enumerate(sims):
+        a, b = with_pos.layers[layer].output[2], with_pos.layers[layer].output[4]
+        assert value == pytest.approx(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)), abs=1e-6)
+    np.testing.assert_allclose(repeat_similarity(without, 2, 4), 1.0, atol=1e-5)
+    assert (sims < 0.95).all()
+
+
+def test_waves_pair_colours_and_dash_the_cosine():
+    pe = model.sinusoidal_encoding(10, 8).numpy()
+    fig = waves_figure(pe, [0, 1, 6], ["a", "b", "c"])
+    assert [t.line.dash for t in fig.data] == ["solid", "dash", "solid"]
+    assert fig.data[0].line.color == fig.data[1].line.color != fig.data[2].line.color
+    np.testing.assert_allclose(fig.data[1].y, np.cos(np.arange(10)), atol=1e-6)
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_default_page_draws_four_figures(lang):
+    at = run_view(lang=lang)
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 4
+    titles = [json.loads(s)["layout"]["title"]["text"] for s in specs(at)]
+    assert "64" in titles[0]
+    assert ("位置编码" if lang == "zh" else "Positional encoding") in titles[0]
+    # The default sentence repeats "the": the experiment uses it, not the fallback.
+    assert "the" in titles[3]
+
+
+def test_the_table_is_the_formula():
+    at = run_view(pe_d_model="16", pe_positions="10", pe_base="100")
+    np.testing.assert_allclose(z_of(specs(at)[0]), model.sinusoidal_encoding(10, 16, 100.0).numpy(), atol=1e-6)
+
+
+def test_sliders_change_what_is_drawn():
+    at = run_view()
+    before = specs(at)
+    at.slider(key="pe_d_model").set_value(32).run()
+    after = specs(at)
+    assert after[0] != before[0] and after[2] != before[2]
+    assert z_of(after[0]).shape == (64, 32)
+    at.slider(key="pe_positions").set_value(20).run()
+    assert z_of(specs(at)[0]).shape == (20, 32)
+    at.select_slider(key="pe_base").set_value(100.0).run()
+    np.testing.assert_allclose(z_of(specs(at)[0]), model.sinusoidal_encoding(20, 32, 100.0).numpy(), atol=1e-6)
+    waves = specs(at)[1]
+    at.multiselect(key="pe_dims").set_value([2, 3]).run()
+    assert specs(at)[1] != waves and len(json.loads(specs(at)[1])["data"]) == 2
+    assert not at.exception
+
+
+def test_choosing_other_positions_redraws_the_experiment():
+    at = run_view(text="I saw a saw")
+    first = specs(at)[3]
+    assert (at.selectbox(key="pe_i").value, at.selectbox(key="pe_j").value) == (2, 4)
+    at.selectbox(key="pe_j").set_value(3).run()
+    assert specs(at)[3] != first
+    assert not at.exception
+    at.selectbox(key="pe_j").set_value(2).run()
+    assert at.info and len(at.get("plotly_chart")) == 3
+
+
+def test_largest_settings_stay_light():
+    at = run_view(pe_d_model="1024", pe_positions="512")
+    assert not at.exception
+    assert all(len(s) < 2_100_000 for s in specs(at))
+    assert any("1024" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hello, world! Really?!",
+        "the cat and the dog",
+        "我看见了一把锯子",
+        "😀 saw 😀 saw",
+        "<script>alert(1)</script> <b>x</b> <b>x</b>",
+        "",
+    ],
+)
+def test_typed_sentences_give_a_picture(text):
+    at = run_view(text=text, lang="zh")
+    assert not at.exception and not at.error
+    assert len(at.get("plotly_chart")) == 4
+    assert all("<script>" not in s and "<b>" not in s for s in specs(at))
