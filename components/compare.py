@@ -98,7 +98,10 @@ def pair_figure(
     presentation: bool = False,
 ) -> go.Figure:
     """Two α matrices side by side on one 0 … 1 scale; each keeps its own token axes."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=panel_titles, horizontal_spacing=0.1)
+    # The right panel's token labels sit in the gap: widen it with the longest label and the font.
+    longest = max((len(name) for names in labels for name in names), default=1)
+    gap = min(0.3, 0.04 + 0.007 * longest * (1.5 if presentation else 1.0))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=panel_titles, horizontal_spacing=gap)
     for col, (matrix, names) in enumerate(zip(matrices, labels, strict=True), start=1):
         fig.add_trace(
             go.Heatmap(
@@ -203,11 +206,11 @@ def _render_sentences(ctx: Controls, text_b: str) -> None:
 
 
 def _attends(ctx: Controls, shown: Shown, query: int, top_word: int | None) -> str:
-    """ "**river** (α = 0.24)", or "**[CLS]** (α = 0.62), then **river** (α = 0.24)" when the strongest
-    key is a special token or the word itself."""
+    """ "**5 river** (α = 0.24)", or "**0 [CLS]** (α = 0.62), then **5 river** (α = 0.24)" when the
+    strongest key is a special token or the word itself. Keys carry their position, as on the axes."""
 
     def key(k: int) -> str:
-        return ctx.t("compare.top", token=ui.md_escape(shown.tokens[k]), alpha=f"{shown.weights[query, k]:.2f}")
+        return ctx.t("compare.top", token=ui.md_escape(shown.files[k]), alpha=f"{shown.weights[query, k]:.2f}")
 
     top_any = int(np.argmax(shown.weights[query]))
     if top_word is None or top_word == top_any:

@@ -230,8 +230,8 @@ def _use_char_tokens() -> None:
 
 def _grid(presentation: bool) -> list:
     """Twelve places for the controls: three rows of four on a screen, six rows of two on a projector."""
-    per_row = 2 if presentation else 4
-    return [place for _ in range(12 // per_row) for place in st.columns(per_row)]
+    widths = [1, 1] if presentation else [3, 3, 3.5, 2.5]  # the third column holds the mask's three buttons
+    return [place for _ in range(12 // len(widths)) for place in st.columns(widths)]
 
 
 def _controls(ctx: Controls) -> tuple[PlaygroundConfig, int]:
