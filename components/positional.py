@@ -376,8 +376,13 @@ def _render_repeat(ctx: Controls) -> None:
         presentation=ctx.presentation,
     )
     same = tok_i == tok_j
-    caption = ctx.t("positional.repeat_caption" if same else "positional.repeat_caption_different")
-    ui.figure(fig, caption, key="pe_repeat")
+    if not same:
+        caption = "positional.repeat_caption_different"
+    elif trace.mask is not None:  # a decoder: the later copy also sees more keys, positions or not
+        caption = "positional.repeat_caption_causal"
+    else:
+        caption = "positional.repeat_caption"
+    ui.figure(fig, ctx.t(caption), key="pe_repeat")
     if same:
         st.markdown(
             ctx.t(
@@ -385,6 +390,7 @@ def _render_repeat(ctx: Controls) -> None:
                 token=ui.md_escape(tok_i),
                 low=f"{with_pos.min():.3f}",
                 without=f"{without_pos.min():.3f}",
+                model=ui.md_escape(trace.model_name),
             )
         )
     ui.matrix_downloads(
