@@ -12,11 +12,12 @@ from pathlib import Path
 import streamlit as st
 
 from components import attention, compare, controls, playground, positional, qkv, steps
-from components.cache import get_model
+from components.cache import get_model, selected_model_name
 from components.controls import Controls
 from components.i18n import t
 from components.ui import guarded
-from model.errors import ModelNotInstalledError
+from model.errors import AttentionLabError, ModelNotInstalledError
+from model.registry import DEFAULT_MODEL, model_names
 
 EXAMPLES = tomllib.loads((Path(__file__).parent / "assets" / "examples.toml").read_text(encoding="utf-8"))["example"]
 VIEWS = {
@@ -31,22 +32,33 @@ PRESENTATION_CSS = "<style>html, .stMarkdown, .stCaption, label, button {font-si
 
 st.set_page_config(page_title="Attention Lab", page_icon="🔍", layout="wide")
 controls.init_state()
-lang = st.session_state["lang"]
+lang = controls.render_language_and_presentation()
 
 try:
-    pretrained = get_model()
+    names = model_names()
+except AttentionLabError as err:  # the operator's model list is broken: say so, offer the bundled model
+    names = [DEFAULT_MODEL]
+    st.sidebar.warning(str(err))
+controls.check_model_choice(names)
+controls.render_model_picker(lang, names)
+try:
+    loaded = get_model()
 except ModelNotInstalledError as err:
     st.title("Attention Lab")
     st.error(t(lang, "app.model_missing", detail=str(err)), icon="📦")
     st.stop()
+except AttentionLabError as err:  # an operator's folder that cannot be loaded
+    st.error(t(lang, "app.model_failed", name=selected_model_name(), detail=str(err)), icon="📦")
+    st.session_state["model"] = DEFAULT_MODEL
+    loaded = get_model()
 
 lang, layer, head, hide_special, presentation = controls.render_sidebar(
-    pretrained.config.n_layers, pretrained.config.n_heads, pretrained.device.type
+    loaded.config.n_layers, loaded.config.n_heads, loaded.device.type
 )
 if presentation:
     st.html(PRESENTATION_CSS)
 st.title(t(lang, "app.title"))
-st.caption(t(lang, "app.subtitle"))
+st.caption(t(lang, "app.subtitle", model=loaded.name, layers=loaded.config.n_layers, heads=loaded.config.n_heads))
 text = controls.render_sentence_box(lang, EXAMPLES)
 view = controls.render_view_picker(lang)
 controls.show_notices(lang)

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from components import ui
-from components.cache import get_model, get_trace
+from components.cache import get_model, get_trace, selected_model_name
 from components.controls import Controls
 from components.figures import arc_figure, heatmap_figure, overview_figure, overview_png, token_labels
 from model.analysis import head_average, renormalize_without, rollout
@@ -39,8 +39,9 @@ def trace_notices(ctx: Controls, trace: AttentionTrace) -> None:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def overview_for(text: str) -> bytes:
-    """The all-heads PNG of a text, kept because it is the slow part at 512 tokens (0.25 s)."""
+def overview_for(text: str, model_name: str) -> bytes:
+    """The all-heads PNG of a text, kept because it is the slow part at 512 tokens (0.25 s).
+    `model_name` is part of the cache key: get_trace traces with the session's chosen model."""
     return overview_png(get_trace(text).weights())
 
 
@@ -100,7 +101,7 @@ def _render_head(ctx: Controls, trace: AttentionTrace) -> None:
         )
     with right:
         fig = overview_figure(
-            overview_for(ctx.text),
+            overview_for(ctx.text, selected_model_name()),
             trace.n_layers,
             trace.n_heads,
             (layer, head),

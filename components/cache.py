@@ -22,6 +22,7 @@ import torch
 
 import model
 from model.playground import PlaygroundConfig
+from model.registry import DEFAULT_MODEL, LoadedModel, load_named
 
 CACHE_BUDGET_MB = int(os.environ.get("ATTENTION_LAB_CACHE_MB", "256"))
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if os.name == "posix" and ctypes.util.find_library("c") else None
@@ -70,14 +71,24 @@ class TraceCache:
 
 
 @st.cache_resource(show_spinner=False)
-def get_model() -> model.PretrainedModel:
-    return model.load_pretrained()
+def load_model(name: str) -> LoadedModel:
+    """The bundled model or one the operator listed, loaded once per process."""
+    return load_named(name)
 
 
 @st.cache_resource(show_spinner=False)
-def _cpu_model() -> model.PretrainedModel:
-    """A CPU copy of the model, loaded only if the GPU fails."""
-    return model.load_pretrained(device="cpu")
+def _cpu_model(name: str) -> LoadedModel:
+    """A CPU copy of a model, loaded only if the GPU fails."""
+    return load_named(name, device="cpu")
+
+
+def selected_model_name() -> str:
+    """The model this session chose in the sidebar (the bundled one unless the operator offers more)."""
+    return st.session_state.get("model", DEFAULT_MODEL)
+
+
+def get_model() -> LoadedModel:
+    return load_model(selected_model_name())
 
 
 @st.cache_resource(show_spinner=False)
@@ -89,27 +100,31 @@ def _is_device_failure(err: BaseException) -> bool:
     return isinstance(err, torch.OutOfMemoryError) or (isinstance(err, RuntimeError) and "CUDA" in str(err))
 
 
-def trace_on_model(pretrained: model.PretrainedModel, text: str, positions: bool) -> model.AttentionTrace:
+def trace_on_model(loaded: LoadedModel, text: str, positions: bool) -> model.AttentionTrace:
     """Trace on the model's device; if the GPU runs out of memory or fails, trace again on the CPU.
 
     The trace's `device` then says "cpu", and the page tells the class why.
     """
     try:
-        return model.trace(pretrained, text, positions=positions)
+        return model.trace_any(loaded, text, positions=positions)
     except (RuntimeError, torch.OutOfMemoryError) as err:
-        if pretrained.device.type == "cpu" or not _is_device_failure(err):
+        if loaded.device.type == "cpu" or not _is_device_failure(err):
             raise
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        return model.trace(_cpu_model(), text, positions=positions)
+        return model.trace_any(_cpu_model(loaded.name), text, positions=positions)
 
 
 def get_trace(text: str, positions: bool = True) -> model.AttentionTrace:
-    return trace_cache().get(("pretrained", text, positions), lambda: trace_on_model(get_model(), text, positions))
+    """The chosen model's trace of `text`, computed once and shared."""
+    name = selected_model_name()
+    return trace_cache().get(
+        ("pretrained", name, text, positions), lambda: trace_on_model(get_model(), text, positions)
+    )
 
 
 def get_playground_trace(config: PlaygroundConfig, text: str) -> model.AttentionTrace:
     def compute() -> model.AttentionTrace:
-        return model.trace_playground(config, text, None if config.char_tokens else get_model())
+        return model.trace_playground(config, text, None if config.char_tokens else load_model(DEFAULT_MODEL))
 
     return trace_cache().get(("playground", config, text), compute)

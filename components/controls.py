@@ -77,11 +77,24 @@ def _use_example(text: str) -> None:
     st.session_state["text"] = text
 
 
+def check_model_choice(names: list[str]) -> None:
+    """Fall back to the bundled model when the session asks for one the operator does not offer."""
+    if st.session_state.get("model") not in names:
+        add_notice(Notice("app.model_unknown", {"name": str(st.session_state.get("model"))[:60]}))
+        st.session_state["model"] = names[0]
+
+
+def render_model_picker(lang: str, names: list[str]) -> None:
+    """Shown only when the operator offers more than the bundled model."""
+    if len(names) > 1:
+        with st.sidebar:
+            st.selectbox(t(lang, "app.model"), names, key="model", help=t(lang, "app.model_help"))
+
+
 def render_sidebar(n_layers: int, n_heads: int, device: str) -> tuple[str, int, int, bool, bool]:
     """Language, presentation mode, layer, head, the [CLS]/[SEP] switch and where the model runs."""
     with st.sidebar:
-        lang = st.radio("Language · 语言", LANGS, key="lang", format_func=LANG_NAMES.get, horizontal=True)
-        presentation = st.toggle(t(lang, "app.presentation"), key="present", help=t(lang, "app.presentation_help"))
+        lang = st.session_state["lang"]
         st.divider()
         layer = clamp_state("layer", n_layers - 1)
         head = clamp_state("head", n_heads - 1)
@@ -90,7 +103,15 @@ def render_sidebar(n_layers: int, n_heads: int, device: str) -> tuple[str, int, 
         hide_special = st.toggle(t(lang, "app.hide_special"), key="hide_special", help=t(lang, "app.hide_special_help"))
         st.divider()
         st.caption(t(lang, "app.device", device=device))
-    return lang, layer, head, hide_special, presentation
+    return lang, layer, head, hide_special, st.session_state["present"]
+
+
+def render_language_and_presentation() -> str:
+    """The first things in the sidebar; returns the language."""
+    with st.sidebar:
+        lang = st.radio("Language · 语言", LANGS, key="lang", format_func=LANG_NAMES.get, horizontal=True)
+        st.toggle(t(lang, "app.presentation"), key="present", help=t(lang, "app.presentation_help"))
+    return lang
 
 
 def render_sentence_box(lang: str, examples: list[dict[str, str]], key: str = "text") -> str:

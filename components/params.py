@@ -15,6 +15,7 @@ from typing import Any
 
 from model.attention import MASK_KINDS, NORMALIZERS
 from model.playground import D_MODEL_RANGE, N_HEADS_RANGE, N_LAYERS_RANGE, SEED_RANGE, TEMPERATURE_RANGE
+from model.pretrained import BUNDLED_NAME as DEFAULT_MODEL
 
 VIEWS: tuple[str, ...] = ("attention", "qkv", "steps", "positional", "playground", "compare", "training")
 MAX_CHARS = 5_000  # longer text is cut with a notice; 512 tokens of English is ~2,500 characters
@@ -37,6 +38,7 @@ class Param:
 PARAMS: dict[str, Param] = {
     "lang": Param("choice", "en", choices=("en", "zh")),
     "view": Param("choice", "attention", choices=VIEWS),
+    "model": Param("str", DEFAULT_MODEL, high=200),  # checked against the operator's list once it is read
     "text": Param("str", DEFAULT_TEXT, high=MAX_CHARS),
     "text_b": Param("str", DEFAULT_TEXT_B, high=MAX_CHARS),
     # Layer 3, head 1 of MiniLM links "it" to "animal" in the default sentence (α ≈ 0.68).

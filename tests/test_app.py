@@ -81,13 +81,13 @@ def test_layer_beyond_the_model_is_clamped_with_a_notice():
 
 def test_changing_layer_or_head_does_not_rerun_the_model(monkeypatch):
     calls = []
-    real = model.trace
+    real = model.trace_any
 
     def counting(*args, **kwargs):
         calls.append(args[1])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(model, "trace", counting)
+    monkeypatch.setattr(model, "trace_any", counting)
     trace_cache.clear()
     at = run_app(text="Counting model runs here")
     assert len(calls) == 1

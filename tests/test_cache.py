@@ -47,15 +47,15 @@ def test_trace_nbytes_counts_its_arrays(pretrained):
 
 
 def test_gpu_out_of_memory_retries_on_the_cpu(pretrained, monkeypatch):
-    real = model.trace
+    real = model.trace_any
 
     def failing_on_gpu(m, text, positions=True):
         if m.device.type == "cuda":
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(m, text, positions=positions)
 
-    monkeypatch.setattr(model, "trace", failing_on_gpu)
-    monkeypatch.setattr("components.cache._cpu_model", lambda: pretrained)
+    monkeypatch.setattr(model, "trace_any", failing_on_gpu)
+    monkeypatch.setattr("components.cache._cpu_model", lambda name: pretrained)
     on_gpu = replace(pretrained, device=torch.device("cuda"))
     trace = trace_on_model(on_gpu, "I saw a saw", positions=True)
     assert trace.device == "cpu"
@@ -66,6 +66,6 @@ def test_other_errors_are_not_hidden(pretrained, monkeypatch):
     def broken(m, text, positions=True):
         raise RuntimeError("shape mismatch")
 
-    monkeypatch.setattr(model, "trace", broken)
+    monkeypatch.setattr(model, "trace_any", broken)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         trace_on_model(replace(pretrained, device=torch.device("cuda")), "x", positions=True)

@@ -391,3 +391,31 @@ def test_bundled_model_is_the_default(pretrained):
     loaded = load_model(device="cpu")
     assert loaded.name == DEFAULT_MODEL == pretrained.name
     assert trace_any(loaded, "I saw a saw").tokens == ("[CLS]", "i", "saw", "a", "saw", "[SEP]")
+
+
+def test_the_page_offers_an_operator_model_and_draws_its_causal_attention(gpt2_dir, monkeypatch):
+    """Through the whole page: the operator's GPT-2 folder appears in the sidebar and is traced."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("ATTENTION_LAB_MODELS", str(gpt2_dir))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
+    at.query_params["model"] = gpt2_dir.name
+    at.query_params["text"] = "a b c a"
+    at.run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="model").value == gpt2_dir.name
+    import json
+
+    z = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["z"]
+    assert z, "the α heatmap is drawn"
+
+
+def test_the_page_falls_back_when_a_link_names_an_unknown_model(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.delenv("ATTENTION_LAB_MODELS", raising=False)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
+    at.query_params["model"] = "../../etc/passwd"
+    at.run()
+    assert not at.exception
+    assert any("etc/passwd" in w.value for w in at.warning)

@@ -212,13 +212,13 @@ def test_picking_a_query_reslices_the_cached_trace_and_goes_into_the_link(monkey
     from components.cache import trace_cache
 
     calls = []
-    real = model.trace
+    real = model.trace_any
 
     def counting(*args, **kwargs):
         calls.append(args[1])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(model, "trace", counting)
+    monkeypatch.setattr(model, "trace_any", counting)
     trace_cache.clear()
     at = run_steps(text="Counting model runs in the steps view")
     assert len(calls) == 1
