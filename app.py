@@ -28,7 +28,14 @@ VIEWS = {
     "qkv": qkv.render,
     "steps": steps.render,
 }
-PRESENTATION_CSS = "<style>html, .stMarkdown, .stCaption, label, button {font-size: 1.25rem !important;}</style>"
+# Projector-sized text; constant CSS only, nothing a user typed goes into it.
+PRESENTATION_CSS = """<style>
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
+[data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p, button p, input, textarea
+{font-size: 1.35rem !important; line-height: 1.5 !important;}
+[data-testid="stMarkdownContainer"] p span {font-size: 1.15rem !important;}
+h1 {font-size: 3.2rem !important;}
+</style>"""
 
 st.set_page_config(page_title="Attention Lab", page_icon="🔍", layout="wide")
 controls.init_state()

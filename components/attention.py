@@ -78,7 +78,8 @@ def _render_head(ctx: Controls, trace: AttentionTrace) -> None:
     """The chosen head's α, exact with hover values, beside the overview of every head."""
     layer, head, p = ctx.layer, ctx.head, ctx.presentation
     weights, labels, file_labels = visible(trace, trace.layers[layer].weights[head], ctx.hide_special)
-    left, right = st.columns([3, 2])
+    # On a projector the two figures stack, each as wide as the screen.
+    left, right = (st.container(), st.container()) if p else st.columns([3, 2])
     with left:
         fig = heatmap_figure(
             weights,

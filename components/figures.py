@@ -50,6 +50,9 @@ def style(fig: go.Figure, presentation: bool, height: int | None = None) -> go.F
         height=int(height * (1.35 if presentation else 1.0)) if height else None,
         hoverlabel={"font": {"size": size}},
     )
+    # Streamlit's chart theme sets its own tick and axis-title sizes; state ours so a projector gets them.
+    fig.update_xaxes(tickfont={"size": size - 1}, title_font={"size": size})
+    fig.update_yaxes(tickfont={"size": size - 1}, title_font={"size": size})
     return fig
 
 
@@ -91,11 +94,13 @@ def heatmap_figure(
         **scale,
     )
     auto_height = height or max(260, min(900, 120 + 22 * n_rows))
+    # Every label while they fit (Plotly would otherwise skip every other one); Plotly's choice beyond.
+    all_ticks = {"tickmode": "array", "tickvals": list(x_labels)} if n_cols <= 40 else {}
     fig = go.Figure(
         trace,
         layout={
             "title": {"text": title},
-            "xaxis": {"title": {"text": x_title}, "tickangle": -60, "type": "category"},
+            "xaxis": {"title": {"text": x_title}, "tickangle": -60, "type": "category", **all_ticks},
             "yaxis": {"title": {"text": y_title}, "autorange": "reversed", "type": "category"},
         },
     )
@@ -160,7 +165,7 @@ def arc_figure(
                 "zeroline": False,
                 "tickvals": [0, 1],
                 "ticktext": [left_title, right_title],
-                "side": "top",
+                "side": "bottom",
             },
             "yaxis": {"visible": False, "range": [-n + 0.3, 0.7]},
             "plot_bgcolor": "white",
@@ -254,7 +259,7 @@ def overview_figure(
                 "tickvals": list(range(n_heads)),
                 "showgrid": False,
                 "zeroline": False,
-                "side": "top",
+                "side": "bottom",
             },
             "yaxis": {
                 "range": [n_layers - 0.5, -0.5],
@@ -262,14 +267,13 @@ def overview_figure(
                 "tickvals": list(range(n_layers)),
                 "showgrid": False,
                 "zeroline": False,
-                "scaleanchor": "x",
             },
             "plot_bgcolor": "white",
             "dragmode": False,
             "clickmode": "event+select",
         },
     )
-    return style(fig, presentation, 80 + 62 * n_layers)
+    return style(fig, presentation, 110 + 42 * n_layers)
 
 
 def matrix_csv(matrix: np.ndarray, row_labels: list[str], col_labels: list[str]) -> str:

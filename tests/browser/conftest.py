@@ -17,17 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.browser.server import ServerError, streamlit_server
 from tests.browser.waits import LabPage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +40,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SERVER_START_TIMEOUT_S = 90
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
@@ -59,83 +53,14 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason} Install it with: sudo apt-get install -y chromium fonts-noto-cjk")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _log_tail(n: int = 40) -> str:
-    try:
-        lines = SERVER_LOG.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return "(no server log)"
-    return "\n".join(lines[-n:]) or "(server log is empty)"
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop the server we started: SIGTERM, then SIGKILL, to its own process and process group."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-    # Anything it left behind in its own group (the group id is its pid: start_new_session).
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 @pytest.fixture(scope="session")
 def app_url() -> Iterator[str]:
     """The app served by its own `streamlit run` on 127.0.0.1, for the whole session."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--browser.gatherUsageStats",
-        "false",
-        # Files edited while the tests run must not put a "source changed" prompt on the page.
-        "--server.fileWatcherType",
-        "none",
-    ]
-    with SERVER_LOG.open("w", encoding="utf-8") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not _healthy(url):
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with code {proc.returncode} before it was healthy:\n{_log_tail()}")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"streamlit was not healthy at {url}/_stcore/health within {SERVER_START_TIMEOUT_S} s:\n"
-                    f"{_log_tail()}"
-                )
-            time.sleep(0.2)
-        yield url
-    finally:
-        _stop(proc)
+        with streamlit_server("app.py", SERVER_LOG) as (url, _pid):
+            yield url
+    except ServerError as err:
+        pytest.fail(str(err), pytrace=False)
 
 
 @pytest.fixture(scope="session")
