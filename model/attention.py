@@ -53,7 +53,8 @@ def normalize(
     """
     if temperature <= 0:
         raise ValueError("temperature must be positive")
-    scores = scores / temperature  # [..., query_pos, key_pos]
+    if temperature != 1.0:  # dividing by 1 changes nothing but costs a pass over every score
+        scores = scores / temperature  # [..., query_pos, key_pos]
     if normalizer == "softmax":
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))  # [..., query_pos, key_pos]
@@ -85,7 +86,7 @@ def scaled_dot_product_attention(
     d_head = q.shape[-1]
     scores = q @ k.transpose(-2, -1)  # [..., query_pos, key_pos]
     if scale:
-        scores = scores / math.sqrt(d_head)  # [..., query_pos, key_pos]
+        scores.div_(math.sqrt(d_head))  # [..., query_pos, key_pos]  in place: fresh from the matmul
     weights = normalize(scores, mask, normalizer, temperature)  # [..., query_pos, key_pos]
     z = weights @ v  # [..., query_pos, d_v]
     return z, scores, weights

@@ -109,7 +109,7 @@ def load_pretrained(device: str | torch.device | None = None, path: str | Path |
         raise InvalidConfigError(f"unsupported activation {config.activation!r} in {folder}")
     dev = pick_device(str(device) if device is not None else None)
     params = {
-        name.removeprefix("bert."): t.to(dev)
+        name.removeprefix("bert."): t.to(dev, torch.float32)  # fp16 checkpoints too: the CPU wants float32
         for name, t in load_file(files["model.safetensors"]).items()
         if t.is_floating_point()
     }
