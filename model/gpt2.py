@@ -212,17 +212,7 @@ def trace_gpt2(model: PretrainedDecoder, text: str, *, positions: bool = True) -
         hidden = activation(_conv1d(h, p, pre + "mlp.c_fc"))  # [pos, d_ff]
         x = x + _conv1d(hidden, p, pre + "mlp.c_proj")  # [pos, d_model]
         output = _layer_norm(x, p, "ln_f", cfg.layer_norm_eps) if i == cfg.n_layers - 1 else x  # [pos, d_model]
-        layers.append(
-            LayerTrace(
-                q=to_numpy(q),
-                k=to_numpy(k),
-                v=to_numpy(v),
-                scores=to_numpy(scores),
-                weights=to_numpy(weights),
-                z=to_numpy(z),
-                output=to_numpy(output),
-            )
-        )
+        layers.append(LayerTrace.from_tensors(q=q, k=k, v=v, scores=scores, weights=weights, z=z, output=output))
     mask_np = mask.cpu().numpy()  # [query_pos, key_pos] bool, a fresh array
     mask_np.flags.writeable = False
     return AttentionTrace(

@@ -167,17 +167,7 @@ def trace_playground(config: PlaygroundConfig, text: str, pretrained=None) -> At
         )  # z [head, pos, d_head]; scores, weights [head, query_pos, key_pos]
         concat = z.transpose(0, 1).reshape(n, config.d_model)  # [pos, d_model]
         x = F.layer_norm(x + concat @ w["W_O"], (config.d_model,))  # [pos, d_model]
-        layers.append(
-            LayerTrace(
-                q=to_numpy(q),
-                k=to_numpy(k),
-                v=to_numpy(v),
-                scores=to_numpy(scores),
-                weights=to_numpy(weights),
-                z=to_numpy(z),
-                output=to_numpy(x),
-            )
-        )
+        layers.append(LayerTrace.from_tensors(q=q, k=k, v=v, scores=scores, weights=weights, z=z, output=x))
     mask_np = None if mask is None else mask.numpy().copy()  # [query_pos, key_pos]
     if mask_np is not None:
         mask_np.flags.writeable = False

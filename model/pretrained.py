@@ -172,17 +172,7 @@ def trace(model: PretrainedModel, text: str, *, positions: bool = True) -> Atten
         x = _layer_norm(x + attn_out, p, pre + "attention.output.LayerNorm", cfg.layer_norm_eps)
         hidden = activation(_linear(x, p, pre + "intermediate.dense"))  # [pos, d_ff]
         x = _layer_norm(x + _linear(hidden, p, pre + "output.dense"), p, pre + "output.LayerNorm", cfg.layer_norm_eps)
-        layers.append(
-            LayerTrace(
-                q=to_numpy(q),
-                k=to_numpy(k),
-                v=to_numpy(v),
-                scores=to_numpy(scores),
-                weights=to_numpy(weights),
-                z=to_numpy(z),
-                output=to_numpy(x),
-            )
-        )
+        layers.append(LayerTrace.from_tensors(q=q, k=k, v=v, scores=scores, weights=weights, z=z, output=x))
     return AttentionTrace(
         model_name=model.name,
         tokens=tuple(tokens),

@@ -48,6 +48,11 @@ class LayerTrace:
         np.ndarray
     )  # [pos, d_model]  the layer's output (after W^O and, where the model has them, the feed-forward and norms)
 
+    @classmethod
+    def from_tensors(cls, **tensors: torch.Tensor) -> LayerTrace:
+        """A LayerTrace from the tensors of one layer, each made numpy here (`to_numpy`)."""
+        return cls(**{name: to_numpy(t) for name, t in tensors.items()})
+
     @property
     def concat(self) -> np.ndarray:
         """The heads' outputs side by side, the input of W^O.  # [pos, n_heads * d_head]"""
