@@ -4,7 +4,6 @@ bad text, a missing model package, and caching (no model re-run for a layer or h
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -12,16 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import model
 from components.cache import trace_cache
-
-TIMEOUT = 120
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def run_app(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at.run()
+from tests.apptest import run_app
 
 
 def figure_titles(at: AppTest) -> list[str]:

@@ -1,14 +1,10 @@
 """Every hostile input through the real page (AppTest), in both languages: a picture or a clear
 message, never an exception or an error box."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
+from tests.apptest import run_app
 from tests.hostile_inputs import HOSTILE_INPUTS
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def test_the_corpus_is_large_enough():
@@ -17,9 +13,7 @@ def test_the_corpus_is_large_enough():
 
 @pytest.fixture(scope="module", params=["en", "zh"])
 def page(request):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["lang"] = request.param
-    return at.run()
+    return run_app(lang=request.param)
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_INPUTS))
@@ -37,9 +31,7 @@ def test_hostile_text_gives_a_picture_or_a_message(page, name):
 @pytest.mark.parametrize("view", ["qkv", "steps", "positional", "playground", "compare"])
 @pytest.mark.parametrize("name", ["script_tag", "chars_100k", "nul", "emoji_zwj", "only_punctuation", "chinese"])
 def test_hostile_text_in_every_view(view, name):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["view"] = view
-    at.run()
+    at = run_app(view)
     at.text_input(key="text").input(HOSTILE_INPUTS[name]).run()
     assert not at.exception, (view, name)
     assert not at.error, (view, name, [e.value for e in at.error])

@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import model
 from components.compare import Shown, pair_figure, shared_summary, shown_head, top_other
+from tests.apptest import run_app, specs, z_of
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 RIVER, LOAN = "The bank of the river", "The bank approved the loan"
-
-
-def run_view(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.query_params["view"] = "compare"
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at.run()
-
-
-def specs(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def z_of(trace: dict) -> np.ndarray:
-    """A heatmap's z from the figure JSON (Plotly sends numpy arrays as base64 typed arrays)."""
-    z = trace["z"]
-    if isinstance(z, list):
-        return np.array(z, dtype=float)
-    shape = [int(s) for s in z["shape"].split(",")]
-    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"])).reshape(shape)
 
 
 def markdown(at: AppTest) -> str:
@@ -90,7 +65,7 @@ def test_pair_figure_keeps_each_sentence_on_its_own_axes():
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_default_page_draws_both_comparisons(lang):
-    at = run_view(lang=lang)
+    at = run_app("compare", lang=lang)
     assert not at.exception and not at.error
     pair, causal = specs(at)
     assert len(pair["data"]) == 2 and len(causal["data"]) == 2
@@ -98,7 +73,7 @@ def test_default_page_draws_both_comparisons(lang):
 
 
 def test_bank_in_two_sentences(pretrained):
-    at = run_view(text=RIVER, text_b=LOAN)
+    at = run_app("compare", text=RIVER, text_b=LOAN)
     assert not at.exception
     a, b = (z_of(t) for t in specs(at)[0]["data"])
     np.testing.assert_allclose(a, model.trace(pretrained, RIVER).layers[3].weights[1], atol=1e-6)
@@ -108,7 +83,7 @@ def test_bank_in_two_sentences(pretrained):
 
 
 def test_sentence_b_and_the_head_change_the_picture():
-    at = run_view()
+    at = run_app("compare")
     before = specs(at)[0]
     at.text_input(key="text_b").input("A completely different sentence").run()
     after = specs(at)[0]
@@ -119,16 +94,16 @@ def test_sentence_b_and_the_head_change_the_picture():
 
 
 def test_empty_or_dirty_sentence_b_explains_itself():
-    at = run_view(text_b="   ")
+    at = run_app("compare", text_b="   ")
     assert not at.exception and at.info
     assert len(at.get("plotly_chart")) == 1  # the causal comparison still draws
-    at = run_view(text_b="a\x07b")
+    at = run_app("compare", text_b="a\x07b")
     assert at.text_input(key="text_b").value == "ab"
     assert any("1" in w.value for w in at.warning)
 
 
 def test_causal_mask_zeroes_the_upper_triangle():
-    at = run_view(text=RIVER)
+    at = run_app("compare", text=RIVER)
     plain, causal = (z_of(t) for t in specs(at)[1]["data"])
     assert np.triu(plain, k=1).sum() > 0.1
     assert np.all(np.triu(causal, k=1) == 0)
@@ -137,7 +112,7 @@ def test_causal_mask_zeroes_the_upper_triangle():
 
 
 def test_causal_comparison_follows_the_playground_settings():
-    at = run_view(pg_d_model="32", pg_n_heads="2", pg_normalizer="relu", pg_mask="window")
+    at = run_app("compare", pg_d_model="32", pg_n_heads="2", pg_normalizer="relu", pg_mask="window")
     assert not at.exception
     assert any("d_model = 32" in c.value and "relu" in c.value for c in at.caption)
     picker = at.get("segmented_control")[1]
@@ -154,7 +129,7 @@ def test_causal_comparison_follows_the_playground_settings():
     ["Hello, world?!", "saw saw saw", "我看见了一把锯子", "👍🏽 🏳️‍🌈 ok", "<script>alert(1)</script>"],
 )
 def test_typed_sentences_give_a_picture(text):
-    at = run_view(text=text, text_b=text + " again", lang="zh")
+    at = run_app("compare", text=text, text_b=text + " again", lang="zh")
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) == 2
     assert all("<script>" not in chart.proto.spec for chart in at.get("plotly_chart"))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from streamlit.testing.v1 import AppTest
 
 from components.playground import (
     heads_figure,
@@ -21,29 +18,7 @@ from components.playground import (
     w_o_shown,
 )
 from model import PlaygroundConfig, trace_playground
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def run_view(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.query_params["view"] = "playground"
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at.run()
-
-
-def specs(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def z_of(trace: dict) -> np.ndarray:
-    """A heatmap's z from the figure JSON (Plotly sends numpy arrays as base64 typed arrays)."""
-    z = trace["z"]
-    if isinstance(z, list):
-        return np.array(z, dtype=float)
-    shape = [int(s) for s in z["shape"].split(",")]
-    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"])).reshape(shape)
+from tests.apptest import run_app, specs, z_of
 
 
 def heatmaps(spec: dict) -> list[np.ndarray]:
@@ -105,7 +80,7 @@ def test_mixing_figure_marks_every_head_boundary():
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_default_page_draws_heads_and_the_mixing(lang):
-    at = run_view(lang=lang)
+    at = run_app("playground", lang=lang)
     assert not at.exception and not at.error
     heads, mixing = specs(at)
     assert len(heatmaps(heads)) == 4 and len(heatmaps(mixing)) == 3
@@ -115,7 +90,7 @@ def test_default_page_draws_heads_and_the_mixing(lang):
 
 
 def test_d_model_change_snaps_heads_to_a_divisor_with_a_notice():
-    at = run_view(pg_n_heads="8")
+    at = run_app("playground", pg_n_heads="8")
     at.select_slider(key="pg_d_model").set_value(12).run()
     assert not at.exception
     assert at.select_slider(key="pg_n_heads").value == 6
@@ -125,13 +100,13 @@ def test_d_model_change_snaps_heads_to_a_divisor_with_a_notice():
 
 
 def test_a_link_with_heads_that_do_not_divide_still_draws():
-    at = run_view(pg_d_model="7", pg_n_heads="4")
+    at = run_app("playground", pg_d_model="7", pg_n_heads="4")
     assert not at.exception and not at.error
     assert at.select_slider(key="pg_n_heads").value in (1, 7)
 
 
 def test_relu_turns_the_temperature_off_and_changes_alpha():
-    at = run_view()
+    at = run_app("playground")
     before = specs(at)[0]
     at.get("segmented_control")[1].set_value("relu").run()  # [view, normalizer, mask]
     assert at.slider(key="pg_temperature").disabled
@@ -140,18 +115,18 @@ def test_relu_turns_the_temperature_off_and_changes_alpha():
 
 
 def test_causal_mask_zeroes_the_upper_triangle_and_window_shows_its_width():
-    at = run_view(pg_mask="causal")
+    at = run_app("playground", pg_mask="causal")
     for alpha in heatmaps(specs(at)[0]):
         assert np.all(np.triu(alpha, k=1) == 0)
     assert [w.key for w in at.number_input] == ["pg_seed"], "the width shows only for the window mask"
-    at = run_view(pg_mask="window", pg_window="2")
+    at = run_app("playground", pg_mask="window", pg_window="2")
     assert at.number_input(key="pg_window").value == 2
     for alpha in heatmaps(specs(at)[0]):
         assert np.all((alpha > 0).sum(axis=1) <= 2)
 
 
 def test_every_toggle_and_the_seed_change_the_picture():
-    at = run_view()
+    at = run_app("playground")
     seen = {json.dumps(specs(at)[0])}
     for key in ("pg_scale", "pg_positions", "pg_char_tokens"):
         at.toggle(key=key).set_value(not at.toggle(key=key).value).run()
@@ -165,7 +140,7 @@ def test_every_toggle_and_the_seed_change_the_picture():
 
 
 def test_layers_and_the_layer_on_show():
-    at = run_view()
+    at = run_app("playground")
     at.select_slider(key="pg_n_layers").set_value(3).run()
     at.select_slider(key="pg_layer").set_value(2).run()
     assert "2" in specs(at)[0]["layout"]["title"]["text"]
@@ -175,7 +150,7 @@ def test_layers_and_the_layer_on_show():
 
 
 def test_chinese_suggests_character_tokens_and_the_button_turns_them_on():
-    at = run_view(text="我看见了一把锯子")
+    at = run_app("playground", text="我看见了一把锯子")
     assert any("[UNK]" in i.value for i in at.info)
     at.button(key="pg_use_chars").click().run()
     assert at.toggle(key="pg_char_tokens").value
@@ -185,7 +160,7 @@ def test_chinese_suggests_character_tokens_and_the_button_turns_them_on():
 
 
 def test_settings_survive_a_visit_to_another_view():
-    at = run_view()
+    at = run_app("playground")
     at.select_slider(key="pg_d_model").set_value(32).run()
     at.get("segmented_control")[0].set_value("attention").run()
     at.get("segmented_control")[0].set_value("playground").run()
@@ -197,13 +172,13 @@ def test_settings_survive_a_visit_to_another_view():
     ["Hello, world!?", "the cat saw the cat", "😀🎉 emoji 👩‍👩‍👧", "<script>alert(1)</script>", "我看见了一把锯子"],
 )
 def test_typed_sentences_give_a_picture(text):
-    at = run_view(text=text, pg_char_tokens="1", lang="zh")
+    at = run_app("playground", text=text, pg_char_tokens="1", lang="zh")
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) == 2
     assert all("<script>" not in chart.proto.spec for chart in at.get("plotly_chart"))
 
 
 def test_largest_model_stays_light():
-    at = run_view(pg_d_model="1024", pg_n_heads="16", text="word " * 300)
+    at = run_app("playground", pg_d_model="1024", pg_n_heads="16", text="word " * 300)
     assert not at.exception
     assert all(len(chart.proto.spec) < 2_100_000 for chart in at.get("plotly_chart"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,16 +19,7 @@ from components.positional import (
     wavelength,
     waves_figure,
 )
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def run_view(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.query_params["view"] = "positional"
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at.run()
+from tests.apptest import run_app
 
 
 def specs(at: AppTest) -> list[str]:
@@ -113,7 +103,7 @@ def test_waves_pair_colours_and_dash_the_cosine():
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_default_page_draws_four_figures(lang):
-    at = run_view(lang=lang)
+    at = run_app("positional", lang=lang)
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) == 4
     titles = [json.loads(s)["layout"]["title"]["text"] for s in specs(at)]
@@ -124,12 +114,12 @@ def test_default_page_draws_four_figures(lang):
 
 
 def test_the_table_is_the_formula():
-    at = run_view(pe_d_model="16", pe_positions="10", pe_base="100")
+    at = run_app("positional", pe_d_model="16", pe_positions="10", pe_base="100")
     np.testing.assert_allclose(z_of(specs(at)[0]), model.sinusoidal_encoding(10, 16, 100.0).numpy(), atol=1e-6)
 
 
 def test_sliders_change_what_is_drawn():
-    at = run_view()
+    at = run_app("positional")
     before = specs(at)
     at.slider(key="pe_d_model").set_value(32).run()
     after = specs(at)
@@ -146,7 +136,7 @@ def test_sliders_change_what_is_drawn():
 
 
 def test_choosing_other_positions_redraws_the_experiment():
-    at = run_view(text="I saw a saw")
+    at = run_app("positional", text="I saw a saw")
     first = specs(at)[3]
     assert (at.selectbox(key="pe_i").value, at.selectbox(key="pe_j").value) == (2, 4)
     at.selectbox(key="pe_j").set_value(3).run()
@@ -157,7 +147,7 @@ def test_choosing_other_positions_redraws_the_experiment():
 
 
 def test_largest_settings_stay_light():
-    at = run_view(pe_d_model="1024", pe_positions="512")
+    at = run_app("positional", pe_d_model="1024", pe_positions="512")
     assert not at.exception
     assert all(len(s) < 2_100_000 for s in specs(at))
     assert any("1024" in c.value for c in at.caption)
@@ -175,7 +165,7 @@ def test_largest_settings_stay_light():
     ],
 )
 def test_typed_sentences_give_a_picture(text):
-    at = run_view(text=text, lang="zh")
+    at = run_app("positional", text=text, lang="zh")
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) == 4
     assert all("<script>" not in s and "<b>" not in s for s in specs(at))

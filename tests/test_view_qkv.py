@@ -3,11 +3,8 @@ labels, and the page draws them (hiding [CLS]/[SEP] when asked) in both language
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +14,7 @@ import model
 from components.figures import token_labels
 from components.i18n import t
 from components.qkv import panels_figure, visible_positions
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+from tests.apptest import APP, run_app, specs, z_of
 
 
 @pytest.fixture(scope="module")
@@ -80,27 +76,6 @@ def test_hiding_special_tokens_keeps_the_rest_unless_nothing_is_left(trace):
 # ── The page ──────────────────────────────────────────────────────────────────────────────────────
 
 
-def run_qkv(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["view"] = "qkv"
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at.run()
-
-
-def specs(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def z_of(trace: dict) -> np.ndarray:
-    """A heatmap's z from Plotly's JSON, where numpy arrays travel as base64 typed arrays."""
-    z = trace["z"]
-    if isinstance(z, dict):
-        shape = tuple(int(s) for s in str(z["shape"]).split(","))
-        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
-    return np.asarray(z)
-
-
 def all_titles(at: AppTest) -> str:
     texts = []
     for spec in specs(at):
@@ -110,7 +85,7 @@ def all_titles(at: AppTest) -> str:
 
 
 def test_the_view_shows_q_k_v_and_scores_with_their_shapes():
-    at = run_qkv(text="I saw a saw.")
+    at = run_app("qkv", text="I saw a saw.")
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) == 2, "the weights wait in their own tab"
     titles = all_titles(at)
@@ -123,7 +98,7 @@ def test_the_view_shows_q_k_v_and_scores_with_their_shapes():
 
 
 def test_hiding_special_tokens_drops_their_rows_and_columns():
-    at = run_qkv(text="I saw a saw", hide_special="1")
+    at = run_app("qkv", text="I saw a saw", hide_special="1")
     assert not at.exception
     qkv_spec, scores_spec = specs(at)
     assert qkv_spec["data"][0]["y"] == ["1 i", "2 saw", "3 a", "4 saw"]
@@ -144,7 +119,7 @@ def test_the_weights_tab_draws_the_three_slices():
 
 
 def test_chinese_qkv():
-    at = run_qkv(lang="zh")
+    at = run_app("qkv", lang="zh")
     assert not at.exception and not at.error
     assert "第 3 层" in all_titles(at)
     assert "每个词元向量" in at.markdown[0].value

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +24,8 @@ from components.steps import (
     trace_step,
 )
 from model import PlaygroundConfig, build_mask, normalize, scaled_dot_product_attention, trace_playground
+from tests.apptest import run_app
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 N, D = 7, 8
 
 
@@ -164,20 +163,12 @@ def test_the_figure_keeps_repeated_tokens_apart_and_ends_with_the_sum(qkv):
 # ── The page ──────────────────────────────────────────────────────────────────────────────────────
 
 
-def run_steps(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params["view"] = "steps"
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at.run()
-
-
 def titles(at: AppTest) -> list[str]:
     return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
 
 
 def test_the_view_walks_one_query_through_six_steps_with_a_green_check():
-    at = run_steps(text="I saw a saw", query="4")
+    at = run_app("steps", text="I saw a saw", query="4")
     assert not at.exception and not at.error
     assert at.selectbox(key="query").value == 4
     assert at.selectbox(key="query").options == ["0 [CLS]", "1 i", "2 saw", "3 a", "4 saw", "5 [SEP]"]
@@ -194,7 +185,7 @@ def test_the_view_walks_one_query_through_six_steps_with_a_green_check():
 
 
 def test_chinese_steps():
-    at = run_steps(lang="zh")
+    at = run_app("steps", lang="zh")
     assert not at.exception and not at.error
     steps = "\n".join(m.value for m in at.markdown)
     assert "没有掩码" in steps and "加权求和" in steps
@@ -202,7 +193,7 @@ def test_chinese_steps():
 
 
 def test_a_query_beyond_the_sentence_is_clamped_with_a_notice_at_once():
-    at = run_steps(text="I saw a saw", query="40")
+    at = run_app("steps", text="I saw a saw", query="40")
     assert not at.exception
     assert at.selectbox(key="query").value == 5
     assert any("40" in w.value and "5" in w.value for w in at.warning)
@@ -220,7 +211,7 @@ def test_picking_a_query_reslices_the_cached_trace_and_goes_into_the_link(monkey
 
     monkeypatch.setattr(model, "trace_any", counting)
     trace_cache.clear()
-    at = run_steps(text="Counting model runs in the steps view")
+    at = run_app("steps", text="Counting model runs in the steps view")
     assert len(calls) == 1
     at.selectbox(key="query").set_value(3).run()
     at.select_slider(key="head").set_value(7).run()
@@ -229,14 +220,14 @@ def test_picking_a_query_reslices_the_cached_trace_and_goes_into_the_link(monkey
 
 
 def test_the_query_survives_a_visit_to_another_view():
-    at = run_steps(text="I saw a saw", query="4")
+    at = run_app("steps", text="I saw a saw", query="4")
     at.segmented_control(key="view").set_value("attention").run()
     at.segmented_control(key="view").set_value("steps").run()
     assert at.selectbox(key="query").value == 4
 
 
 def test_hiding_special_tokens_keeps_every_key_and_says_why():
-    at = run_steps(hide_special="1")
+    at = run_app("steps", hide_special="1")
     assert not at.exception
     assert "[CLS]" in at.dataframe[0].value["token"].tolist()
     assert any("[CLS]" in c.value for c in at.caption)
