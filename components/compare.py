@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 from components import ui
 from components.cache import get_playground_trace, get_trace
 from components.controls import Controls
-from components.figures import BLUES, style, token_labels
+from components.figures import ALPHA_COLORAXIS, style, token_labels
 from components.params import clean_text
 from components.playground import MAX_TICK_LABELS, state_config
 from model.analysis import renormalize_without
@@ -119,12 +119,7 @@ def pair_figure(
     ticks = n <= MAX_TICK_LABELS
     fig.update_layout(
         title={"text": title},
-        coloraxis={
-            "colorscale": BLUES,
-            "cmin": 0.0,
-            "cmax": 1.0,
-            "colorbar": {"title": {"text": "α"}, "thickness": 12},
-        },
+        coloraxis=ALPHA_COLORAXIS,
     )
     fig.update_xaxes(type="category", tickangle=-60, showticklabels=ticks, title={"text": x_title})
     fig.update_yaxes(type="category", autorange="reversed", showticklabels=ticks)

@@ -18,6 +18,8 @@ from PIL import Image
 
 # Sequential ramp for α (white → deep blue), readable on a projector.
 BLUES = [(0.0, "#f7fbff"), (0.25, "#c6dbef"), (0.5, "#6baed6"), (0.75, "#2171b5"), (1.0, "#08306b")]
+# One shared colour axis for figures with several α panels, so equal weights get equal colours.
+ALPHA_COLORAXIS = {"colorscale": BLUES, "cmin": 0.0, "cmax": 1.0, "colorbar": {"title": {"text": "α"}, "thickness": 12}}
 DIVERGING = "RdBu_r"  # signed values (q, k, v, scores): red positive, blue negative, white zero
 PLOT_CONFIG = {
     "displaylogo": False,

@@ -24,7 +24,7 @@ from plotly.subplots import make_subplots
 from components import ui
 from components.cache import get_playground_trace
 from components.controls import Controls
-from components.figures import BLUES, DIVERGING, style, token_labels
+from components.figures import ALPHA_COLORAXIS, DIVERGING, style, token_labels
 from components.params import PARAMS
 from model import PlaygroundConfig, valid_head_counts
 from model.errors import EmptyTextError, InvalidConfigError
@@ -113,12 +113,7 @@ def heads_figure(
         )
     fig.update_layout(
         title={"text": title},
-        coloraxis={
-            "colorscale": BLUES,
-            "cmin": 0.0,
-            "cmax": 1.0,
-            "colorbar": {"title": {"text": "α"}, "thickness": 12},
-        },
+        coloraxis=ALPHA_COLORAXIS,
     )
     ticks = n <= MAX_TICK_LABELS
     fig.update_xaxes(type="category", tickangle=-60)
