@@ -212,3 +212,23 @@ def test_png_csv_and_json_downloads(lab: LabPage, tmp_path):
 def _read(download, path) -> str:
     download.save_as(path)
     return path.read_text(encoding="utf-8")
+
+
+def test_the_page_works_offline_no_request_leaves_this_machine(lab: LabPage):
+    """Classrooms are often offline: no CDN, no fonts, no telemetry. Every request the page makes,
+    while opening and while visiting every view, goes to the app's own loopback server."""
+    requests: list[str] = []
+    lab.page.on("request", lambda request: requests.append(request.url))
+    lab.open()
+    for view in [*list(VIEWS)[1:], "attention"]:
+        lab.pick_view(VIEWS[view])
+    own = urlparse(lab.base_url).netloc
+    outside = sorted(
+        {
+            url
+            for url in requests
+            if urlparse(url).scheme in ("http", "https", "ws", "wss") and urlparse(url).netloc != own
+        }
+    )
+    assert requests, "no request was seen: the listener is broken"
+    assert not outside, f"requests to other hosts: {outside[:5]}"
