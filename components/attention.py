@@ -105,7 +105,6 @@ def _render_head(ctx: Controls, trace: AttentionTrace) -> None:
             overview_for(ctx.text, selected_model_name()),
             trace.n_layers,
             trace.n_heads,
-            (layer, head),
             layer_label=ctx.t("common.layer"),
             head_label=ctx.t("common.head"),
             title=ctx.t("attention.overview_title"),

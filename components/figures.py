@@ -184,11 +184,13 @@ def _ramp(values: np.ndarray) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
-def overview_png(weights: np.ndarray, cell: int = 112, gap: int = 6) -> bytes:
+def overview_png(weights: np.ndarray, cell: int = 64, gap: int = 4) -> bytes:
     """Every head's α as one PNG grid, layers as rows and heads as columns.
 
     Each thumbnail is scaled to its own maximum so faint heads still show their pattern; the
-    chosen head is drawn exactly (with hover values) in its own heatmap. [layer, head, q, k] in.
+    chosen head is drawn exactly (with hover values) in its own heatmap. Tiles are at most `cell`
+    pixels (the browser scales them up), which keeps the image small and quick to encode.
+    [layer, head, q, k] in.
     """
     n_layers, n_heads, n, _ = weights.shape
     side = min(cell, max(n, 8) * max(1, cell // max(n, 1)))
@@ -203,7 +205,7 @@ def overview_png(weights: np.ndarray, cell: int = 112, gap: int = 6) -> bytes:
             top, left = layer * pitch + gap // 2, head * pitch + gap // 2
             canvas[top : top + side, left : left + side] = tile
     buf = io.BytesIO()
-    Image.fromarray(canvas).save(buf, format="PNG", optimize=False)
+    Image.fromarray(canvas).save(buf, format="PNG", compress_level=1)  # speed over the last few bytes
     return buf.getvalue()
 
 
@@ -211,14 +213,17 @@ def overview_figure(
     png: bytes,
     n_layers: int,
     n_heads: int,
-    selected: tuple[int, int],
     *,
     layer_label: str = "layer",
     head_label: str = "head",
     title: str = "",
     presentation: bool = False,
 ) -> go.Figure:
-    """The overview PNG with one clickable point over each thumbnail; the chosen head is outlined."""
+    """The overview PNG with one clickable point over each thumbnail.
+
+    It does not mark the chosen head (the α heatmap's title names it): then the figure stays the same
+    while a class steps through heads, and the browser does not redraw it.
+    """
     uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     heads, layers = np.meshgrid(np.arange(n_heads), np.arange(n_layers))
     fig = go.Figure(
@@ -229,14 +234,6 @@ def overview_figure(
                 mode="markers",
                 marker={"size": 40, "color": "rgba(0,0,0,0)", "symbol": "square"},
                 hovertemplate=f"{layer_label} %{{y}} · {head_label} %{{x}}<extra></extra>",
-                showlegend=False,
-            ),
-            go.Scatter(
-                x=[selected[1]],
-                y=[selected[0]],
-                mode="markers",
-                marker={"size": 46, "symbol": "square-open", "color": "#e6550d", "line": {"width": 3}},
-                hoverinfo="skip",
                 showlegend=False,
             ),
         ],

@@ -51,11 +51,10 @@ def test_overview_is_a_single_png_with_one_tile_per_head():
     weights = np.random.default_rng(0).dirichlet(np.ones(9), size=(6, 12, 9)).astype(np.float32)
     png = overview_png(weights, cell=56, gap=4)
     image = Image.open(io.BytesIO(png))
-    side = image.height // 6
-    assert image.width > image.height and 6 * side <= image.height + 4
-    fig = overview_figure(png, 6, 12, (3, 1))
-    assert len(fig.layout.images) == 1 and len(fig.data[0].x) == 72
-    assert (fig.data[1].x[0], fig.data[1].y[0]) == (1, 3)
+    assert image.size == (12 * (54 + 4), 6 * (54 + 4))  # 9 tokens × 6 px per token, plus the gap
+    fig = overview_figure(png, 6, 12)
+    assert len(fig.layout.images) == 1 and len(fig.data) == 1 and len(fig.data[0].x) == 72
+    assert sorted(zip(fig.data[0].y, fig.data[0].x, strict=True))[13] == (1, 1)  # one point per (layer, head)
 
 
 def test_overview_at_512_tokens_stays_small():
