@@ -13,7 +13,6 @@ Run by hand on a quiet machine; never part of the tests.
 from __future__ import annotations
 
 import argparse
-import functools
 import platform
 import statistics
 import sys
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-from model.pretrained import bundled_model_dir  # noqa: E402
+from bench.common import tokenizer  # noqa: E402
 from tests.browser import waits  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.browser.server import rss_mb, streamlit_server  # noqa: E402
@@ -55,16 +54,6 @@ WORDS = [
     "sang",
 ]
 BOX = "Sentence (press Enter to run)"
-
-
-@functools.cache
-def tokenizer():
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(bundled_model_dir() / "tokenizer.json"))
-    tok.no_truncation()
-    tok.no_padding()
-    return tok
 
 
 def sentence(n_tokens: int, seed: int) -> str:
