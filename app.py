@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import attention, compare, controls, playground, positional, qkv, steps
+from components import attention, compare, controls, playground, positional, qkv, steps, training
 from components.cache import get_model, selected_model_name
 from components.controls import Controls
 from components.i18n import t
@@ -27,10 +27,12 @@ VIEWS = {
     "compare": compare.render,
     "qkv": qkv.render,
     "steps": steps.render,
+    "training": training.render,
 }
 # Projector-sized text; constant CSS only, nothing a user typed goes into it.
 PRESENTATION_CSS = """<style>
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li, [data-testid="stMarkdownContainer"] td,
+[data-testid="stMarkdownContainer"] th,
 [data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p, button p, input, textarea
 {font-size: 1.35rem !important; line-height: 1.5 !important;}
 [data-testid="stMarkdownContainer"] p span {font-size: 1.15rem !important;}
