@@ -10,9 +10,11 @@
 4. The server's resident memory after the model loaded and after the classroom and the burst. Goal: ≤ 1 GB.
 
 An error is a timeout, an exception box, the app's "could not be drawn" alert, an uncaught page error, a dialog,
-a dropped websocket or a crashed tab (bench/common.py). All students are pages of one headless Chromium on the
-same 2 cores as the server, so the browser's own work competes with the server's: the output says how much CPU
-each used. Prints Markdown tables.
+a dropped websocket or a crashed tab (bench/common.py). Beside "painted", the tables give the time until the
+server's script_finished message reached the browser: the run done, not yet drawn (it still includes any delay
+of a busy page in sending the Enter). All students are pages of one headless Chromium on the same 2 cores as
+the server, so the browser's own work competes with the server's: the output says how much CPU each used.
+Prints Markdown tables.
 
     .venv/bin/python bench/bench_classroom.py [--sessions 20] [--seconds 120] [--reps 7] [--seed 1]
 
@@ -98,14 +100,12 @@ async def measure(args: argparse.Namespace, browser, url: str, pid: int) -> None
     # 1. One student alone.
     first = await Student.join(browser, url, "s00", args.seed * 1000, timeout_s=args.timeout)
     rss_loaded = rss_mb(pid)
-    first.phase = "single"
     rng = random.Random(args.seed)
-    single = []
     for rep in range(args.reps + 1):
-        seconds = await first.type_sentence(classroom_sentence(rng, BASELINE_TOKENS))
-        if rep and seconds is not None:  # the first one warms up Plotly and the caches
-            single.append(seconds)
-    base = median(single)
+        first.phase = "single" if rep else "warm-up"  # the first Enter warms up Plotly and the caches
+        await first.type_sentence(classroom_sentence(rng, BASELINE_TOKENS))
+    single = times_of([first], {"single"})
+    base, base_server = median(single), median(times_of([first], {"single"}, server=True))
     print(f"\nSingle session: median {ms(base)} over {len(single)} Enters on {BASELINE_TOKENS}-token sentences.")
 
     # 2. The class.
@@ -131,6 +131,7 @@ async def measure(args: argparse.Namespace, browser, url: str, pid: int) -> None
 
     # Report.
     class_times = times_of(students, {"classroom"})
+    class_server = times_of(students, {"classroom"}, server=True)
     class_problems = problems_by_kind(students, {"classroom"})
     burst_problems = problems_by_kind(students, {"burst"})
     n_class = sum(a.phase == "classroom" for s in students for a in s.actions)
@@ -148,6 +149,11 @@ async def measure(args: argparse.Namespace, browser, url: str, pid: int) -> None
     print(f"| classroom max | {ms(max(class_times))} | | |")
     print(f"| classroom p95 / single | {p95 / base:.2f} | ≤ 2 | {verdict(p95 <= 2 * base)} |")
     print(f"| classroom errors | {n_errors} | 0 | {verdict(n_errors == 0)} |")
+    print(f"| single session, Enter → script_finished received (median) | {ms(base_server)} | | |")
+    print(f"| classroom, Enter → script_finished received: p50 | {ms(percentile(class_server, 50))} | | |")
+    s95 = percentile(class_server, 95)
+    print(f"| classroom, Enter → script_finished received: p95 | {ms(s95)} | | |")
+    print(f"| that p95 / single | {s95 / base_server:.2f} | | |")
     print(f"| burst: last of {len(students)} painted | {ms(last)} | ≤ {ms(20 * base)} | {verdict(last <= 20 * base)} |")
     print(f"| burst: first painted | {ms(min(painted)) if painted else 'n/a'} | | |")
     print(f"| burst last / single | {last / base:.1f} | ≤ 20 | {verdict(last <= 20 * base)} |")
@@ -161,7 +167,7 @@ async def measure(args: argparse.Namespace, browser, url: str, pid: int) -> None
     print(f"\nClassroom: {cpu1.since(cpu0)}.")
     print(f"Burst: {cpu2.since(cpu1)}.")
     print(f"At the end: {load_average()}.")
-    print_problems(students, {"single", "classroom", "burst"})
+    print_problems(students, {"open", "warm-up", "single", "classroom", "burst"})
     for s in students:
         await s.leave()
 

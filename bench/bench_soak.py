@@ -154,6 +154,10 @@ async def measure(args: argparse.Namespace, browser, url: str, pid: int) -> None
     print(f"| action → painted p50 | {ms(percentile(all_times, 50))} | | |")
     print(f"| action → painted p95 | {ms(percentile(all_times, 95))} | | |")
     print(f"| action → painted max | {ms(max(all_times))} | | |")
+    all_server = times_of(students, {"soak"}, server=True)
+    print(
+        f"| action → script_finished received p50 / p95 | {ms(percentile(all_server, 50))} / {ms(percentile(all_server, 95))} | | |"
+    )
     print(f"| errors | {n_errors} | 0 | {'yes' if n_errors == 0 else '**no**'} |")
     print(f"| server RSS after {len(students)} joined | {rss_joined:.0f} MB | | |")
     print(f"| server RSS at the end of warm-up ({args.warmup:.0f} s) | {rss_warm:.0f} MB | | |")
@@ -161,17 +165,19 @@ async def measure(args: argparse.Namespace, browser, url: str, pid: int) -> None
     print(f"| server RSS max | {rss_max:.0f} MB | | |")
     print(f"| RSS growth after warm-up | {growth:+.1f}% | ≤ 10% | {'yes' if growth <= 10 else '**no**'} |")
 
-    print("\n| action | count | p50 | p95 | max | errors |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("\n| action | count | p50 | p95 | max | p95 to script_finished | errors |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for kind in ACTIONS:
         kind_times = times_of(students, {"soak"}, {kind})
+        server = times_of(students, {"soak"}, {kind}, server=True)
         acts = [a for s in students for a in s.actions if a.phase == "soak" and a.kind == kind]
         errs = sum(len(a.errors) for a in acts)
         if kind_times:
             p50, p95, top = (ms(x) for x in (percentile(kind_times, 50), percentile(kind_times, 95), max(kind_times)))
+            s95 = ms(percentile(server, 95))
         else:
-            p50 = p95 = top = "n/a"
-        print(f"| {kind} | {len(acts)} | {p50} | {p95} | {top} | {errs} |")
+            p50 = p95 = top = s95 = "n/a"
+        print(f"| {kind} | {len(acts)} | {p50} | {p95} | {top} | {s95} | {errs} |")
 
     by_kind = ", ".join(f"{k} {v}" for k, v in problems.most_common()) or "none"
     print(f"\nErrors by kind: {by_kind}")

@@ -188,6 +188,7 @@ class AsyncRunWatcher:
         self.finished = 0
         self.statuses: list[str] = []
         self.bytes = 0
+        self.finished_at = 0.0  # time.perf_counter() when the last full run's script_finished arrived
         self._changed = asyncio.Event()
         self._on_socket = on_socket
         page.on("websocket", self._watch)
@@ -213,6 +214,7 @@ class AsyncRunWatcher:
         self.statuses.append(ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished))
         if msg.script_finished in FULL_RUN_FINISHES:
             self.finished += 1
+            self.finished_at = time.perf_counter()
             self._changed.set()
 
     async def run(self, action: Callable[[], Awaitable[object]], timeout_s: float = RUN_TIMEOUT_S) -> None:
@@ -237,6 +239,7 @@ class Action:
     phase: str  # which part of the benchmark it belongs to
     started: float  # time.perf_counter() when it began
     seconds: float | None  # to painted; None when it failed before that
+    server_seconds: float | None = None  # to the server's script_finished message (the run done, not yet drawn)
     errors: tuple[str, ...] = ()
 
 
@@ -310,11 +313,12 @@ class Student:
         """Do an action that starts a rerun; seconds until painted, or None (and a problem) if it failed."""
         started = time.perf_counter()
         errors: list[str] = []
-        seconds = None
+        seconds = server_seconds = None
         try:
             await self.runs.run(action, self.timeout_s)
             self.last_painted_at = time.perf_counter()
             seconds = self.last_painted_at - started
+            server_seconds = self.runs.finished_at - started
             exceptions, failed = await self.page.evaluate(_PROBLEMS_JS, _VIEW_FAILED)
             errors += ["exception"] * min(exceptions, 1) + ["view_failed"] * min(failed, 1)
         except RunTimeout as err:
@@ -327,7 +331,7 @@ class Student:
             detail = f"{kind} on {self.view!r} ({self.lang}), text {self.text[:60]!r}"
         for kind_ in errors:
             self._problem(kind_, f"{self.name}: {detail}")
-        self.actions.append(Action(kind, self.phase, started, seconds, tuple(errors)))
+        self.actions.append(Action(kind, self.phase, started, seconds, server_seconds, tuple(errors)))
         if seconds is None:
             await self.recover()
         return seconds
@@ -414,9 +418,12 @@ def problems_by_kind(students: list[Student], phases: set[str]) -> Counter:
     return Counter(p.kind for s in students for p in s.problems if p.phase in phases)
 
 
-def times_of(students: list[Student], phases: set[str], kinds: set[str] | None = None) -> list[float]:
+def times_of(
+    students: list[Student], phases: set[str], kinds: set[str] | None = None, server: bool = False
+) -> list[float]:
+    """Seconds to painted (or, with server=True, to the server's script_finished) of the actions that got there."""
     return [
-        a.seconds
+        a.server_seconds if server else a.seconds
         for s in students
         for a in s.actions
         if a.phase in phases and a.seconds is not None and (kinds is None or a.kind in kinds)
