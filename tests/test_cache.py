@@ -1,5 +1,7 @@
 """The shared trace cache: bounded by bytes, least recently used first; GPU failures fall back to CPU."""
 
+import gc
+import weakref
 from dataclasses import replace
 
 import numpy as np
@@ -7,7 +9,7 @@ import pytest
 import torch
 
 import model
-from components.cache import TraceCache, trace_on_model
+from components.cache import TraceCache, freeze_long_lived, trace_on_model
 
 
 class Sized:
@@ -69,3 +71,20 @@ def test_other_errors_are_not_hidden(pretrained, monkeypatch):
     monkeypatch.setattr(model, "trace_any", broken)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         trace_on_model(replace(pretrained, device=torch.device("cuda")), "x", positions=True)
+
+
+def test_frozen_objects_stay_alive_and_new_cyclic_garbage_is_still_collected():
+    class Node:
+        pass
+
+    kept = Node()
+    kept.me = kept  # a cycle that is alive when the model loads
+    frozen_before = gc.get_freeze_count()
+    freeze_long_lived()
+    assert gc.get_freeze_count() > frozen_before
+    garbage = Node()
+    garbage.me = garbage  # a cycle made by a later run: only the cyclic collector can free it
+    gone = weakref.ref(garbage)
+    del garbage
+    gc.collect()
+    assert gone() is None and kept.me is kept
