@@ -17,15 +17,28 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import streamlit as st
 import torch
 
 import model
+from model.device import one_cpu_thread_here
 from model.playground import PlaygroundConfig
 from model.registry import DEFAULT_MODEL, LoadedModel, load_named
 
 CACHE_BUDGET_MB = int(os.environ.get("ATTENTION_LAB_CACHE_MB", "256"))
+# Every forward pass runs on this one long-lived thread, with one OpenMP thread. Streamlit starts each script run
+# on a new thread, and OpenMP builds a team of worker threads per calling thread: a 16-token trace on a fresh
+# thread took 13 ms instead of 6 on a quiet 2-core machine. With a browser busy on the same cores, torch's two
+# threads waited for each other (40-60 ms a trace); one took 10-20 ms. At 512 tokens on a quiet machine one
+# thread takes 150 ms where two take 85, a small part of the 1.5 s the browser then needs to draw. One thread
+# also queues the traces of sessions that arrive together instead of letting them fight over the cores.
+_MODEL_THREAD = ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="attention-lab-model", initializer=one_cpu_thread_here
+)
+T = TypeVar("T")
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if os.name == "posix" and ctypes.util.find_library("c") else None
 
 
@@ -114,6 +127,11 @@ def trace_cache() -> TraceCache:
     return TraceCache(CACHE_BUDGET_MB * 2**20)
 
 
+def on_model_thread(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """fn(*args, **kwargs) run on the model thread; its result, or its exception raised here."""
+    return _MODEL_THREAD.submit(fn, *args, **kwargs).result()
+
+
 def _is_device_failure(err: BaseException) -> bool:
     return isinstance(err, torch.OutOfMemoryError) or (isinstance(err, RuntimeError) and "CUDA" in str(err))
 
@@ -124,13 +142,13 @@ def trace_on_model(loaded: LoadedModel, text: str, positions: bool) -> model.Att
     The trace's `device` then says "cpu", and the page tells the class why.
     """
     try:
-        return model.trace_any(loaded, text, positions=positions)
+        return on_model_thread(model.trace_any, loaded, text, positions=positions)
     except (RuntimeError, torch.OutOfMemoryError) as err:
         if loaded.device.type == "cpu" or not _is_device_failure(err):
             raise
         if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        return model.trace_any(_cpu_model(loaded.name), text, positions=positions)
+            on_model_thread(torch.cuda.empty_cache)
+        return on_model_thread(model.trace_any, _cpu_model(loaded.name), text, positions=positions)
 
 
 def get_trace(text: str, positions: bool = True) -> model.AttentionTrace:
@@ -143,6 +161,7 @@ def get_trace(text: str, positions: bool = True) -> model.AttentionTrace:
 
 def get_playground_trace(config: PlaygroundConfig, text: str) -> model.AttentionTrace:
     def compute() -> model.AttentionTrace:
-        return model.trace_playground(config, text, None if config.char_tokens else load_model(DEFAULT_MODEL))
+        tokenizer_model = None if config.char_tokens else load_model(DEFAULT_MODEL)
+        return on_model_thread(model.trace_playground, config, text, tokenizer_model)
 
     return trace_cache().get(("playground", config, text), compute)

@@ -17,13 +17,11 @@ How it runs (model/train.py does the learning; this module only schedules and dr
   free is told to wait), one run per session, steps ≤ 2,000, at most ~SNAPSHOTS snapshots per run
   (a few KB each). "Slow motion" spaces the snapshots PACE_S apart so a class can follow; the
   waiting also leaves the CPU to everyone else.
-- The training thread uses one OpenMP thread, set for that thread only (see _one_cpu_thread_here).
+- The training thread uses one OpenMP thread, set for that thread only (see model.device.one_cpu_thread_here).
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import dataclasses
 import functools
 import logging
@@ -42,7 +40,7 @@ import torch
 from components import ui
 from components.controls import Controls
 from components.figures import ALPHA_COLORAXIS, font_size, style, token_labels
-from model.device import pick_device
+from model.device import one_cpu_thread_here, pick_device
 from model.errors import InvalidConfigError
 from model.train import SYMBOLS, TASKS, Snapshot, TrainConfig, train
 
@@ -346,27 +344,13 @@ def scores_figure(
 # --- the training thread ------------------------------------------------------------------------
 
 
-def _one_cpu_thread_here() -> None:
-    """Let this thread's torch ops use one OpenMP thread, leaving every other thread as it was.
-
-    torch.set_num_threads is process-wide: it also becomes the count of every thread started later,
-    and Streamlit runs each rerun in a new thread, so it would change every session's MiniLM traces.
-    OpenMP keeps the count per thread: torch.get_num_threads() first has torch set this thread up,
-    then omp_set_num_threads(1) changes this thread alone. Measured on the 2-core server beside two
-    busy processes, 300 steps took 1.6-3.5 s with torch's 2 threads and 0.8 s with one.
-    """
-    torch.get_num_threads()
-    with contextlib.suppress(AttributeError, OSError, TypeError):  # no OpenMP, or no dlsym (Windows)
-        ctypes.CDLL(None).omp_set_num_threads(1)
-
-
 def _train_in_background(run: TrainingRun, slots: threading.BoundedSemaphore) -> None:
     """The body of a training thread; no st.* calls here, only `run` is written."""
     start = time.perf_counter()
     paused = 0.0
     try:
         if torch.device(run.device).type == "cpu":
-            _one_cpu_thread_here()
+            one_cpu_thread_here()
         due = start  # slow motion: when the next snapshot may appear
         for snapshot in train(run.config, run.device):
             if run.pace_s:  # the wait includes the computing, so a run lasts about SNAPSHOTS × pace_s

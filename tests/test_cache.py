@@ -1,6 +1,8 @@
-"""The shared trace cache: bounded by bytes, least recently used first; GPU failures fall back to CPU."""
+"""The shared trace cache: bounded by bytes, least recently used first; GPU failures fall back to CPU; every
+forward pass runs on one long-lived model thread."""
 
 import gc
+import threading
 import weakref
 from dataclasses import replace
 
@@ -9,7 +11,8 @@ import pytest
 import torch
 
 import model
-from components.cache import TraceCache, freeze_long_lived, trace_on_model
+from components.cache import TraceCache, freeze_long_lived, on_model_thread, trace_on_model
+from model.device import one_cpu_thread_here
 
 
 class Sized:
@@ -71,6 +74,37 @@ def test_other_errors_are_not_hidden(pretrained, monkeypatch):
     monkeypatch.setattr(model, "trace_any", broken)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         trace_on_model(replace(pretrained, device=torch.device("cuda")), "x", positions=True)
+
+
+def test_one_cpu_thread_here_leaves_other_threads_torch_thread_count_alone():
+    before = torch.get_num_threads()
+    seen = {}
+
+    def body():
+        one_cpu_thread_here()
+        seen["inside"] = torch.get_num_threads()
+
+    worker = threading.Thread(target=body)
+    worker.start()
+    worker.join()
+    after = []
+    fresh = threading.Thread(target=lambda: after.append(torch.get_num_threads()))
+    fresh.start()
+    fresh.join()
+    assert seen["inside"] == 1
+    assert torch.get_num_threads() == before and after == [before]
+
+
+def test_traces_run_on_one_long_lived_thread_with_one_cpu_thread(pretrained):
+    before = torch.get_num_threads()
+    first, second = (on_model_thread(lambda: (threading.get_ident(), torch.get_num_threads())) for _ in range(2))
+    assert first == second  # the same thread every time, so OpenMP sets up its threads once
+    assert first[0] != threading.get_ident() and first[1] == 1
+    assert torch.get_num_threads() == before
+    trace = trace_on_model(pretrained, "I saw a saw", positions=True)
+    np.testing.assert_allclose(
+        trace.layers[3].weights, model.trace(pretrained, "I saw a saw").layers[3].weights, atol=1e-5
+    )
 
 
 def test_frozen_objects_stay_alive_and_new_cyclic_garbage_is_still_collected():

@@ -76,8 +76,10 @@ def test_bank_in_two_sentences(pretrained):
     at = run_app("compare", text=RIVER, text_b=LOAN)
     assert not at.exception
     a, b = (z_of(t) for t in specs(at)[0]["data"])
-    np.testing.assert_allclose(a, model.trace(pretrained, RIVER).layers[3].weights[1], atol=1e-6)
-    np.testing.assert_allclose(b, model.trace(pretrained, LOAN).layers[3].weights[1], atol=1e-6)
+    # The app traces on its model thread with one CPU thread, this test with torch's default: sums are added
+    # in another order, so the last float32 digits may differ.
+    np.testing.assert_allclose(a, model.trace(pretrained, RIVER).layers[3].weights[1], atol=1e-5)
+    np.testing.assert_allclose(b, model.trace(pretrained, LOAN).layers[3].weights[1], atol=1e-5)
     summary = markdown(at)
     assert "**bank** →" in summary and "river" in summary
 

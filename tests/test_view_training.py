@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -94,25 +93,6 @@ def test_scores_figure_marks_the_shown_step():
     fig = scores_figure([0, 5, 10], [0.1, 0.5, 0.9], [0.1, 0.8, 1.0], total_steps=10, marker_step=5, uniform=0.125)
     assert [list(t.y) for t in fig.data] == [[0.1, 0.5, 0.9], [0.1, 0.8, 1.0]]
     assert [s.x0 for s in fig.layout.shapes if s.type == "line" and s.x0 == s.x1] == [5]
-
-
-def test_the_training_thread_leaves_other_threads_torch_thread_count_alone():
-    before = torch.get_num_threads()
-    seen = {}
-
-    def body():
-        training._one_cpu_thread_here()
-        seen["inside"] = torch.get_num_threads()
-
-    worker = threading.Thread(target=body)
-    worker.start()
-    worker.join()
-    after = []
-    fresh = threading.Thread(target=lambda: after.append(torch.get_num_threads()))
-    fresh.start()
-    fresh.join()
-    assert seen["inside"] == 1
-    assert torch.get_num_threads() == before and after == [before]
 
 
 # --- the page ----------------------------------------------------------------------------------
