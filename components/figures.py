@@ -42,19 +42,46 @@ def font_size(presentation: bool) -> int:
     return 20 if presentation else 13
 
 
-def style(fig: go.Figure, presentation: bool, height: int | None = None) -> go.Figure:
-    """Fonts and size for the screen or, with presentation=True, for a projector at the back of a room."""
+def style_layout(presentation: bool, height: int | None = None, titled: bool = True) -> dict:
+    """Fonts, margins and height for the screen or, with presentation=True, for a projector at the back of a
+    room, as a layout dict. Streamlit's chart theme sets its own tick and axis-title sizes; ours are stated so a
+    projector gets them."""
     size = font_size(presentation)
-    fig.update_layout(
-        font={"size": size},
-        title={"font": {"size": size + 3}},
-        margin={"l": 10, "r": 10, "t": 50 if fig.layout.title.text else 10, "b": 10},
-        height=int(height * (1.35 if presentation else 1.0)) if height else None,
-        hoverlabel={"font": {"size": size}},
-    )
-    # Streamlit's chart theme sets its own tick and axis-title sizes; state ours so a projector gets them.
-    fig.update_xaxes(tickfont={"size": size - 1}, title_font={"size": size})
-    fig.update_yaxes(tickfont={"size": size - 1}, title_font={"size": size})
+    axis = {"tickfont": {"size": size - 1}, "title": {"font": {"size": size}}}
+    return {
+        "font": {"size": size},
+        "title": {"font": {"size": size + 3}},
+        "margin": {"l": 10, "r": 10, "t": 50 if titled else 10, "b": 10},
+        "height": int(height * (1.35 if presentation else 1.0)) if height else None,
+        "hoverlabel": {"font": {"size": size}},
+        "xaxis": axis,
+        "yaxis": axis,
+    }
+
+
+def merged(base: dict, extra: dict) -> dict:
+    """`base` with `extra` laid over it, nested dicts merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def styled_figure(data: list | go.Heatmap | go.Scatter, layout: dict, presentation: bool, height: int) -> go.Figure:
+    """A figure built in one constructor call, styled as `style` would: Plotly validates every later
+    update_layout by walking its property tree, which cost more than building the figure itself."""
+    titled = bool(layout.get("title", {}).get("text"))
+    return go.Figure(data, merged(style_layout(presentation, height, titled), layout))
+
+
+def style(fig: go.Figure, presentation: bool, height: int | None = None) -> go.Figure:
+    """`style_layout` applied to a finished figure, every subplot's axes included."""
+    layout = style_layout(presentation, height, bool(fig.layout.title.text))
+    axis = layout.pop("xaxis")
+    del layout["yaxis"]
+    fig.update_layout(layout)
+    fig.update_xaxes(axis)
+    fig.update_yaxes(axis)
     return fig
 
 
@@ -98,15 +125,12 @@ def heatmap_figure(
     auto_height = height or max(260, min(900, 120 + 22 * n_rows))
     # Every label while they fit (Plotly would otherwise skip every other one); Plotly's choice beyond.
     all_ticks = {"tickmode": "array", "tickvals": list(x_labels)} if n_cols <= 40 else {}
-    fig = go.Figure(
-        trace,
-        layout={
-            "title": {"text": title},
-            "xaxis": {"title": {"text": x_title}, "tickangle": -60, "type": "category", **all_ticks},
-            "yaxis": {"title": {"text": y_title}, "autorange": "reversed", "type": "category"},
-        },
-    )
-    return style(fig, presentation, auto_height)
+    layout = {
+        "title": {"text": title},
+        "xaxis": {"title": {"text": x_title}, "tickangle": -60, "type": "category", **all_ticks},
+        "yaxis": {"title": {"text": y_title}, "autorange": "reversed", "type": "category"},
+    }
+    return styled_figure(trace, layout, presentation, auto_height)
 
 
 def arc_figure(
@@ -157,9 +181,9 @@ def arc_figure(
                 showlegend=False,
             )
         )
-    fig = go.Figure(
+    return styled_figure(
         traces,
-        layout={
+        {
             "title": {"text": title},
             "xaxis": {
                 "range": [-0.8, 1.8],
@@ -172,8 +196,9 @@ def arc_figure(
             "yaxis": {"visible": False, "range": [-n + 0.3, 0.7]},
             "plot_bgcolor": "white",
         },
+        presentation,
+        max(260, min(900, 120 + 22 * n)),
     )
-    return style(fig, presentation, max(260, min(900, 120 + 22 * n)))
 
 
 def _ramp(values: np.ndarray) -> np.ndarray:
@@ -184,28 +209,35 @@ def _ramp(values: np.ndarray) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
+_LEVELS = 255  # palette entries 0-254 hold the α ramp, 255 the white between the tiles
+_PALETTE = np.concatenate([_ramp(np.linspace(0.0, 1.0, _LEVELS)), [[255, 255, 255]]]).astype(np.uint8)
+
+
 def overview_png(weights: np.ndarray, cell: int = 64, gap: int = 4) -> bytes:
     """Every head's α as one PNG grid, layers as rows and heads as columns.
 
     Each thumbnail is scaled to its own maximum so faint heads still show their pattern; the
     chosen head is drawn exactly (with hover values) in its own heatmap. Tiles are at most `cell`
-    pixels (the browser scales them up), which keeps the image small and quick to encode.
+    pixels (the browser scales them up). The image is a 256-colour palette PNG: one byte a pixel
+    and long runs of equal bytes, so it is quick to encode and several times smaller than RGB.
     [layer, head, q, k] in.
     """
     n_layers, n_heads, n, _ = weights.shape
     side = min(cell, max(n, 8) * max(1, cell // max(n, 1)))
     pitch = side + gap  # each tile sits centred in a pitch × pitch cell, so cell centres fall on integers
-    canvas = np.full((n_layers * pitch, n_heads * pitch, 3), 255, dtype=np.uint8)
+    canvas = np.full((n_layers * pitch, n_heads * pitch), _LEVELS, dtype=np.uint8)
     peak = weights.max(axis=(2, 3), keepdims=True)  # [layer, head, 1, 1]
-    scaled = weights / np.where(peak > 0, peak, 1.0)  # [layer, head, q, k]
+    levels = np.rint(weights / np.where(peak > 0, peak, 1.0) * (_LEVELS - 1)).astype(np.uint8)  # [layer, head, q, k]
     resample = Image.Resampling.NEAREST if side >= n else Image.Resampling.BOX
     for layer in range(n_layers):
         for head in range(n_heads):
-            tile = np.asarray(Image.fromarray(_ramp(scaled[layer, head])).resize((side, side), resample))
+            tile = np.asarray(Image.fromarray(levels[layer, head]).resize((side, side), resample))
             top, left = layer * pitch + gap // 2, head * pitch + gap // 2
             canvas[top : top + side, left : left + side] = tile
+    image = Image.fromarray(canvas, mode="P")
+    image.putpalette(_PALETTE.tobytes())
     buf = io.BytesIO()
-    Image.fromarray(canvas).save(buf, format="PNG", compress_level=1)  # speed over the last few bytes
+    image.save(buf, format="PNG", compress_level=1)  # speed over the last few bytes
     return buf.getvalue()
 
 
@@ -226,7 +258,7 @@ def overview_figure(
     """
     uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     heads, layers = np.meshgrid(np.arange(n_heads), np.arange(n_layers))
-    fig = go.Figure(
+    return styled_figure(
         [
             go.Scatter(
                 x=heads.ravel(),
@@ -237,7 +269,7 @@ def overview_figure(
                 showlegend=False,
             ),
         ],
-        layout={
+        {
             "title": {"text": title},
             "images": [
                 {
@@ -271,8 +303,9 @@ def overview_figure(
             "dragmode": False,
             "clickmode": "event+select",
         },
+        presentation,
+        110 + 42 * n_layers,
     )
-    return style(fig, presentation, 110 + 42 * n_layers)
 
 
 def matrix_csv(matrix: np.ndarray, row_labels: list[str], col_labels: list[str]) -> str:
