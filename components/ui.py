@@ -42,21 +42,29 @@ def token_chips(tokens: tuple[str, ...], special: np.ndarray, unknown: str = "[U
 
 
 def matrix_downloads(name: str, matrix: np.ndarray, rows: list[str], cols: list[str], label_csv: str, label_json: str):
-    """CSV and JSON downloads of a matrix on screen, with its row and column labels."""
+    """CSV and JSON downloads of a matrix on screen, with its row and column labels.
+
+    The files are written only when a button is clicked (Streamlit calls the function then): at 512
+    tokens each is a quarter of a million numbers, too slow to format on every rerun for nothing.
+    """
+
+    def as_json() -> str:
+        payload = {"name": name, "rows": rows, "columns": cols, "values": np.round(np.asarray(matrix), 6).tolist()}
+        return json.dumps(payload, ensure_ascii=False)
+
     c1, c2 = st.columns(2)
     c1.download_button(
         label_csv,
-        matrix_csv(matrix, rows, cols),
+        lambda: matrix_csv(matrix, rows, cols),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"csv_{name}",
         on_click="ignore",
         icon=":material/download:",
     )
-    payload = {"name": name, "rows": rows, "columns": cols, "values": np.round(np.asarray(matrix), 6).tolist()}
     c2.download_button(
         label_json,
-        json.dumps(payload, ensure_ascii=False),
+        as_json,
         file_name=f"{name}.json",
         mime="application/json",
         key=f"json_{name}",
