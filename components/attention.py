@@ -9,7 +9,8 @@ import streamlit as st
 from components import ui
 from components.cache import get_model, get_trace, selected_model_name
 from components.controls import Controls
-from components.figures import arc_figure, heatmap_figure, overview_figure, overview_png, token_labels
+from components.figures import arc_figure, font_size, heatmap_figure, overview_png, token_labels
+from components.overview import overview
 from model.analysis import head_average, renormalize_without, rollout
 from model.trace import AttentionTrace
 
@@ -47,10 +48,13 @@ def overview_for(text: str, model_name: str) -> bytes:
 
 def _pick_head_from_overview() -> None:
     state = st.session_state.get("overview")
-    points = state.selection.points if state is not None else []
-    if points:
-        st.session_state["layer"] = int(points[0]["y"])
-        st.session_state["head"] = int(points[0]["x"])
+    pick = state.get("pick") if state is not None else None
+    try:
+        layer, head = int(pick["layer"]), int(pick["head"])
+    except (TypeError, KeyError, ValueError):  # no click this run, or not what the page sends
+        return
+    # The sidebar clamps both to the model's range (controls.clamp_state), as it does for the URL.
+    st.session_state["layer"], st.session_state["head"] = layer, head
 
 
 def render(ctx: Controls) -> None:
@@ -101,22 +105,20 @@ def _render_head(ctx: Controls, trace: AttentionTrace) -> None:
             ctx.t("common.download_json"),
         )
     with right:
-        fig = overview_figure(
+        overview(
             overview_for(ctx.text, selected_model_name()),
             trace.n_layers,
             trace.n_heads,
+            layer,
+            head,
+            title=ctx.t("attention.overview_title"),
             layer_label=ctx.t("common.layer"),
             head_label=ctx.t("common.head"),
-            title=ctx.t("attention.overview_title"),
-            presentation=p,
-        )
-        ui.figure(
-            fig,
-            ctx.t("attention.overview_caption"),
+            font_px=font_size(p),
             key="overview",
-            on_select=_pick_head_from_overview,
-            selection_mode="points",
+            on_pick=_pick_head_from_overview,
         )
+        st.caption(ctx.t("attention.overview_caption"))
 
 
 def _render_lines(ctx: Controls, trace: AttentionTrace) -> None:

@@ -7,7 +7,6 @@ small HTML subset in labels, and a typed "<a href=…>" must show as text.
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import io
@@ -239,73 +238,6 @@ def overview_png(weights: np.ndarray, cell: int = 64, gap: int = 4) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)  # speed over the last few bytes
     return buf.getvalue()
-
-
-def overview_figure(
-    png: bytes,
-    n_layers: int,
-    n_heads: int,
-    *,
-    layer_label: str = "layer",
-    head_label: str = "head",
-    title: str = "",
-    presentation: bool = False,
-) -> go.Figure:
-    """The overview PNG with one clickable point over each thumbnail.
-
-    It does not mark the chosen head (the α heatmap's title names it): then the figure stays the same
-    while a class steps through heads, and the browser does not redraw it.
-    """
-    uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    heads, layers = np.meshgrid(np.arange(n_heads), np.arange(n_layers))
-    return styled_figure(
-        [
-            go.Scatter(
-                x=heads.ravel(),
-                y=layers.ravel(),
-                mode="markers",
-                marker={"size": 40, "color": "rgba(0,0,0,0)", "symbol": "square"},
-                hovertemplate=f"{layer_label} %{{y}} · {head_label} %{{x}}<extra></extra>",
-                showlegend=False,
-            ),
-        ],
-        {
-            "title": {"text": title},
-            "images": [
-                {
-                    "source": uri,
-                    "xref": "x",
-                    "yref": "y",
-                    "x": -0.5,
-                    "y": -0.5,
-                    "sizex": n_heads,
-                    "sizey": n_layers,
-                    "sizing": "stretch",
-                    "layer": "below",
-                }
-            ],
-            "xaxis": {
-                "range": [-0.5, n_heads - 0.5],
-                "title": {"text": head_label},
-                "tickvals": list(range(n_heads)),
-                "showgrid": False,
-                "zeroline": False,
-                "side": "bottom",
-            },
-            "yaxis": {
-                "range": [n_layers - 0.5, -0.5],
-                "title": {"text": layer_label},
-                "tickvals": list(range(n_layers)),
-                "showgrid": False,
-                "zeroline": False,
-            },
-            "plot_bgcolor": "white",
-            "dragmode": False,
-            "clickmode": "event+select",
-        },
-        presentation,
-        110 + 42 * n_layers,
-    )
 
 
 def matrix_csv(matrix: np.ndarray, row_labels: list[str], col_labels: list[str]) -> str:

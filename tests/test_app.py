@@ -3,10 +3,13 @@ bad text, a missing model package, and caching (no model re-run for a layer or h
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 
 import pytest
 import streamlit as st
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import model
@@ -30,8 +33,13 @@ def test_first_screen_shows_attention_for_the_preset_sentence():
     assert at.title[0].value == "Attention Lab"
     assert any("layer 3, head 1" in title for title in figure_titles(at))
     assert "animal" in page_text(at)
-    assert len(at.get("plotly_chart")) == 2, "only the open sub-tab is drawn"
+    assert len(at.get("plotly_chart")) == 1, "only the open sub-tab is drawn; the overview is an image"
     assert "cpu" in page_text(at)
+    (overview,) = at.get("bidi_component")
+    data = json.loads(overview.proto.json)
+    assert (data["n_layers"], data["n_heads"], data["layer"], data["head"]) == (6, 12, 3, 1)
+    png = Image.open(io.BytesIO(base64.b64decode(data["src"].removeprefix("data:image/png;base64,"))))
+    assert png.format == "PNG" and png.width == 2 * png.height  # 12 heads across, 6 layers down
 
 
 def test_chinese_interface():

@@ -11,7 +11,6 @@ from components.figures import (
     arc_figure,
     heatmap_figure,
     matrix_csv,
-    overview_figure,
     overview_png,
     token_labels,
 )
@@ -52,9 +51,20 @@ def test_overview_is_a_single_png_with_one_tile_per_head():
     png = overview_png(weights, cell=56, gap=4)
     image = Image.open(io.BytesIO(png))
     assert image.size == (12 * (54 + 4), 6 * (54 + 4))  # 9 tokens × 6 px per token, plus the gap
-    fig = overview_figure(png, 6, 12)
-    assert len(fig.layout.images) == 1 and len(fig.data) == 1 and len(fig.data[0].x) == 72
-    assert sorted(zip(fig.data[0].y, fig.data[0].x, strict=True))[13] == (1, 1)  # one point per (layer, head)
+
+
+def test_overview_tiles_show_each_heads_pattern_scaled_to_its_own_maximum():
+    n, side, gap = 8, 64, 4
+    weights = np.full((2, 3, n, n), 1 / n, dtype=np.float32)  # [layer, head, query_pos, key_pos]
+    weights[1, 2] = np.eye(n) * 0.5  # a faint diagonal still reaches the darkest colour: its own maximum
+    rgb = np.asarray(Image.open(io.BytesIO(overview_png(weights, cell=side, gap=gap))).convert("RGB"))
+    darkest, lightest = (0x08, 0x30, 0x6B), (0xF7, 0xFB, 0xFF)  # the ends of BLUES
+    top, left, px = (side + gap) + gap // 2, 2 * (side + gap) + gap // 2, side // n
+    tile = rgb[top : top + side, left : left + side]
+    assert tuple(tile[px // 2, px // 2]) == darkest and tuple(tile[-1, -1]) == darkest  # on the diagonal
+    assert tuple(tile[px // 2, px + px // 2]) == lightest  # off it
+    assert (rgb[gap // 2 : gap // 2 + side, gap // 2 : gap // 2 + side] == darkest).all()  # uniform: all at max
+    assert tuple(rgb[0, 0]) == (255, 255, 255)  # white between the tiles
 
 
 def test_overview_at_512_tokens_stays_small():

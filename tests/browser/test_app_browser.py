@@ -66,7 +66,8 @@ def test_first_page_paints_attention_for_the_preset_sentence(lab: LabPage):
     assert "2 · animal" in lab.chips()
     expect(heatmap.locator(".ytick text", has_text=re.compile(r"^2 animal$"))).to_be_visible()
     assert heatmap_picture(lab).startswith("data:image/png")
-    expect(lab.charts.locator(".gtitle", has_text="All layers × heads")).to_be_visible()
+    expect(lab.main.locator(".ov figcaption", has_text="All layers × heads")).to_be_visible()
+    expect(lab.main.locator(".ov img")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
     assert_no_failure(lab, "first page")
     lab.screenshot("first-page")
 
@@ -93,6 +94,27 @@ def test_picking_another_head_changes_the_heatmap(lab: LabPage):
     lab.step_slider("layer", "ArrowLeft")
     assert heatmap_title(lab) == "α · layer 2, head 2"
     assert query_of(lab.page.url) == {"layer": "2", "head": "2"}
+
+
+def outline_of_chosen_head(lab: LabPage) -> tuple[int, int]:
+    """(layer, head) of the outlined thumbnail, from the outline's place in the 6 × 12 grid."""
+    top, left = lab.main.locator(".ov .pick").evaluate("e => [parseFloat(e.style.top), parseFloat(e.style.left)]")
+    return round(top * 6 / 100), round(left * 12 / 100)
+
+
+def test_clicking_a_thumbnail_in_the_overview_shows_that_head(lab: LabPage):
+    lab.open()
+    assert outline_of_chosen_head(lab) == (3, 1)
+    image = lab.main.locator(".ov img")
+    box = image.bounding_box()
+    assert box is not None and box["width"] > 200
+    # The middle of the thumbnail in row 2 (layer 2), column 5 (head 5) of the 6 × 12 grid.
+    lab.run(lambda: image.click(position={"x": box["width"] * 5.5 / 12, "y": box["height"] * 2.5 / 6}))
+    assert heatmap_title(lab) == "α · layer 2, head 5"
+    assert query_of(lab.page.url) == {"layer": "2", "head": "5"}
+    assert outline_of_chosen_head(lab) == (2, 5)
+    expect(lab.page.locator('.st-key-head input[type="range"]')).to_have_value("5")
+    assert_no_failure(lab, "overview click")
 
 
 def test_every_view_opens_and_paints_without_an_exception(lab: LabPage):
