@@ -17,6 +17,7 @@ the server, so the browser's own work competes with the server's: the output say
 Prints Markdown tables.
 
     .venv/bin/python bench/bench_classroom.py [--sessions 20] [--seconds 120] [--reps 7] [--seed 1]
+    .venv/bin/python bench/bench_classroom.py --script bench/floor_app.py   # the same class on the floor page
 
 Run by hand on a quiet machine; never part of the tests.
 """
@@ -80,14 +81,14 @@ def verdict(ok: bool) -> str:
 
 
 async def run(args: argparse.Namespace) -> None:
-    print(f"# Classroom benchmark · {args.sessions} sessions · {args.seconds:.0f} s · seed {args.seed}")
+    print(f"# Classroom benchmark · {args.script} · {args.sessions} sessions · {args.seconds:.0f} s · seed {args.seed}")
     print(f"\n{machine_line()}")
     print(
         f"\nEvery student is a page of ONE headless Chromium on this machine, so the browser's rendering of "
         f"{args.sessions} pages competes with the server for the same cores (CPU use is reported below); "
         "on a real classroom's laptops the server would have its cores to itself."
     )
-    with streamlit_server("app.py", LOGS / "classroom-app.log") as (url, pid):
+    with streamlit_server(args.script, LOGS / "classroom-app.log") as (url, pid):
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=LOAD_CHROMIUM_ARGS)
             try:
@@ -178,6 +179,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120, help="length of the classroom run")
     parser.add_argument("--reps", type=int, default=7, help="single-session Enters timed (after one warm-up)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the sentences and the arrival times")
+    parser.add_argument(
+        "--script", default="app.py", help="the page to serve: app.py, or bench/floor_app.py for the platform's floor"
+    )
     parser.add_argument("--timeout", type=float, default=90, help="seconds before an action counts as timed out")
     asyncio.run(run(parser.parse_args()))
 

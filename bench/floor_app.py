@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 st.set_page_config(page_title="floor", layout="wide")
-text = st.text_input("Sentence (press Enter to run)", "the cat sat on the mat")
+text = st.text_input("Sentence (press Enter to run)", "the cat sat on the mat", key="text")
 head = st.select_slider("Head", options=range(12), key="head")
 n = min(512, len(text.split()) + 2)
 rng = np.random.default_rng(len(text) * 13 + head)
