@@ -4,6 +4,7 @@ Run by hand, never in the tests:
 
     python bench/bench_trace.py                 # CPU
     python bench/bench_trace.py --device cuda   # the same on a GPU
+    python bench/bench_trace.py --threads 1     # as the app's model thread runs it
 
 Both sides run in one process on the bundled all-MiniLM-L6-v2, at sentences whose tokenized length
 (with [CLS] and [SEP]) is exactly 16, 128 and 512. After a warm-up the two are timed in alternation,
@@ -83,7 +84,12 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs of each side per length")
     parser.add_argument("--runs", type=int, default=25, help="timed runs of each side per length")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads for both sides (the app's model thread uses 1)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from transformers import BertModel  # a dev requirement, imported only here
 
