@@ -25,11 +25,10 @@ def md_escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def figure(fig: go.Figure, caption: str, key: str, **kwargs) -> object:
+def figure(fig: go.Figure, caption: str, key: str) -> None:
     """A Plotly figure (its toolbar has the PNG download) with a one-line caption under it."""
-    event = st.plotly_chart(fig, key=key, config=PLOT_CONFIG, **kwargs)
+    st.plotly_chart(fig, key=key, config=PLOT_CONFIG)
     st.caption(caption)
-    return event
 
 
 def token_chips(tokens: tuple[str, ...], special: np.ndarray, unknown: str = "[UNK]") -> None:
