@@ -122,7 +122,7 @@ def library_file(suffix: str) -> Path:
 def head_view_html(text: str) -> Path:
     """bertviz's head view of the app's own attention weights for `text`, as an HTML file."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    trace = model.trace(model.load_pretrained(), text)
+    trace = model.trace_encoder(model.load_encoder(), text)
     assert trace.n_positions == N_TOKENS, trace.n_positions
     weights_path = CACHE / f"attention-{N_TOKENS}.npz"
     np.savez(weights_path, weights=trace.weights(), tokens=json.dumps(list(trace.tokens)))

@@ -1,4 +1,4 @@
-"""How long `model.trace` takes next to Hugging Face transformers' BertModel on the same weights and text.
+"""How long `model.trace_encoder` takes next to Hugging Face transformers' BertModel on the same weights and text.
 
 Run by hand, never in the tests:
 
@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import model  # noqa: E402
-from model.pretrained import bundled_model_dir  # noqa: E402
+from model.encoder import bundled_model_dir  # noqa: E402
 
 LENGTHS = (16, 128, 512)
 
@@ -55,7 +55,7 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def sentence_of_length(pretrained: model.PretrainedModel, n_tokens: int) -> str:
+def sentence_of_length(pretrained: model.EncoderModel, n_tokens: int) -> str:
     """A prefix of the repeated passage that tokenizes to exactly n_tokens, [CLS] and [SEP] included."""
     text = PASSAGE * (n_tokens // 20 + 2)
     encoding = pretrained.tokenizer.encode(text)
@@ -94,7 +94,7 @@ def main() -> None:
     from transformers import BertModel  # a dev requirement, imported only here
 
     device = torch.device(args.device)
-    pretrained = model.load_pretrained(device=device)
+    pretrained = model.load_encoder(device=device)
     hf_model = BertModel.from_pretrained(str(bundled_model_dir()), attn_implementation="eager").eval().to(device)
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}, CPU {cpu_model()}")
@@ -108,13 +108,13 @@ def main() -> None:
         ids = torch.tensor([pretrained.tokenizer.encode(text).ids], device=device)  # [batch=1, pos]
 
         def run_trace(text=text):
-            return model.trace(pretrained, text)
+            return model.trace_encoder(pretrained, text)
 
         def run_transformers(ids=ids):
             with torch.inference_mode():
                 return hf_model(ids, output_attentions=True)
 
-        assert model.trace(pretrained, text).n_positions == n_tokens
+        assert model.trace_encoder(pretrained, text).n_positions == n_tokens
         for _ in range(args.warmup):
             run_trace()
             run_transformers()

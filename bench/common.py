@@ -31,7 +31,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from components.i18n import LANG_NAMES, t
 from components.params import DEFAULT_TEXT, VIEWS
-from model.pretrained import bundled_model_dir
+from model.encoder import bundled_model_dir
 from tests.browser.conftest import CHROMIUM_ARGS, VIEWPORT
 from tests.browser.waits import _PAINTED_JS, FULL_RUN_FINISHES, RUN_TIMEOUT_S
 

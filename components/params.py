@@ -15,7 +15,7 @@ from typing import Any
 
 from model.attention import MASK_KINDS, NORMALIZERS
 from model.playground import D_MODEL_RANGE, N_HEADS_RANGE, N_LAYERS_RANGE, SEED_RANGE, TEMPERATURE_RANGE
-from model.pretrained import BUNDLED_NAME as DEFAULT_MODEL
+from model.registry import DEFAULT_MODEL
 
 VIEWS: tuple[str, ...] = ("attention", "qkv", "steps", "positional", "playground", "compare", "training")
 MAX_CHARS = 5_000  # longer text is cut with a notice; 512 tokens of English is ~2,500 characters

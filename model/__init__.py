@@ -1,37 +1,42 @@
-"""Attention Lab's torch code: attention math, positional encoding, the bundled, operator and playground models.
+"""Attention Lab's torch code: attention math, positional encoding, the model families, the playground.
 
-Nothing here imports Streamlit. Everything a view draws comes out of `trace`, `trace_any` or `trace_playground`
+Nothing here imports Streamlit. Everything a view draws comes out of `trace_any` or `trace_playground`
 as an `AttentionTrace` of plain numpy arrays.
 """
 
 from model.attention import build_mask, normalize, scaled_dot_product_attention
 from model.device import pick_device
+from model.encoder import EncoderModel, load_encoder, trace_encoder
 from model.errors import AttentionLabError, EmptyTextError, InvalidConfigError, ModelNotInstalledError
+from model.layers import Ablation
 from model.playground import PlaygroundConfig, trace_playground, valid_head_counts
 from model.positional import sinusoidal_encoding
-from model.pretrained import PretrainedModel, load_pretrained, trace
-from model.registry import load_model, operator_model_paths, trace_any
-from model.trace import AttentionTrace, LayerTrace
+from model.registry import load_model, load_named, model_names, operator_model_paths, trace_any
+from model.trace import AttentionRule, AttentionTrace, LayerTrace
 
 __all__ = [
+    "Ablation",
     "AttentionLabError",
+    "AttentionRule",
     "AttentionTrace",
     "EmptyTextError",
+    "EncoderModel",
     "InvalidConfigError",
     "LayerTrace",
     "ModelNotInstalledError",
     "PlaygroundConfig",
-    "PretrainedModel",
     "build_mask",
+    "load_encoder",
     "load_model",
-    "load_pretrained",
+    "load_named",
+    "model_names",
     "normalize",
     "operator_model_paths",
     "pick_device",
     "scaled_dot_product_attention",
     "sinusoidal_encoding",
-    "trace",
     "trace_any",
+    "trace_encoder",
     "trace_playground",
     "valid_head_counts",
 ]

@@ -4,7 +4,9 @@
     α       = normalize(mask(scores) / T)       normalize is softmax, or ReLU then divide by the row sum
     z       = α · v                             each output row is a weighted sum of value rows
 
-Every function works on any leading batch axes (`...`), so one call handles all heads at once.
+Every function works on any leading batch axes (`...`), so one call handles all heads at once. The torch
+functions run inside the models' forward passes; `attention_np` is the same formula in numpy, with which a
+trace computes its scores and weights from the q and k it keeps.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
 import torch
 
 Normalizer = Literal["softmax", "relu"]
@@ -90,3 +93,37 @@ def scaled_dot_product_attention(
     weights = normalize(scores, mask, normalizer, temperature)  # [..., query_pos, key_pos]
     z = weights @ v  # [..., query_pos, d_v]
     return z, scores, weights
+
+
+def attention_np(
+    q: np.ndarray,
+    k: np.ndarray,
+    mask: np.ndarray | None = None,
+    normalizer: str = "softmax",
+    scale: bool = True,
+    temperature: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, weights) from q and k in numpy, in q's precision: the torch functions above, step for step.
+
+    q: [..., query_pos, d_head], k: [..., key_pos, d_head], mask: [query_pos, key_pos] bool, True = visible.
+    scores are q·kᵀ/√d_head (q·kᵀ when scale=False) before the mask; weights follow `normalize`'s rules.
+    """
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    scores = q @ np.swapaxes(k, -1, -2)  # [..., query_pos, key_pos]
+    if scale:
+        scores /= np.sqrt(np.asarray(q.shape[-1], dtype=scores.dtype))
+    logits = scores / temperature if temperature != 1.0 else scores  # [..., query_pos, key_pos]
+    visible = np.ones(scores.shape[-2:], dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if normalizer == "softmax":
+        logits = np.where(visible, logits, -np.inf)  # [..., query_pos, key_pos]
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))  # exp(−∞) = 0 for hidden keys
+        weights = e / e.sum(axis=-1, keepdims=True)
+    elif normalizer == "relu":
+        kept = np.maximum(logits, 0) * visible  # [..., query_pos, key_pos]
+        total = kept.sum(axis=-1, keepdims=True)  # [..., query_pos, 1]
+        even = np.broadcast_to(visible / visible.sum(axis=-1, keepdims=True), kept.shape).astype(kept.dtype)
+        weights = np.where(total > 0, kept / np.where(total > 0, total, 1), even)
+    else:
+        raise ValueError(f"unknown normalizer {normalizer!r}; expected one of {NORMALIZERS}")
+    return scores, weights.astype(scores.dtype, copy=False)

@@ -24,8 +24,9 @@ import torch.nn.functional as F
 
 from model.attention import MASK_KINDS, NORMALIZERS, build_mask, scaled_dot_product_attention
 from model.errors import EmptyTextError, InvalidConfigError
+from model.layers import tokenize
 from model.positional import sinusoidal_encoding
-from model.trace import AttentionTrace, LayerTrace, to_numpy
+from model.trace import AttentionRule, AttentionTrace, LayerTrace, to_numpy
 
 # Bounds that keep every setting cheap on a 2-core CPU (the largest costs ~0.1 s and ~100 MB).
 D_MODEL_RANGE = (2, 1024)
@@ -137,14 +138,11 @@ def embed(config: PlaygroundConfig, text: str, pretrained=None) -> tuple[list[st
         truncated = len(tokens) > MAX_POSITIONS
         tokens = tokens[:MAX_POSITIONS]
         return tokens, _char_vectors(tokens, config.d_model, config.seed), truncated, [False] * len(tokens)
-    from model.pretrained import tokenize
-
-    ids, tokens, special, truncated = tokenize(pretrained, text)
-    table = pretrained.params["embeddings.word_embeddings.weight"]
-    emb = table[torch.tensor(ids, device=table.device)].float().cpu()  # [pos, d_pretrained]
+    tok = tokenize(pretrained.tokenizer, text)
+    emb = pretrained.word_embeddings.rows(torch.tensor(tok.ids, device=pretrained.device)).float().cpu()  # [pos, d]
     gen = torch.Generator().manual_seed(PROJECTION_SEED)
     projection = torch.randn(emb.shape[1], config.d_model, generator=gen)  # [d_pretrained, d_model]
-    return tokens, emb @ projection, truncated, special
+    return tok.tokens, emb @ projection, tok.truncated, tok.special
 
 
 @torch.inference_mode()
@@ -156,33 +154,30 @@ def trace_playground(config: PlaygroundConfig, text: str, pretrained=None) -> At
     token_emb = (vectors - vectors.mean(-1, keepdim=True)) / (vectors.std(-1, keepdim=True) + 1e-6)  # [pos, d_model]
     pe = sinusoidal_encoding(n, config.d_model) if config.positions else torch.zeros(n, config.d_model)
     mask = build_mask(config.mask, n, config.window)  # [query_pos, key_pos] or None
+    rule = AttentionRule.from_mask(
+        mask, normalizer=config.normalizer, scale=config.scale, temperature=config.temperature
+    )
     x = token_emb + pe  # [pos, d_model]
     layers = []
     for w in layer_weights(config):
         q = (x @ w["W_Q"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
         k = (x @ w["W_K"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
         v = (x @ w["W_V"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
-        z, scores, weights = scaled_dot_product_attention(
+        z, _, _ = scaled_dot_product_attention(
             q, k, v, mask=mask, normalizer=config.normalizer, scale=config.scale, temperature=config.temperature
-        )  # z [head, pos, d_head]; scores, weights [head, query_pos, key_pos]
+        )  # [head, pos, d_head]
         concat = z.transpose(0, 1).reshape(n, config.d_model)  # [pos, d_model]
         x = F.layer_norm(x + concat @ w["W_O"], (config.d_model,))  # [pos, d_model]
-        layers.append(LayerTrace.from_tensors(q=q, k=k, v=v, scores=scores, weights=weights, z=z, output=x))
-    mask_np = None if mask is None else mask.numpy().copy()  # [query_pos, key_pos]
-    if mask_np is not None:
-        mask_np.flags.writeable = False
+        layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=x))
     return AttentionTrace(
         model_name="playground",
         tokens=tuple(tokens),
         layers=tuple(layers),
         token_embeddings=to_numpy(token_emb),
         position_embeddings=to_numpy(pe),
-        mask=mask_np,
+        rule=rule,
         truncated=truncated,
         positions=config.positions,
-        normalizer=config.normalizer,
-        scale=config.scale,
-        temperature=config.temperature,
         device="cpu",
         special=tuple(special),
     )

@@ -3,6 +3,12 @@
 This is the one object that flows from the model to the UI. It is frozen and picklable (Streamlit
 caches it), and the views only slice it: choosing a layer, head or query never re-runs a model.
 Tensors become numpy here and nowhere else (`to_numpy`).
+
+A layer keeps q, k, v, z and its output. Its scores and weights are computed from q and k when asked,
+with the rule the model applied (mask, normalizer, ÷√d, temperature): the same formula the forward pass
+ran, so they are what the model used (the tests hold them against `transformers`). Keeping them instead
+would cost two [head, pos, pos] arrays per layer: at 512 tokens, 570 MB for SmolLM2's 30 layers × 9 heads,
+where q, k, v and z take 140 MB.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from model.attention import attention_np
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
@@ -34,24 +42,55 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
     return a
 
 
+def read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class AttentionRule:
+    """How a model turns scores into weights: α′ = normalize(mask(q·kᵀ/√d_head) / T)."""
+
+    mask: np.ndarray | None = None  # [query_pos, key_pos] bool, True = visible; None: every key visible
+    normalizer: str = "softmax"  # or "relu" (the playground's other choice)
+    scale: bool = True  # divide q·k by √d_head
+    temperature: float = 1.0
+
+    @classmethod
+    def from_mask(cls, mask: torch.Tensor | None, **rest: object) -> AttentionRule:
+        """A rule whose mask is a read-only numpy copy of a torch mask."""
+        return cls(mask=None if mask is None else read_only(mask.cpu().numpy().copy()), **rest)
+
+
 @dataclass(frozen=True)
 class LayerTrace:
     """One attention layer; every array is float32."""
 
-    q: np.ndarray  # [head, pos, d_head]
-    k: np.ndarray  # [head, pos, d_head]
-    v: np.ndarray  # [head, pos, d_head]
-    scores: np.ndarray  # [head, query_pos, key_pos]  q·kᵀ/√d_head (or q·kᵀ when unscaled), before the mask
-    weights: np.ndarray  # [head, query_pos, key_pos]  α, each row sums to 1
-    z: np.ndarray  # [head, pos, d_head]  α @ v, one output per head
-    output: (
-        np.ndarray
-    )  # [pos, d_model]  the layer's output (after W^O and, where the model has them, the feed-forward and norms)
+    q: np.ndarray  # [head, pos, d_head]  as the scores use it (after rotary embedding, where the model has it)
+    k: np.ndarray  # [head, pos, d_head]  one per query head: heads that share a key (grouped-query) repeat it
+    v: np.ndarray  # [head, pos, d_head]  likewise
+    z: np.ndarray  # [head, pos, d_head]  α′ @ v, one output per head
+    output: np.ndarray  # [pos, d_model]  the layer's output (after W^O and, where the model has them, FFN and norms)
+    rule: AttentionRule = AttentionRule()
 
     @classmethod
-    def from_tensors(cls, **tensors: torch.Tensor) -> LayerTrace:
+    def from_tensors(cls, rule: AttentionRule, **tensors: torch.Tensor) -> LayerTrace:
         """A LayerTrace from the tensors of one layer, each made numpy here (`to_numpy`)."""
-        return cls(**{name: to_numpy(t) for name, t in tensors.items()})
+        return cls(rule=rule, **{name: to_numpy(t) for name, t in tensors.items()})
+
+    def _attention(self) -> tuple[np.ndarray, np.ndarray]:
+        r = self.rule
+        return attention_np(self.q, self.k, r.mask, r.normalizer, r.scale, r.temperature)
+
+    @property
+    def scores(self) -> np.ndarray:
+        """q·kᵀ/√d_head (q·kᵀ when unscaled), before the mask.  # [head, query_pos, key_pos], computed"""
+        return read_only(self._attention()[0])
+
+    @property
+    def weights(self) -> np.ndarray:
+        """α′, each row sums to 1 over the visible keys.  # [head, query_pos, key_pos], computed"""
+        return read_only(self._attention()[1])
 
     @property
     def concat(self) -> np.ndarray:
@@ -59,28 +98,50 @@ class LayerTrace:
         n_heads, n_pos, d_head = self.z.shape
         return self.z.transpose(1, 0, 2).reshape(n_pos, n_heads * d_head)
 
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.q, self.k, self.v, self.z, self.output))
+
 
 @dataclass(frozen=True)
 class AttentionTrace:
     """A model's attention on one text.
 
-    tokens include the special tokens ([CLS], [SEP]) where the model uses them; `special` marks them. `mask` is the
-    [query_pos, key_pos] visibility the model applied (True = visible), None when it saw everything.
+    tokens include the special tokens ([CLS], [SEP], <s>) where the model uses them; `special` marks them.
+    `rule.mask` is the [query_pos, key_pos] visibility the model applied (True = visible), None when it saw
+    everything.
     """
 
     model_name: str
-    tokens: tuple[str, ...]
+    tokens: tuple[str, ...]  # as shown on screen ("Ġsaw" is shown " saw")
     layers: tuple[LayerTrace, ...]
     token_embeddings: np.ndarray  # [pos, d_model]
-    position_embeddings: np.ndarray  # [pos, d_model]  zeros when positions were switched off
-    mask: np.ndarray | None = None  # [query_pos, key_pos] bool
+    position_embeddings: np.ndarray  # [pos, d_model]  zeros when positions were switched off or are rotary
+    rule: AttentionRule = AttentionRule()
     truncated: bool = False  # the text was cut to the model's maximum number of positions
-    positions: bool = True  # position information was added to the input
-    normalizer: str = "softmax"
-    scale: bool = True
-    temperature: float = 1.0
+    positions: bool = True  # position information was given to the model
     device: str = "cpu"
     special: tuple[bool, ...] = ()  # per position: a special token such as [CLS] or [SEP]
+    token_ids: tuple[int, ...] = ()  # the vocabulary ids, per position
+    word_ids: tuple[int | None, ...] = ()  # which word of the text each token belongs to; None: special
+    kv_heads: tuple[int, ...] = ()  # per query head, the key/value head it reads (grouped-query); () = its own
+    rope_base: float | None = None  # rotary position embedding's base θ, where the model uses it
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        return self.rule.mask
+
+    @property
+    def normalizer(self) -> str:
+        return self.rule.normalizer
+
+    @property
+    def scale(self) -> bool:
+        return self.rule.scale
+
+    @property
+    def temperature(self) -> float:
+        return self.rule.temperature
 
     @property
     def n_layers(self) -> int:
@@ -88,7 +149,7 @@ class AttentionTrace:
 
     @property
     def n_heads(self) -> int:
-        return self.layers[0].weights.shape[0]
+        return self.layers[0].q.shape[0]
 
     @property
     def d_head(self) -> int:
@@ -105,13 +166,11 @@ class AttentionTrace:
     @property
     def nbytes(self) -> int:
         """Memory held by the trace's arrays (what a cache counts against its budget)."""
-        arrays = [self.token_embeddings, self.position_embeddings]
-        for layer in self.layers:
-            arrays += [layer.q, layer.k, layer.v, layer.scores, layer.weights, layer.z, layer.output]
-        return sum(a.nbytes for a in arrays)
+        own = self.token_embeddings.nbytes + self.position_embeddings.nbytes
+        return own + sum(layer.nbytes for layer in self.layers)
 
     def weights(self) -> np.ndarray:
-        """α of every layer and head.  # [layer, head, query_pos, key_pos]"""
+        """α′ of every layer and head.  # [layer, head, query_pos, key_pos]"""
         return np.stack([layer.weights for layer in self.layers])
 
     def is_special(self) -> np.ndarray:
@@ -119,3 +178,7 @@ class AttentionTrace:
         if not self.special:
             return np.zeros(len(self.tokens), dtype=bool)
         return np.array(self.special, dtype=bool)
+
+    def kv_head(self, head: int) -> int:
+        """The key/value head a query head reads: itself, unless heads share keys (grouped-query attention)."""
+        return self.kv_heads[head] if self.kv_heads else head

@@ -8,5 +8,5 @@ import model
 
 
 @pytest.fixture(scope="session")
-def pretrained() -> model.PretrainedModel:
-    return model.load_pretrained(device="cpu")
+def pretrained() -> model.EncoderModel:
+    return model.load_encoder(device="cpu")

@@ -151,7 +151,7 @@ def test_missing_model_package_says_how_to_install(monkeypatch):
     real_files = importlib.resources.files
 
     def files(name):
-        if name == model.pretrained.MODEL_PACKAGE:
+        if name == model.encoder.MODEL_PACKAGE:
             raise ModuleNotFoundError(name)
         return real_files(name)
 

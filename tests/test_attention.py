@@ -2,11 +2,13 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from model import build_mask, normalize, scaled_dot_product_attention
+from model.attention import attention_np
 
 
 @pytest.fixture
@@ -83,3 +85,23 @@ def test_bad_arguments_raise():
         normalize(torch.zeros(2, 2), normalizer="sparsemax")
     with pytest.raises(ValueError):
         normalize(torch.zeros(2, 2), temperature=0.0)
+
+
+@pytest.mark.parametrize("normalizer", ["softmax", "relu"])
+@pytest.mark.parametrize("mask_kind", ["none", "causal", "window"])
+@pytest.mark.parametrize("scale", [True, False])
+@pytest.mark.parametrize("temperature", [1.0, 0.3])
+def test_numpy_formula_is_the_torch_one(normalizer, mask_kind, scale, temperature):
+    """attention_np (what a trace computes its weights with) against the torch functions the models run."""
+    gen = torch.Generator().manual_seed(7)
+    q, k, v = (torch.randn(3, 9, 8, generator=gen) for _ in range(3))
+    mask = build_mask(mask_kind, 9, window=3)
+    _, scores, weights = scaled_dot_product_attention(
+        q, k, v, mask=mask, normalizer=normalizer, scale=scale, temperature=temperature
+    )
+    np_scores, np_weights = attention_np(
+        q.numpy(), k.numpy(), None if mask is None else mask.numpy(), normalizer, scale, temperature
+    )
+    assert np_weights.dtype == np.float32
+    np.testing.assert_allclose(np_scores, scores.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np_weights, weights.numpy(), rtol=1e-5, atol=1e-6)

@@ -45,19 +45,19 @@ def test_a_single_oversized_value_is_still_kept():
 
 
 def test_trace_nbytes_counts_its_arrays(pretrained):
-    trace = model.trace(pretrained, "I saw a saw")
+    trace = model.trace_encoder(pretrained, "I saw a saw")
     n = len(trace.tokens)
-    per_layer = 4 * (4 * 12 * n * 32 + 2 * 12 * n * n + n * 384)
+    per_layer = 4 * (4 * 12 * n * 32 + n * 384)  # q, k, v, z and the output; scores and α′ are computed
     assert trace.nbytes == 6 * per_layer + 2 * 4 * n * 384
 
 
 def test_gpu_out_of_memory_retries_on_the_cpu(pretrained, monkeypatch):
     real = model.trace_any
 
-    def failing_on_gpu(m, text, positions=True):
+    def failing_on_gpu(m, text, positions=True, ablate=None):
         if m.device.type == "cuda":
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(m, text, positions=positions)
+        return real(m, text, positions=positions, ablate=ablate)
 
     monkeypatch.setattr(model, "trace_any", failing_on_gpu)
     monkeypatch.setattr("components.cache._cpu_model", lambda name: pretrained)
@@ -103,7 +103,7 @@ def test_traces_run_on_one_long_lived_thread_with_one_cpu_thread(pretrained):
     assert torch.get_num_threads() == before
     trace = trace_on_model(pretrained, "I saw a saw", positions=True)
     np.testing.assert_allclose(
-        trace.layers[3].weights, model.trace(pretrained, "I saw a saw").layers[3].weights, atol=1e-5
+        trace.layers[3].weights, model.trace_encoder(pretrained, "I saw a saw").layers[3].weights, atol=1e-5
     )
 
 

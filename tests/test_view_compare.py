@@ -43,7 +43,7 @@ def test_shared_summary_pairs_first_occurrences_of_common_words():
 
 
 def test_shown_head_hides_special_tokens_and_renormalizes(pretrained):
-    trace = model.trace(pretrained, RIVER)
+    trace = model.trace_encoder(pretrained, RIVER)
     full = shown_head(trace, 3, 1, False, 512)
     np.testing.assert_array_equal(full.weights, trace.layers[3].weights[1])
     assert full.tokens == trace.tokens
@@ -78,8 +78,8 @@ def test_bank_in_two_sentences(pretrained):
     a, b = (z_of(t) for t in specs(at)[0]["data"])
     # The app traces on its model thread with one CPU thread, this test with torch's default: sums are added
     # in another order, so the last float32 digits may differ.
-    np.testing.assert_allclose(a, model.trace(pretrained, RIVER).layers[3].weights[1], atol=1e-5)
-    np.testing.assert_allclose(b, model.trace(pretrained, LOAN).layers[3].weights[1], atol=1e-5)
+    np.testing.assert_allclose(a, model.trace_encoder(pretrained, RIVER).layers[3].weights[1], atol=1e-5)
+    np.testing.assert_allclose(b, model.trace_encoder(pretrained, LOAN).layers[3].weights[1], atol=1e-5)
     summary = markdown(at)
     assert "**bank** →" in summary and "river" in summary
 

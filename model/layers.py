@@ -1,0 +1,196 @@
+"""The pieces every model family shares, written once: norms, linear maps, head splitting, activations,
+reading a Hugging Face folder (files, config.json, safetensors, tokenizer.json), tokenizing, and the
+one knob the ablation experiment turns.
+
+Each family (model/encoder.py, model/gpt2.py, model/llama.py) keeps only what is its own: its config, the
+names of its weights and its forward pass, next to the formula.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from tokenizers import Tokenizer
+
+from model.errors import EmptyTextError, InvalidConfigError
+
+MAX_TOKENS = 512  # the most tokens any model is given: longer text is cut, with a notice in the page
+MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "gelu": F.gelu,
+    "gelu_new": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "relu": F.relu,
+    "silu": F.silu,
+}
+
+Params = dict[str, torch.Tensor]
+N = TypeVar("N", int, float)
+
+
+# ── Arithmetic ────────────────────────────────────────────────────────────────────────────────────
+
+
+def layer_norm(x: torch.Tensor, params: Params, prefix: str, eps: float) -> torch.Tensor:
+    """(x − mean) / √(var + eps) · γ + β over the last axis; γ, β are `prefix`.weight and .bias."""
+    return F.layer_norm(x, x.shape[-1:], params[prefix + ".weight"], params[prefix + ".bias"], eps)
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """x / √(mean(x²) + eps) · γ over the last axis (no centring, no bias), as Llama does."""
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+
+
+def linear(x: torch.Tensor, params: Params, prefix: str, bias: bool = True) -> torch.Tensor:
+    """x·Wᵀ + b with W stored [out, in] as nn.Linear stores it."""
+    return F.linear(x, params[prefix + ".weight"], params[prefix + ".bias"] if bias else None)
+
+
+def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """[pos, n_heads * d_head] -> [head, pos, d_head]"""
+    n_pos, width = x.shape
+    return x.view(n_pos, n_heads, width // n_heads).transpose(0, 1)
+
+
+def merge_heads(z: torch.Tensor) -> torch.Tensor:
+    """The heads' outputs side by side, the input of W^O: [head, pos, d_head] -> [pos, head * d_head]"""
+    n_heads, n_pos, d_head = z.shape
+    return z.transpose(0, 1).reshape(n_pos, n_heads * d_head)
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """Remove one key from one head: its value vector becomes zero in that layer, so the head's output for
+    every query loses that key's share (α′ is left as it was). The attention-vs-importance experiment
+    re-runs the model once per key with this."""
+
+    layer: int
+    head: int
+    key: int
+
+    def apply(self, layer: int, v: torch.Tensor) -> torch.Tensor:
+        """v with this key's value zeroed in this head, when `layer` is the ablated one.  # [head, pos, d_head]"""
+        if layer != self.layer:
+            return v
+        v = v.clone()
+        v[self.head, self.key] = 0.0
+        return v
+
+
+# ── Reading a folder ──────────────────────────────────────────────────────────────────────────────
+
+
+def require_files(folder: Path, names: tuple[str, ...] = MODEL_FILES) -> None:
+    """An InvalidConfigError naming the files `folder` lacks."""
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        raise InvalidConfigError(f"{folder} is not a usable model folder: missing {', '.join(missing)}")
+
+
+def read_config(folder: Path) -> dict:
+    """config.json of a folder as a dict, or an InvalidConfigError saying why it cannot be read."""
+    path = folder / "config.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InvalidConfigError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(raw, dict):
+        raise InvalidConfigError(f"{path} must hold a JSON object")
+    return raw
+
+
+def config_number(
+    raw: dict, key: str, kind: type[N], where: object, default: N | None = None, *, least: float = 1e-300
+) -> N:
+    """raw[key] as an int or float of at least `least` (positive by default), or an InvalidConfigError that
+    names the key and the file."""
+    value = raw.get(key, default)
+    if value is None:
+        raise InvalidConfigError(f"{where}/config.json lacks {key!r}")
+    wrong_kind = isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value))
+    if wrong_kind or value < least:
+        what = ("a positive integer" if kind is int else "a positive number") if least > 0 else f"a number ≥ {least}"
+        raise InvalidConfigError(f"{where}/config.json: {key} must be {what}, not {value!r}")
+    return kind(value)
+
+
+def check_heads(n_heads: int, d_model: int, where: object) -> None:
+    if d_model % n_heads:
+        raise InvalidConfigError(f"{where}: {n_heads} heads do not divide the model width {d_model}")
+
+
+def check_activation(name: str, key: str, where: object) -> None:
+    if name not in ACTIVATIONS:
+        raise InvalidConfigError(f"{where}/config.json: unsupported {key} {name!r}")
+
+
+def load_params(path: Path, needed: list[str], device: torch.device, prefixes: tuple[str, ...] = ()) -> Params:
+    """The `needed` tensors of a safetensors file as float32 on `device`, with any of `prefixes` dropped from
+    their names; InvalidConfigError when the file cannot be read or lacks one of them."""
+    try:
+        tensors = load_file(path)
+    except (SafetensorError, OSError) as err:
+        raise InvalidConfigError(f"{path} cannot be read: {err}") from err
+    renamed = {}
+    for key, tensor in tensors.items():
+        for prefix in prefixes:
+            key = key.removeprefix(prefix)
+        renamed[key] = tensor
+    absent = [key for key in needed if key not in renamed]
+    if absent:
+        raise InvalidConfigError(f"{path} lacks {len(absent)} weights, e.g. {absent[0]}")
+    return {key: renamed[key].to(device, torch.float32) for key in needed}  # fp16 checkpoints too
+
+
+def read_tokenizer(path: Path) -> Tokenizer:
+    """tokenizer.json, or an InvalidConfigError when the tokenizers library cannot read it."""
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as err:  # the tokenizers library raises a bare Exception for any bad file
+        raise InvalidConfigError(f"{path} cannot be read: {err}") from err
+
+
+def fit_tokenizer(tokenizer: Tokenizer, max_positions: int) -> Tokenizer:
+    """The tokenizer set to encode one text without padding, cut to what the model and the app allow."""
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=min(max_positions, MAX_TOKENS))
+    return tokenizer
+
+
+# ── Tokenizing ────────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """One text as a model sees it."""
+
+    ids: list[int]
+    tokens: list[str]  # the tokenizer's own pieces ("Ġsaw", "▁我", "##ing")
+    special: list[bool]  # [CLS], [SEP], <s>, </s>, <|im_start|> …
+    word_ids: list[int | None]  # which word of the text each token belongs to; None for special tokens
+    truncated: bool  # the text was cut to the model's (or the app's) maximum
+
+
+def tokenize(tokenizer: Tokenizer, text: str) -> Tokens:
+    """`text` through a fitted tokenizer; an EmptyTextError when there is nothing to tokenize."""
+    if not text or not text.strip():
+        raise EmptyTextError("Type a sentence first: the text is empty.")
+    encoding = tokenizer.encode(text)
+    if not encoding.ids:
+        raise EmptyTextError("The text gives no tokens.")
+    return Tokens(
+        ids=list(encoding.ids),
+        tokens=list(encoding.tokens),
+        special=[bool(s) for s in encoding.special_tokens_mask],
+        word_ids=list(encoding.word_ids),
+        truncated=bool(encoding.overflowing),
+    )
