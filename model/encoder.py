@@ -136,7 +136,12 @@ class EncoderModel:
     params: L.Params  # the weights without a "bert."/"roberta." prefix, on `device`; word embeddings apart
     word_embeddings: EmbeddingRows
     device: torch.device
+    hf_config: dict  # the Hugging Face config.json this model is described by (for export)
     decoder = False
+
+    def hf_state_dict(self) -> dict[str, torch.Tensor]:
+        """Every weight under its Hugging Face name (BertModel / XLMRobertaModel), for export."""
+        return {WORD_EMBEDDINGS: self.word_embeddings.dense(), **self.params}
 
     def head_weights(self, layer: int, head: int) -> dict[str, np.ndarray]:
         """The rows of W^Q, W^K, W^V that make one head's q, k, v (each [d_head, d_model]) and the columns of
@@ -169,13 +174,14 @@ def load_encoder(
     """Load all-MiniLM-L6-v2 from its pip package (path=None) or a BERT/XLM-RoBERTa folder, safetensors only."""
     folder = Path(path) if path is not None else bundled_model_dir()
     L.require_files(folder)
-    config = EncoderConfig.from_hf(L.read_config(folder), folder)
+    raw = L.read_config(folder)
+    config = EncoderConfig.from_hf(raw, folder)
     dev = pick_device(str(device) if device is not None else None)
     params = L.load_params(folder / "model.safetensors", [WORD_EMBEDDINGS, *config.required_params()], dev, _PREFIXES)
     words = DenseRows(params.pop(WORD_EMBEDDINGS))
     tokenizer = L.fit_tokenizer(L.read_tokenizer(folder / "tokenizer.json"), config.max_positions)
     label = name or (BUNDLED_NAME if path is None else folder.name)
-    return EncoderModel(label, config, tokenizer, params, words, dev)
+    return EncoderModel(label, config, tokenizer, params, words, dev, raw)
 
 
 @torch.inference_mode()

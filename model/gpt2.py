@@ -93,7 +93,12 @@ class GPT2Model:
     tokenizer: Tokenizer
     params: L.Params  # safetensors names without a "transformer." prefix, float32 on `device`
     device: torch.device
+    hf_config: dict  # the Hugging Face config.json this model is described by (for export)
     decoder = True
+
+    def hf_state_dict(self) -> dict[str, torch.Tensor]:
+        """Every weight under its Hugging Face name (GPT2LMHeadModel, whose head is tied to wte), for export."""
+        return {"transformer." + key: value for key, value in self.params.items()}
 
     def head_weights(self, layer: int, head: int) -> dict[str, np.ndarray]:
         """The parts of W^Q, W^K, W^V that make one head's q, k, v, as [d_head, d_model] like nn.Linear, and the
@@ -126,7 +131,7 @@ def load_gpt2(path: str | Path, device: str | torch.device | None = None, *, nam
     # Only the weights the forward pass reads: older checkpoints also carry each layer's mask buffer (attn.bias).
     params = L.load_params(folder / "model.safetensors", config.required_params(), dev, ("transformer.",))
     tokenizer = L.fit_tokenizer(L.read_tokenizer(folder / "tokenizer.json"), config.max_positions)
-    return GPT2Model(name=name or folder.name, config=config, tokenizer=tokenizer, params=params, device=dev)
+    return GPT2Model(name or folder.name, config, tokenizer, params, dev, raw)
 
 
 def _conv1d(x: torch.Tensor, params: L.Params, prefix: str) -> torch.Tensor:
