@@ -453,3 +453,22 @@ def test_the_page_falls_back_when_a_link_names_an_unknown_model(monkeypatch):
     at.run()
     assert not at.exception
     assert any("etc/passwd" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5, 2.0])
+def test_gpt2_next_token_probabilities_match_transformers(gpt2_dir, temperature):
+    from model.next_word import next_tokens, probabilities
+
+    loaded = load_model(gpt2_dir, device="cpu")
+    text = "The bank of the river"
+    trace = trace_any(loaded, text)
+    hf_model = transformers.GPT2LMHeadModel.from_pretrained(str(gpt2_dir)).eval()  # its head is tied to wte
+    with torch.no_grad():
+        logits = hf_model(torch.tensor([list(trace.token_ids)])).logits[0]  # [pos, vocab]
+    for position in (0, trace.n_positions - 1):
+        expected = torch.softmax(logits[position].double() / temperature, dim=-1).numpy()
+        ours = next_tokens(loaded, trace, position, k=5, temperature=temperature)
+        assert [c.token_id for c in ours] == list(np.argsort(-expected, kind="stable")[:5])
+        np.testing.assert_allclose([c.probability for c in ours], expected[[c.token_id for c in ours]], atol=1e-5)
+        hidden = trace.layers[-1].output[position : position + 1]
+        np.testing.assert_allclose(probabilities(loaded.next_token_logits(hidden)[0], temperature), expected, atol=1e-5)
