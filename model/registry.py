@@ -31,7 +31,15 @@ from pathlib import Path
 import torch
 
 from model import layers as L
-from model.encoder import BUNDLED_NAME, EncoderConfig, EncoderModel, load_encoder, trace_encoder
+from model.encoder import (
+    BUNDLED_NAME,
+    E5_NAME,
+    EncoderConfig,
+    EncoderModel,
+    load_encoder,
+    load_multilingual_e5,
+    trace_encoder,
+)
 from model.errors import InvalidConfigError
 from model.gpt2 import GPT2Config, GPT2Model, load_gpt2, trace_gpt2
 from model.trace import AttentionTrace
@@ -64,6 +72,7 @@ _TRACERS: dict[type, Callable[..., AttentionTrace]] = {EncoderModel: trace_encod
 # The models every user may pick, by name, each loaded from its pip package.
 BUILT_IN: dict[str, Callable[[Device], LoadedModel]] = {
     BUNDLED_NAME: lambda device: load_encoder(None, device),
+    E5_NAME: load_multilingual_e5,
 }
 
 
