@@ -1,11 +1,18 @@
-"""Numbers derived from a trace: head averages, attention rollout, similarity of two positions.
+"""Numbers derived from one trace: head averages, attention rollout, similarity of two positions, and
+value-weighted attention (what each key actually sends, not only how much weight it gets).
 
-Plain numpy on the arrays of an AttentionTrace, so the views and the tests share one definition.
+Plain numpy on the arrays of an AttentionTrace, so the views and the tests share one definition. Numbers
+over a corpus live in model/heads.py, word-level merging in model/words.py, re-runs of a model in
+model/importance.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+
+from model.trace import AttentionTrace
 
 
 def head_average(weights: np.ndarray) -> np.ndarray:
@@ -47,3 +54,46 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
     if na == 0 or nb == 0:
         return 1.0 if na == nb else 0.0
     return float(np.dot(a, b) / (na * nb))
+
+
+def value_vectors(v: np.ndarray, w_o: np.ndarray) -> np.ndarray:
+    """What each key would send into the residual stream through one head at full weight: W^O_h · v_j.
+
+    v: [head, key_pos, d_head]; w_o: [head, d_model, d_head], each head's slice of W^O in nn.Linear's layout
+    (`head_weights(layer, head)["W_O"]`). Returns [head, key_pos, d_model]. W^O's bias is left out: it is
+    added once per query, not sent by any key.
+    """
+    return np.einsum("hmd,hkd->hkm", w_o, v)  # [head, key_pos, d_model]
+
+
+def value_weighted(weights: np.ndarray, v: np.ndarray, w_o: np.ndarray) -> np.ndarray:
+    """Value-weighted attention (Kobayashi et al., EMNLP 2020): ‖α′ᵢⱼ · W^O_h · vⱼ‖ for every head, query and key.
+
+    A head's output for query i, once through W^O, is Σⱼ α′ᵢⱼ · W^O_h vⱼ: this is the length of each key's term
+    of that sum. A key with a large α′ but a short value vector sends little (the [CLS]/[SEP] "sinks").
+    weights: [head, query_pos, key_pos] (α′, non-negative); v: [head, key_pos, d_head]; w_o: [head, d_model,
+    d_head]. Returns [head, query_pos, key_pos], ≥ 0; rows do not sum to 1 (see `row_share`).
+    """
+    norms = np.linalg.norm(value_vectors(v, w_o), axis=-1)  # [head, key_pos]
+    return weights * norms[:, None, :]  # [head, query_pos, key_pos]  α′ ≥ 0, so ‖α′·x‖ = α′·‖x‖
+
+
+def row_share(matrix: np.ndarray) -> np.ndarray:
+    """Each row divided by its sum, so a value-weighted row compares with α′ as shares; an all-zero row stays
+    zero.  [..., query_pos, key_pos] -> same, rows sum to 1 (or 0)."""
+    total = matrix.sum(axis=-1, keepdims=True)  # [..., query_pos, 1]
+    return np.divide(matrix, total, out=np.zeros_like(matrix), where=total > 0)
+
+
+def layer_w_o(head_weights: Callable[[int, int], dict[str, np.ndarray]], layer: int, n_heads: int) -> np.ndarray:
+    """Every head's slice of W^O for one layer, stacked: `head_weights` is a loaded model's method or
+    `functools.partial(model.playground.head_weights, config)`.  -> [head, d_model, d_head]"""
+    return np.stack([head_weights(layer, head)["W_O"] for head in range(n_heads)])
+
+
+def trace_value_weighted(
+    trace: AttentionTrace, layer: int, head_weights: Callable[[int, int], dict[str, np.ndarray]]
+) -> np.ndarray:
+    """`value_weighted` of one layer of a trace.  -> [head, query_pos, key_pos]"""
+    lt = trace.layers[layer]
+    return value_weighted(lt.weights, lt.v, layer_w_o(head_weights, layer, trace.n_heads))

@@ -18,16 +18,19 @@ import numpy as np
 import torch
 
 Normalizer = Literal["softmax", "relu"]
-MaskKind = Literal["none", "causal", "window"]
+MaskKind = Literal["none", "causal", "window", "window2"]
 NORMALIZERS: tuple[str, ...] = ("softmax", "relu")
-MASK_KINDS: tuple[str, ...] = ("none", "causal", "window")
+MASK_KINDS: tuple[str, ...] = ("none", "causal", "window", "window2")
 
 
 def build_mask(kind: str, n_positions: int, window: int = 3, device=None) -> torch.Tensor | None:
     """Which keys each query may see, True = visible; None when every key is visible.
 
     causal: query i sees keys j <= i. window: query i sees the `window` keys ending at itself,
-    i - window < j <= i (sliding-window attention as used by decoder models).
+    i - window < j <= i (sliding-window attention as used by decoder models). window2: the article's
+    two-sided window, `window` keys centred on the query, i - (window-1)//2 <= j <= i + window//2 (an even
+    width puts its extra key on the right, as a "same"-padded convolution of that kernel size does).
+    Near the ends of the text a window holds fewer keys.
     """
     if kind == "none":
         return None
@@ -35,10 +38,12 @@ def build_mask(kind: str, n_positions: int, window: int = 3, device=None) -> tor
     j = torch.arange(n_positions, device=device)[None, :]  # [1, key_pos]
     if kind == "causal":
         return j <= i  # [query_pos, key_pos]
+    if kind in ("window", "window2") and window < 1:
+        raise ValueError("window must be at least 1")
     if kind == "window":
-        if window < 1:
-            raise ValueError("window must be at least 1")
         return (j <= i) & (j > i - window)  # [query_pos, key_pos]
+    if kind == "window2":
+        return (j >= i - (window - 1) // 2) & (j <= i + window // 2)  # [query_pos, key_pos]
     raise ValueError(f"unknown mask kind {kind!r}; expected one of {MASK_KINDS}")
 
 

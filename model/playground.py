@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from model.attention import MASK_KINDS, NORMALIZERS, build_mask, scaled_dot_product_attention
 from model.errors import EmptyTextError, InvalidConfigError
-from model.layers import tokenize
+from model.layers import Ablation, tokenize
 from model.positional import sinusoidal_encoding
 from model.trace import AttentionRule, AttentionTrace, LayerTrace, to_numpy
 
@@ -107,10 +107,17 @@ def layer_weights(config: PlaygroundConfig) -> list[dict[str, torch.Tensor]]:
 
 
 def head_weights(config: PlaygroundConfig, layer: int, head: int) -> dict[str, np.ndarray]:
-    """The slices of W^Q, W^K, W^V that make one head's q, k, v, as [d_head, d_model] like nn.Linear."""
+    """The slices of W^Q, W^K, W^V that make one head's q, k, v, as [d_head, d_model] like nn.Linear, and the
+    slice of W^O that reads its output as [d_model, d_head], as the pretrained models give them.
+
+    The playground multiplies x·W, so a head's q uses columns of W^Q and its z meets rows of W^O
+    (concat(z)·W^O = Σ_h z_h·W^O[rows of h]); both are transposed here into nn.Linear's layout.
+    """
     w = layer_weights(config)[layer]
-    cols = slice(head * config.d_head, (head + 1) * config.d_head)
-    return {name: to_numpy(w[name][:, cols].T) for name in ("W_Q", "W_K", "W_V")}
+    part = slice(head * config.d_head, (head + 1) * config.d_head)
+    out = {name: to_numpy(w[name][:, part].T) for name in ("W_Q", "W_K", "W_V")}  # each [d_head, d_model]
+    out["W_O"] = to_numpy(w["W_O"][part].T)  # [d_model, d_head]
+    return out
 
 
 def char_tokens(text: str) -> list[str]:
@@ -146,8 +153,13 @@ def embed(config: PlaygroundConfig, text: str, pretrained=None) -> tuple[list[st
 
 
 @torch.inference_mode()
-def trace_playground(config: PlaygroundConfig, text: str, pretrained=None) -> AttentionTrace:
-    """Run the playground model on `text`; char tokens are used when asked or when no pretrained model is given."""
+def trace_playground(
+    config: PlaygroundConfig, text: str, pretrained=None, *, ablate: Ablation | None = None
+) -> AttentionTrace:
+    """Run the playground model on `text`; char tokens are used when asked or when no pretrained model is given.
+
+    `ablate` zeroes one key's value in one head, as the model families' tracers do (the importance experiment).
+    """
     tokens, vectors, truncated, special = embed(config, text, pretrained)
     n = len(tokens)
     # Standardized token vectors have entries of size ~1, like the encoding's sines and cosines.
@@ -159,10 +171,12 @@ def trace_playground(config: PlaygroundConfig, text: str, pretrained=None) -> At
     )
     x = token_emb + pe  # [pos, d_model]
     layers = []
-    for w in layer_weights(config):
+    for layer, w in enumerate(layer_weights(config)):
         q = (x @ w["W_Q"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
         k = (x @ w["W_K"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
         v = (x @ w["W_V"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
+        if ablate is not None:
+            v = ablate.apply(layer, v)  # [head, pos, d_head]
         z, _, _ = scaled_dot_product_attention(
             q, k, v, mask=mask, normalizer=config.normalizer, scale=config.scale, temperature=config.temperature
         )  # [head, pos, d_head]

@@ -52,8 +52,21 @@ def test_masks_have_the_documented_shape():
         build_mask("diagonal", 5)
 
 
+@pytest.mark.parametrize("window", [1, 2, 3, 4, 5, 9])
+def test_two_sided_window_is_centred_like_a_same_padded_convolution(window):
+    n = 8
+    mask = build_mask("window2", n, window=window)
+    for i in range(n):
+        keys = [j for j in range(n) if mask[i, j]]
+        kernel = [i + offset for offset in range(-((window - 1) // 2), window // 2 + 1)]  # a kernel of `window` taps
+        assert keys == [j for j in kernel if 0 <= j < n]
+    assert mask.sum(dim=1).max().item() == min(window, n)
+    with pytest.raises(ValueError):
+        build_mask("window2", n, window=0)
+
+
 @pytest.mark.parametrize("normalizer", ["softmax", "relu"])
-@pytest.mark.parametrize("kind", ["none", "causal", "window"])
+@pytest.mark.parametrize("kind", ["none", "causal", "window", "window2"])
 def test_rows_sum_to_one_and_masked_entries_are_zero(qkv, normalizer, kind):
     q, k, v = qkv
     mask = build_mask(kind, 7, window=2)
