@@ -376,3 +376,49 @@ def test_e5c_embeddings_agree_with_transformers(hf_embed, harness: Path) -> None
     theirs = torch.tensor([[float(x) for x in line.split()] for line in _run(harness, "query", texts)])
     cosine = (ours * theirs).sum(1)  # both L2-normalized
     assert cosine.min() > 0.998, cosine  # 0.9999 here; positions off by one row give 0.987
+
+
+TRACE_SENTENCES = [
+    "I saw a saw.",
+    "The animal didn't cross the street because it was too tired.",
+    "我看见了一把锯子。",
+    "我爱北京天安门。",
+    "“你好！”他说：“今天（星期一）天气很好；我们去公园吗？”",
+    "Mixed 中英文 text: 深度学习 and attention 机制。",
+    "In 2024, 3.14159 × 2 = 6.28；价格上涨了 17%（到 ¥1,299）！",
+    "naïve café résumé — Zürich 🦜",
+    "the the the the the",
+    "注意力机制让每个词都能看到句子中的其他词。" * 40,  # beyond 512 tokens: cut to 512
+]
+
+
+@pytest.fixture(scope="session")
+def e5_model():
+    from model.registry import load_named
+
+    return load_named("multilingual-e5-small", device="cpu")
+
+
+@pytest.mark.parametrize("text", TRACE_SENTENCES, ids=range(len(TRACE_SENTENCES)))
+def test_every_layers_attention_equals_transformers(e5: E5Weights, e5_model, text: str) -> None:
+    """α′ of the app's trace against transformers' XLMRobertaModel (eager) on the same weights, every layer."""
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    from model.registry import trace_any
+
+    trace = trace_any(e5_model, text)
+    assert "<unk>" not in trace.tokens and trace.n_positions <= 512
+    assert trace.truncated == (len(text) > 500)
+    used = sorted({0, 1, 2}.union(trace.token_ids))  # a word table cut to the rows used, <pad> still id 1
+    renumber = {old: new for new, old in enumerate(used)}
+    config = XLMRobertaConfig(**{**e5.config, "vocab_size": len(used)}, attn_implementation="eager")
+    hf = XLMRobertaModel(config, add_pooling_layer=False).eval()
+    hf.load_state_dict(
+        {**e5.params, "embeddings.word_embeddings.weight": e5.embeddings.rows(torch.tensor(used))}, strict=False
+    )
+    with torch.no_grad():
+        out = hf(input_ids=torch.tensor([[renumber[i] for i in trace.token_ids]]), output_attentions=True)
+    assert len(out.attentions) == trace.n_layers == 12
+    for layer, expected in zip(trace.layers, out.attentions, strict=True):
+        np.testing.assert_allclose(layer.weights, expected[0].numpy(), atol=1e-4)
+    np.testing.assert_allclose(trace.layers[-1].output, out.last_hidden_state[0].numpy(), atol=1e-4)
