@@ -246,4 +246,5 @@ def trace_encoder(
         special=tuple(tok.special),
         token_ids=tuple(tok.ids),
         word_ids=tuple(tok.word_ids),
+        unknown=tuple(tok.unknown),
     )

@@ -196,4 +196,5 @@ def trace_gpt2(
         special=tuple(tok.special),
         token_ids=tuple(tok.ids),
         word_ids=tuple(tok.word_ids),
+        unknown=tuple(tok.unknown),
     )

@@ -178,6 +178,16 @@ class Tokens:
     special: list[bool]  # [CLS], [SEP], <s>, </s>, <|im_start|> …
     word_ids: list[int | None]  # which word of the text each token belongs to; None for special tokens
     truncated: bool  # the text was cut to the model's (or the app's) maximum
+    unknown: list[bool]  # the tokenizer's unknown token ([UNK], <unk>): the vocabulary lacks that part of the text
+
+
+def unknown_id(tokenizer: Tokenizer) -> int | None:
+    """The id of the tokenizer's unknown token, if it has one (byte-level vocabularies do not need one)."""
+    name = getattr(tokenizer.model, "unk_token", None)
+    for candidate in (name, "[UNK]", "<unk>"):
+        if candidate and tokenizer.token_to_id(candidate) is not None:
+            return tokenizer.token_to_id(candidate)
+    return None
 
 
 def tokenize(tokenizer: Tokenizer, text: str) -> Tokens:
@@ -187,10 +197,12 @@ def tokenize(tokenizer: Tokenizer, text: str) -> Tokens:
     encoding = tokenizer.encode(text)
     if not encoding.ids:
         raise EmptyTextError("The text gives no tokens.")
+    unk = unknown_id(tokenizer)
     return Tokens(
         ids=list(encoding.ids),
         tokens=list(encoding.tokens),
         special=[bool(s) for s in encoding.special_tokens_mask],
         word_ids=list(encoding.word_ids),
         truncated=bool(encoding.overflowing),
+        unknown=[i == unk for i in encoding.ids],
     )

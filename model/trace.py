@@ -124,6 +124,7 @@ class AttentionTrace:
     special: tuple[bool, ...] = ()  # per position: a special token such as [CLS] or [SEP]
     token_ids: tuple[int, ...] = ()  # the vocabulary ids, per position
     word_ids: tuple[int | None, ...] = ()  # which word of the text each token belongs to; None: special
+    unknown: tuple[bool, ...] = ()  # per position: the vocabulary's unknown token ([UNK], <unk>)
     kv_heads: tuple[int, ...] = ()  # per query head, the key/value head it reads (grouped-query); () = its own
     rope_base: float | None = None  # rotary position embedding's base θ, where the model uses it
 

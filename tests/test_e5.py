@@ -422,3 +422,10 @@ def test_every_layers_attention_equals_transformers(e5: E5Weights, e5_model, tex
     for layer, expected in zip(trace.layers, out.attentions, strict=True):
         np.testing.assert_allclose(layer.weights, expected[0].numpy(), atol=1e-4)
     np.testing.assert_allclose(trace.layers[-1].output, out.last_hidden_state[0].numpy(), atol=1e-4)
+
+
+def test_unknown_tokens_are_marked_by_id_whatever_their_text(e5_model) -> None:
+    from model.registry import trace_any
+
+    trace = trace_any(e5_model, "我看见了一把锯子 🦜")
+    assert [tok for tok, unk in zip(trace.tokens, trace.unknown, strict=True) if unk] == ["🦜"]
