@@ -21,6 +21,7 @@ import model
 from model.errors import InvalidConfigError
 from model.gpt2 import GPT2Model
 from model.registry import (
+    BUILT_IN,
     DEFAULT_MODEL,
     MODELS_ENV,
     load_model,
@@ -309,7 +310,7 @@ def test_malformed_config_json(gpt2_dir, tmp_path, text):
 @pytest.mark.parametrize(
     ("source", "changes", "message"),
     [
-        ("gpt2_dir", {"model_type": "mamba"}, "model_type 'mamba'; supported are bert, xlm-roberta, gpt2"),
+        ("gpt2_dir", {"model_type": "mamba"}, "model_type 'mamba'; supported are bert, xlm-roberta, gpt2, llama"),
         ("gpt2_dir", {"model_type": None}, "model_type None"),
         ("bert_dir", {"model_type": "roberta"}, "model_type 'roberta'"),
         ("gpt2_dir", {"n_embd": None}, "lacks 'n_embd'"),
@@ -414,7 +415,7 @@ def test_bad_model_lists(tmp_path, toml, env, message):
 def test_models_are_loaded_by_name_only(gpt2_dir, tmp_path, monkeypatch):
     monkeypatch.setattr("model.registry.MODELS_FILE", tmp_path / "absent.toml")
     monkeypatch.setenv(MODELS_ENV, str(gpt2_dir))
-    assert model_names() == [DEFAULT_MODEL, gpt2_dir.name]
+    assert model_names() == [*BUILT_IN, gpt2_dir.name] and model_names()[0] == DEFAULT_MODEL
     loaded = load_named(gpt2_dir.name, device="cpu")
     assert isinstance(loaded, GPT2Model) and loaded.name == gpt2_dir.name
     with pytest.raises(InvalidConfigError, match="unknown model '/etc'"):
