@@ -132,13 +132,16 @@ def hf_config(reader) -> dict:
     d_model = int(_field(reader, "llama.embedding_length"))
     n_tokens = len(reader.fields["tokenizer.ggml.tokens"].data) if "tokenizer.ggml.tokens" in reader.fields else None
     vocab = int(_field(reader, "llama.vocab_size", n_tokens))
+    d_head = int(_field(reader, "llama.attention.key_length", d_model // n_heads))
+    if int(_field(reader, "llama.rope.dimension_count", d_head)) != d_head:
+        raise InvalidConfigError(f"{reader.data.filename}: RoPE on part of each head is not supported")
     return {
         "model_type": "llama",
         "architectures": ["LlamaForCausalLM"],
         "hidden_size": d_model,
         "num_attention_heads": n_heads,
         "num_key_value_heads": int(_field(reader, "llama.attention.head_count_kv", n_heads)),
-        "head_dim": int(_field(reader, "llama.rope.dimension_count", d_model // n_heads)),
+        "head_dim": d_head,
         "num_hidden_layers": int(_field(reader, "llama.block_count")),
         "intermediate_size": int(_field(reader, "llama.feed_forward_length")),
         "rms_norm_eps": float(_field(reader, "llama.attention.layer_norm_rms_epsilon")),
@@ -152,7 +155,6 @@ def hf_config(reader) -> dict:
         "bos_token_id": _field(reader, "tokenizer.ggml.bos_token_id", None),
         "eos_token_id": _field(reader, "tokenizer.ggml.eos_token_id", None),
         "pad_token_id": _field(reader, "tokenizer.ggml.padding_token_id", None),
-        "torch_dtype": "float32",
     }
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +73,7 @@ def cache_home(tmp_path_factory):
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = before
+    shutil.rmtree(folder, ignore_errors=True)  # 455 MB: not left for pytest's kept temporary folders
 
 
 @pytest.fixture(scope="module")
@@ -84,14 +87,15 @@ def smollm2(converted) -> LlamaModel:
 
 
 @pytest.fixture(scope="module")
-def hf_folder(converted, tmp_path_factory) -> Path:
+def hf_folder(converted, tmp_path_factory) -> Iterator[Path]:
     """Our dequantized weights as a Hugging Face folder (config.json, model.safetensors, tokenizer.json)."""
     folder = tmp_path_factory.mktemp("smollm2-hf")
     tensors = {EMBEDDING: converted.embedding.dense(), **converted.params}
     save_file({name: t.contiguous() for name, t in tensors.items()}, folder / "model.safetensors")
     (folder / "config.json").write_text(json.dumps(converted.config))
     converted.tokenizer.save(str(folder / "tokenizer.json"))
-    return folder
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)  # 540 MB
 
 
 @pytest.fixture(scope="module")
@@ -448,6 +452,7 @@ def test_an_unreadable_cache_is_converted_again(converted, tmp_path, monkeypatch
     assert calls == [smollm2_file()] and again is converted
     assert [f.name for f in folder.parent.iterdir()] == [folder.name]
     assert load_gguf(smollm2_file()).params.keys() == converted.params.keys() and len(calls) == 1
+    shutil.rmtree(folder)
 
 
 # ── The registry ──────────────────────────────────────────────────────────────────────────────────
