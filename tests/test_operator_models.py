@@ -310,7 +310,7 @@ def test_malformed_config_json(gpt2_dir, tmp_path, text):
 @pytest.mark.parametrize(
     ("source", "changes", "message"),
     [
-        ("gpt2_dir", {"model_type": "mamba"}, "model_type 'mamba'; supported are bert, xlm-roberta, gpt2"),
+        ("gpt2_dir", {"model_type": "mamba"}, "model_type 'mamba'; supported are bert, xlm-roberta, gpt2, llama"),
         ("gpt2_dir", {"model_type": None}, "model_type None"),
         ("bert_dir", {"model_type": "roberta"}, "model_type 'roberta'"),
         ("gpt2_dir", {"n_embd": None}, "lacks 'n_embd'"),
