@@ -151,7 +151,13 @@ class LlamaModel:
     params: L.Params  # Hugging Face names without "model.", float32 on `device`; the embedding table apart
     word_embeddings: EmbeddingRows  # SmolLM2's stays in Q8_0 blocks (Q8Rows); a folder's is float32 (DenseRows)
     device: torch.device
+    hf_config: dict  # the Hugging Face config.json this model is described by (for export)
     decoder = True
+
+    def hf_state_dict(self) -> dict[str, torch.Tensor]:
+        """Every weight under its Hugging Face name (LlamaForCausalLM), for export."""
+        named = {(key if key == LM_HEAD else "model." + key): value for key, value in self.params.items()}
+        return {"model." + EMBEDDING: self.word_embeddings.dense(), **named}
 
     def head_weights(self, layer: int, head: int) -> dict[str, np.ndarray]:
         """The rows of W^Q that make one query head's q and the rows of W^K, W^V of the key/value head it reads
@@ -196,7 +202,7 @@ def load_llama(path: str | Path, device: str | torch.device | None = None, *, na
     params = L.load_params(folder / "model.safetensors", [EMBEDDING, *config.required_params()], dev, ("model.",))
     words = DenseRows(params.pop(EMBEDDING))
     tokenizer = L.fit_tokenizer(L.read_tokenizer(folder / "tokenizer.json"), config.max_positions)
-    return LlamaModel(name or folder.name, config, tokenizer, params, words, dev)
+    return LlamaModel(name or folder.name, config, tokenizer, params, words, dev, raw)
 
 
 def smollm2_file() -> Path:
@@ -218,7 +224,7 @@ def load_smollm2(device: str | torch.device | None = None, *, name: str | None =
     embedding = converted.embedding
     words = embedding.to(dev) if isinstance(embedding, Q8Rows) else DenseRows(embedding.to(dev))
     tokenizer = L.fit_tokenizer(converted.tokenizer, config.max_positions)
-    return LlamaModel(name or SMOLLM2_NAME, config, tokenizer, params, words, dev)
+    return LlamaModel(name or SMOLLM2_NAME, config, tokenizer, params, words, dev, converted.config)
 
 
 @torch.inference_mode()
