@@ -27,8 +27,9 @@ EXAMPLES = tomllib.loads((Path(__file__).parent / "assets" / "examples.toml").re
 # first figure starts high enough to be seen whole.
 PAGE_CSS = """<style>
 .stMainBlockContainer {padding-top: 2.5rem; padding-bottom: 3rem;}
-[data-testid="stHeader"] {background: transparent; pointer-events: none;}
-[data-testid="stHeader"] button, [data-testid="stHeader"] a {pointer-events: auto;}
+[data-testid="stHeader"] {background: transparent;}
+[data-testid="stHeader"], [data-testid="stHeader"] * {pointer-events: none !important;}
+[data-testid="stHeader"] button, [data-testid="stHeader"] button * {pointer-events: auto !important;}
 h1 {padding-top: 0 !important;}
 </style>"""
 # On a projector: larger text everywhere, the header in two rows, the view picker on one of them.

@@ -73,7 +73,9 @@ def _render_head(ctx: Controls, trace: AttentionTrace, positions: Shown, window:
         ui.figure(fig, ctx.t("attention.heatmap_caption"), key="heatmap", downloads=[download], lang=ctx.lang)
     with right:
         png = overview_for(ctx.text, selected_model_name())
-        every_head(ctx, png, (trace.n_layers, trace.n_heads), (layer, head), "attention", key="overview")
+        every_head(
+            ctx, png, (trace.n_layers, trace.n_heads), (layer, head), "attention", key="overview", n=trace.n_positions
+        )
 
 
 def _render_lines(ctx: Controls, trace: AttentionTrace, positions: Shown, window: Window) -> None:

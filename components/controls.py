@@ -136,6 +136,7 @@ def render_sentence_box(lang: str, examples: list[dict[str, str]], presentation:
         args=(key,),
         placeholder=t(lang, "app.placeholder"),
         label_visibility="collapsed" if presentation else "visible",
+        persist_state="session",  # kept while a view without the box (Watch it learn) is shown
     )
     on_projector = more is not None
     place = more.popover(t(lang, "app.examples"), width="stretch") if on_projector else st.container(horizontal=True)

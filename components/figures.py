@@ -49,7 +49,7 @@ class Sizes:
     screen: int  # the tallest figure that still fits the first screen under the page's header
 
 
-SCREEN = Sizes(font=16, tick=16, title=18, cell=20, screen=540)  # a 1600 × 1000 window
+SCREEN = Sizes(font=16, tick=16, title=18, cell=21, screen=540)  # a 1600 × 1000 window
 PROJECTOR = Sizes(font=20, tick=18, title=22, cell=22, screen=540)  # a 1280 × 720 projector, sidebar folded
 
 
@@ -79,7 +79,7 @@ def plain_labels(tokens: tuple[str, ...] | list[str]) -> list[str]:
 def text_px(text: str, size: int) -> float:
     """About how wide `text` is drawn at `size` px: wide (CJK) characters a full em, others about half."""
     plain = html.unescape(text)
-    return sum(size if unicodedata.east_asian_width(ch) in "WF" else 0.56 * size for ch in plain)
+    return sum(size if unicodedata.east_asian_width(ch) in "WF" else 0.52 * size for ch in plain)
 
 
 def rows_that_fit(height: int, presentation: bool, longest_label: str = "00 xxxxxx", titled: bool = True) -> int:
@@ -88,6 +88,13 @@ def rows_that_fit(height: int, presentation: bool, longest_label: str = "00 xxxx
     top = _title_px(s) if titled else 10
     bottom = _column_labels_px(s, [longest_label]) + _axis_title_px(s)
     return max(1, int((height - top - bottom) // s.cell))
+
+
+def columns_that_fit(width: int, presentation: bool, longest_label: str = "00 xxxxxx") -> int:
+    """How many labelled columns a one-panel heatmap `width` px wide holds with every (leaning) label readable."""
+    s = sizes(presentation)
+    plot = width - text_px(longest_label, s.tick) - _axis_title_px(s) - _colour_bar_width(s) - 20
+    return max(1, int(plot // _column_pitch(s)))
 
 
 # ── Colour scales ─────────────────────────────────────────────────────────────────────────────────
@@ -262,6 +269,7 @@ def heatmap_grid(
         y_domains.append((max(0.0, (y_at - cells[r]) / plot), min(1.0, y_at / plot)))
         y_at -= cells[r] + (gaps[r] if r < n_rows - 1 else 0)
     longest_row_label = max((text_px(str(lab), s.tick) for p in shown for lab in p.y), default=0.0)
+    _row_labels_px = longest_row_label + _axis_title_px(s) + 12  # the first column's row labels, left of it
     gap = 0.03 if share_y else min(0.3, 0.03 + (longest_row_label + 2 * s.font + 12) / width_px)
     width = (1.0 - gap * (n_cols - 1)) / n_cols
     x_domains = [(c * (width + gap), c * (width + gap) + width) for c in range(n_cols)]
@@ -271,7 +279,7 @@ def heatmap_grid(
         x_labels_here = not share_x or _last_in_column(grid, r, c)
         y_labels_here = not share_y or c == 0
         x_axis = {
-            **_axis(panel.x, s, width * width_px, column=True),
+            **_axis(panel.x, s, width * (width_px - _row_labels_px) - _colour_bar_width(s) / n_cols, column=True),
             "domain": x_domains[c],
             "anchor": f"y{n}",
             "showticklabels": x_labels_here,
@@ -365,9 +373,11 @@ def _axis(labels: Sequence, s: Sizes, span_px: float, column: bool) -> dict:
     if not _is_category(labels):
         return {**base, "type": "linear"}
     axis = {**base, "type": "category", "categoryorder": "array", "categoryarray": list(labels)}
-    if len(labels) * s.tick * 1.05 <= span_px:  # every label (Plotly would skip some); Plotly's choice beyond
+    lean = column and max((len(str(label)) for label in labels), default=0) > 3
+    pitch = _column_pitch(s) if column else s.tick * 1.05
+    if len(labels) * pitch <= span_px:  # every label (Plotly would skip some); Plotly's choice beyond
         axis |= {"tickmode": "array", "tickvals": list(labels), "ticktext": list(labels)}
-    if column and max((len(str(label)) for label in labels), default=0) > 3:
+    if lean:
         axis["tickangle"] = _TICK_ANGLE
     return axis
 
@@ -492,7 +502,17 @@ def _title_px(s: Sizes) -> float:
 
 
 def _axis_title_px(s: Sizes) -> float:
-    return s.font * 1.6
+    return s.font * 1.5
+
+
+def _colour_bar_width(s: Sizes) -> float:
+    return 2.5 * s.tick + 30
+
+
+def _column_pitch(s: Sizes) -> float:
+    """The narrowest column whose leaning label does not touch the next one: the gap between the
+    parallel labels, pitch × sin(angle), must hold a line of text."""
+    return s.tick * 1.15 / _SIN
 
 
 def _colour_bar_px(s: Sizes) -> float:
@@ -505,7 +525,7 @@ def _column_labels_px(s: Sizes, labels: Sequence) -> float:
         return 0.0
     if not _is_category(labels) or max(len(str(label)) for label in labels) <= 3:
         return s.tick * 1.6
-    return max(text_px(str(label), s.tick) for label in labels) * _SIN + s.tick * 0.8 + 6
+    return max(text_px(str(label), s.tick) for label in labels) * _SIN + s.tick * 0.5 + 4
 
 
 # ── Other figures: lines ──────────────────────────────────────────────────────────────────────────
@@ -632,18 +652,20 @@ def overview_png(weights: np.ndarray, cell: int = 64, gap: int = 4) -> bytes:
 
     Each thumbnail is scaled to its own maximum so faint heads still show their pattern; the
     chosen head is drawn exactly (with hover values) in its own heatmap. Tiles are at most `cell`
-    pixels (the browser scales them up). When a tile has fewer pixels than the text has tokens, each
-    pixel keeps the largest weight it covers (max pooling): averaging would wash a long text's sharp
-    one-key-per-query patterns into an even pale blue. The image is a 256-colour palette PNG: one
-    byte a pixel and long runs of equal bytes, so it is quick to encode and several times smaller
-    than RGB.  [layer, head, q, k] in.
+    pixels (the browser scales them up). A text longer than that (`long_text`) is drawn for contrast:
+    each row is scaled to its own maximum (a long row spreads its weight thin, and one large weight on
+    [CLS] would leave the rest white), and each pixel keeps the largest value it covers (max pooling;
+    averaging would wash one-key-per-query patterns into an even pale blue). The image is a 256-colour
+    palette PNG: one byte a pixel and long runs of equal bytes, so it is quick to encode and several
+    times smaller than RGB.  [layer, head, q, k] in.
     """
     n_layers, n_heads, n, _ = weights.shape
     side = min(cell, max(n, 8) * max(1, cell // max(n, 1)))
     pitch = side + gap  # each tile sits centred in a pitch × pitch cell, so cell centres fall on integers
     canvas = np.full((n_layers * pitch, n_heads * pitch), _LEVELS, dtype=np.uint8)
-    if n > side:  # max pooling down to side × side (positions split as evenly as they go)
-        edges = np.linspace(0, n, side + 1).astype(int)[:-1]
+    if long_text(n, cell):
+        weights = colour_values(weights, "row")  # [layer, head, q, k], each row's largest is 1
+        edges = np.linspace(0, n, side + 1).astype(int)[:-1]  # max pooling to side × side
         weights = np.maximum.reduceat(np.maximum.reduceat(weights, edges, axis=2), edges, axis=3)
     peak = weights.max(axis=(2, 3), keepdims=True)  # [layer, head, 1, 1]
     levels = np.rint(weights / np.where(peak > 0, peak, 1.0) * (_LEVELS - 1)).astype(np.uint8)  # [layer, head, q, k]
@@ -657,6 +679,11 @@ def overview_png(weights: np.ndarray, cell: int = 64, gap: int = 4) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=1)  # speed over the last few bytes
     return buf.getvalue()
+
+
+def long_text(n: int, cell: int = 64) -> bool:
+    """More tokens than a thumbnail has pixels: overview_png draws it scaled per row and max-pooled."""
+    return n > cell
 
 
 def matrix_csv(matrix: np.ndarray, row_labels: list[str], col_labels: list[str]) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from components.figures import font_size
+from components.figures import font_size, long_text
 
 if TYPE_CHECKING:
     from components.controls import Controls
@@ -128,11 +128,11 @@ def overview(
 
 
 def every_head(
-    ctx: Controls, png: bytes, shape: tuple[int, int], on_show: tuple[int, int], view: str, key: str
+    ctx: Controls, png: bytes, shape: tuple[int, int], on_show: tuple[int, int], view: str, *, key: str, n: int
 ) -> None:
-    """The overview of a `shape` (layers, heads) model with its title and caption (`view`.overview_title,
-    `view`.overview_caption), `on_show` (layer, head) outlined. A click on a thumbnail sets the Session
-    State keys the view draws from (TARGETS[key]); the page keeps them within range when it draws them."""
+    """The overview of a `shape` (layers, heads) model for a text of `n` tokens, with its title and caption
+    (`view`.overview_title, `view`.overview_caption), `on_show` (layer, head) outlined. A click on a thumbnail
+    sets the Session State keys the view draws from (TARGETS[key]); the page keeps them within range."""
     overview(
         png,
         *shape,
@@ -144,7 +144,7 @@ def every_head(
         key=key,
         on_pick=functools.partial(_pick, key, TARGETS[key]),
     )
-    st.caption(ctx.t(f"{view}.overview_caption"))
+    st.caption(ctx.t(f"{view}.overview_caption") + (" " + ctx.t("app.overview_long") if long_text(n) else ""))
 
 
 TARGETS = {"overview": ("layer", "head"), "pg_overview": ("pg_layer", "pg_head")}  # what a click sets

@@ -242,7 +242,15 @@ def _render_heads(
         )
     with right:
         png = overview_for(config, ctx.text)
-        every_head(ctx, png, (config.n_layers, config.n_heads), (layer, head), "playground", key="pg_overview")
+        every_head(
+            ctx,
+            png,
+            (config.n_layers, config.n_heads),
+            (layer, head),
+            "playground",
+            key="pg_overview",
+            n=trace.n_positions,
+        )
 
 
 def _render_mixing(ctx: Controls, config: PlaygroundConfig, trace: AttentionTrace, layer: int) -> None:

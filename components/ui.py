@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components.cache import get_model
-from components.figures import PLOT_CONFIG, PROJECTOR, heatmap_figure, matrix_csv, rows_that_fit
+from components.figures import PLOT_CONFIG, PROJECTOR, columns_that_fit, heatmap_figure, matrix_csv, rows_that_fit
 from components.i18n import t
 from components.positions import Shown, Window, fit_range
 from model.errors import AttentionLabError
@@ -118,7 +118,7 @@ def matrix_downloads(download: Download, lang: str) -> None:
         )
 
 
-COLUMN_PX = {False: 620, True: 640}  # about how wide a heatmap in the wider of two columns is drawn
+COLUMN_PX = {False: 540, True: 660}  # about how wide a heatmap in the wider of two page columns is drawn
 WINDOW_KEYS = ("win_q", "win_k")  # the window's queries and keys, as trace positions (URL parameters)
 
 
@@ -150,36 +150,47 @@ def window_heatmap(
     )
 
 
-def window_capacity(presentation: bool) -> int:
-    """Rows and columns of an α′ heatmap with every label readable: on a projector as many as fit the first
-    screen, on a screen 32 (a taller heatmap scrolls)."""
+def window_capacity(presentation: bool, keys: bool = False) -> int:
+    """Rows (or, with keys, columns) of an α′ heatmap in the wider of two page columns with every label
+    readable: on a projector as many rows as fit the first screen, on a screen 32 (a taller heatmap
+    scrolls); as many columns as the width holds."""
+    if keys:
+        return columns_that_fit(COLUMN_PX[presentation], presentation)
     return rows_that_fit(PROJECTOR.screen, True) if presentation else 32
 
 
 def pick_window(ctx: Controls, positions: Shown) -> Window:
     """The block of α′ to draw: all of it while every label fits, otherwise the queries and keys picked
     with two range sliders (kept in the URL as win_q, win_k), at most window_capacity() of each."""
-    n, capacity = len(positions), window_capacity(ctx.presentation)
-    if n <= capacity:
+    n = len(positions)
+    rows, cols = window_capacity(ctx.presentation), window_capacity(ctx.presentation, keys=True)
+    if n <= min(rows, cols):
+        for key in WINDOW_KEYS:  # nothing to pick: keep the link free of a stale window
+            st.session_state[key] = None
         return Window((0, n - 1), (0, n - 1))
     index = positions.positions.tolist()
-    for key in WINDOW_KEYS:
-        _fit_window(key, positions, capacity)
     names = dict(zip(index, positions.files, strict=True))
     at_queries, at_keys = st.columns(2)
-    for place, key, label in (
-        (at_queries, "win_q", "attention.window_queries"),
-        (at_keys, "win_k", "attention.window_keys"),
+    for place, key, label, capacity in (
+        (at_queries, "win_q", "attention.window_queries", rows),
+        (at_keys, "win_k", "attention.window_keys", cols),
     ):
+        # The window lives under `key` (a URL parameter); the slider only shows it, and starts over from it
+        # whenever it shows something else (a new text, a link, a range cut to what fits).
+        window = st.session_state[key] = _fitted(st.session_state.get(key), positions, capacity)
+        slider = f"{key}_slider"
+        if st.session_state.get(slider) is not None and tuple(st.session_state[slider]) != window:
+            del st.session_state[slider]
         place.select_slider(
             ctx.t(label, n=capacity),
             options=index,
-            key=key,
+            value=window,
+            key=slider,
             format_func=names.get,
-            on_change=_fit_window,
+            on_change=_take_window,
             args=(key, positions, capacity),
         )
-    st.caption(ctx.t("attention.window_caption", n=n, capacity=capacity))
+    st.caption(ctx.t("attention.window_caption", n=n, rows=rows, cols=cols))
     return Window(*(_as_indices(st.session_state[key], positions) for key in WINDOW_KEYS))
 
 
@@ -193,12 +204,19 @@ def _as_indices(pair: object, positions: Shown) -> tuple[int, int]:
     return int(min(at[0], len(positions) - 1)), int(min(at[1], len(positions) - 1))
 
 
-def _fit_window(key: str, positions: Shown, capacity: int) -> None:
-    """Keep the window `key` inside the text and at most `capacity` wide (a link or a drag may ask more)."""
-    asked = st.session_state.get(key)
+def _fitted(asked: object, positions: Shown, capacity: int) -> tuple[int, int]:
+    """A window (trace positions first, last) inside the text and at most `capacity` wide (a link or a
+    drag may ask for more)."""
     indices = _as_indices(asked, positions) if asked is not None else None
     first, last = fit_range(indices, len(positions), capacity)
-    st.session_state[key] = (int(positions.positions[first]), int(positions.positions[last]))
+    return int(positions.positions[first]), int(positions.positions[last])
+
+
+def _take_window(key: str, positions: Shown, capacity: int) -> None:
+    """The slider moved: its range, fitted, becomes the window (anything but a pair of positions is ignored)."""
+    moved = st.session_state.get(f"{key}_slider")
+    if isinstance(moved, tuple | list) and len(moved) == 2:
+        st.session_state[key] = _fitted(moved, positions, capacity)
 
 
 def intro(ctx: Controls, text: str) -> None:

@@ -143,15 +143,18 @@ def test_overview_tiles_show_each_heads_pattern_scaled_to_its_own_maximum():
 
 def test_overview_of_a_long_text_keeps_a_one_key_pattern_visible():
     """512 tokens in a 64-pixel tile: each pixel stands for 8 × 8 cells. A head that puts its weight on the
-    previous token must still draw a dark diagonal, not a wash of pale blue (max pooling, not averaging)."""
+    previous token must still draw a dark diagonal, not a wash of pale blue (rows scaled to their maximum,
+    then max pooling rather than averaging), even beside a column that takes far more weight."""
     n = 512
     weights = np.full((1, 1, n, n), 0.1 / n, dtype=np.float32)  # [layer, head, query_pos, key_pos]
-    weights[0, 0, np.arange(1, n), np.arange(n - 1)] = 0.9
+    weights[0, 0, np.arange(1, n), np.arange(n - 1)] = 0.3
+    weights[0, 0, 1:, -1] = 0.6  # most of each row on the last token, as heads do on [SEP]
     rgb = np.asarray(Image.open(io.BytesIO(overview_png(weights, cell=64, gap=4))).convert("RGB"))
     tile = rgb[2:66, 2:66]
-    darkest = (0x08, 0x30, 0x6B)
-    assert all(tuple(tile[i, i]) == darkest for i in range(1, 64))  # the diagonal band at full colour
-    assert tuple(tile[0, 40]) != darkest  # far from it, pale
+    middle = (0x6B, 0xAE, 0xD6)  # half of the row's maximum: the 0.5 stop of BLUES
+    assert all(tuple(tile[i, i]) == middle for i in range(1, 64))  # the diagonal holds half of each row
+    assert all(tuple(tile[i, -1]) == (0x08, 0x30, 0x6B) for i in range(1, 64))  # the column holds the most
+    assert tuple(tile[40, 5]) == (0xF7, 0xFB, 0xFF)  # far from both, white
 
 
 def test_overview_at_512_tokens_stays_small():
