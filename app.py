@@ -46,6 +46,7 @@ button p {font-size: 1.2rem !important;}
 [data-testid="stSliderThumbValue"], [data-testid="stSliderTickBarMin"], [data-testid="stSliderTickBarMax"]
 {font-size: 1.15rem !important;}
 [data-testid="stSlider"] {padding-top: 0.6rem;}
+[data-baseweb="tag"] span {font-size: 1.05rem !important;}
 .st-key-view button {padding-left: 0.45rem; padding-right: 0.45rem; min-height: 2.4rem;}
 .st-key-view button p {font-size: 1.1rem !important; white-space: nowrap;}
 </style>"""

@@ -339,17 +339,7 @@ def heatmap_grid(
         annotations.append(_panel_title(bars.title, x_domains[0], 1.0, s))
 
     layout |= {
-        "title": {
-            "text": title,
-            "font": {"size": s.title},
-            "x": 0.0,
-            "xanchor": "left",
-            "xref": "container",
-            "y": 1.0,
-            "yanchor": "top",
-            "yref": "container",
-            "pad": {"t": 8, "l": 12},
-        },
+        "title": {"text": title, **_title_place(s)},
         "font": {"size": s.font},
         "hoverlabel": {"font": {"size": s.font}},
         "margin": {"l": 10, "r": 10, "t": int(top), "b": int(bottom)},
@@ -497,6 +487,20 @@ def _outline(n: str) -> dict:
     }
 
 
+def _title_place(s: Sizes) -> dict:
+    """Every figure's title: top left of the figure, in its own band above the plot (and its legend)."""
+    return {
+        "font": {"size": s.title},
+        "x": 0.0,
+        "xanchor": "left",
+        "xref": "container",
+        "y": 1.0,
+        "yanchor": "top",
+        "yref": "container",
+        "pad": {"t": 8, "l": 12},
+    }
+
+
 def _title_px(s: Sizes) -> float:
     return s.title * 2.2
 
@@ -537,7 +541,7 @@ def style_layout(presentation: bool, height: int | None = None, titled: bool = T
     axis = {"tickfont": {"size": s.tick}, "title": {"font": {"size": s.font}}, "automargin": True}
     return {
         "font": {"size": s.font},
-        "title": {"font": {"size": s.title}},
+        "title": _title_place(s),
         "margin": {"l": 10, "r": 10, "t": int(_title_px(s)) if titled else 10, "b": 10},
         "height": height,
         "hoverlabel": {"font": {"size": s.font}},

@@ -108,6 +108,8 @@ def waves_figure(
     n_positions = pe.shape[0]
     mode = "lines+markers" if n_positions <= 32 else "lines"
     pairs = sorted({dim // 2 for dim in dims})
+    s = sizes(presentation)
+    legend_top = s.title * 2.2 + s.font * 1.6 * ((len(dims) + 1) // 2)  # the title, then the legend in rows of two
     traces = [
         go.Scatter(
             x=np.arange(n_positions),
@@ -135,11 +137,12 @@ def waves_figure(
                 "tickvals": [-1, -0.5, 0, 0.5, 1],
                 "zeroline": True,
             },
-            "legend": {"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0, "xanchor": "left"},
+            "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
+            "margin": {"t": int(legend_top)},
             "plot_bgcolor": "white",
         },
         presentation,
-        440 + 30 * ((len(dims) + 1) // 2),
+        380 + int(legend_top),
     )
 
 
@@ -219,22 +222,33 @@ def _base_label(base: float) -> str:
     return _number(base) if base >= 1000 or base != int(base) else f"{base:.0f}"
 
 
-def _default_dims(d_model: int) -> list[int]:
-    """Four lines that tell apart: the fastest pair (sine and cosine), the sine a quarter of the way in
-    (wavelength 2π·base^¼) and the slowest sine."""
-    quarter = 2 * (d_model // 8)
-    return sorted({d for d in (0, 1, quarter, d_model - 2) if 0 <= d < d_model})
+def pair_with_wavelength(target: float, d_model: int, base: float) -> int:
+    """The sin/cos pair i whose wavelength 2π·base^(2i/d_model) is closest to `target` (on a log scale)."""
+    pairs = max(1, d_model // 2)
+    i = round(pairs * math.log(max(target, 2 * math.pi) / (2 * math.pi)) / math.log(base))
+    return min(max(i, 0), pairs - 1)
 
 
-def _dims_picker(ctx: Controls, d_model: int) -> list[int]:
-    """The multiselect of dimensions; it follows d_model while the class has not changed the defaults."""
-    last_d_model = st.session_state.get("_pe_dims_d_model")
+def default_dims(d_model: int, n_positions: int, base: float) -> list[int]:
+    """A few lines a class can tell apart over n_positions: the sine and cosine of the pair whose wave
+    repeats about four times (the cosine a quarter-period ahead), the sine that makes about one period,
+    and the slowest sine, almost flat. The very fastest pairs zigzag from one position to the next and are
+    left for the class to add."""
+    fast = 2 * pair_with_wavelength(n_positions / 4, d_model, base)
+    once = 2 * pair_with_wavelength(n_positions, d_model, base)
+    return sorted({d for d in (fast, fast + 1, once, d_model - 2) if 0 <= d < d_model})
+
+
+def _dims_picker(ctx: Controls, d_model: int, n_positions: int, base: float) -> list[int]:
+    """The multiselect of dimensions; it follows the sliders while the class has not changed the defaults."""
+    shape = (d_model, n_positions, base)
+    last = st.session_state.get("_pe_dims_for")
     chosen = st.session_state.get("pe_dims")
-    if chosen is None or (last_d_model != d_model and sorted(chosen) == _default_dims(last_d_model or d_model)):
-        chosen = _default_dims(d_model)
-    chosen = [d for d in chosen if d < d_model] or _default_dims(d_model)
+    if chosen is None or (last != shape and sorted(chosen) == default_dims(*(last or shape))):
+        chosen = default_dims(*shape)
+    chosen = [d for d in chosen if d < d_model] or default_dims(*shape)
     st.session_state["pe_dims"] = chosen
-    st.session_state["_pe_dims_d_model"] = d_model
+    st.session_state["_pe_dims_for"] = shape
     return st.multiselect(
         ctx.t("positional.dims"),
         range(d_model),
@@ -298,7 +312,7 @@ def _render_table(ctx: Controls, pe: np.ndarray, base: float) -> None:
 
 def _render_waves(ctx: Controls, pe: np.ndarray, base: float) -> None:
     d_model = pe.shape[1]
-    chosen = _dims_picker(ctx, d_model)
+    chosen = _dims_picker(ctx, d_model, pe.shape[0], base)
     names = [
         ctx.t(
             "positional.wave_name",
