@@ -65,10 +65,10 @@ def _render_head(ctx: Controls, trace: AttentionTrace, positions: Shown, window:
     """The chosen head's α′, exact with hover values, beside the overview of every head."""
     layer, head = ctx.layer, ctx.head
     weights = positions.weights(trace.layers[layer].weights[head])  # [query_pos, key_pos]
-    left, right = st.columns([3, 2], gap="medium")
+    share, (left, right) = ui.beside_or_below(ctx, window)
     with left:
         title = _title(ctx, "attention.heatmap_title", positions, window, layer=layer, head=head)
-        fig = ui.window_heatmap(ctx, weights, positions, window, title)
+        fig = ui.window_heatmap(ctx, weights, positions, window, title, share=share)
         download = ui.Download(f"alpha_layer{layer}_head{head}", weights, positions.files, positions.files)
         ui.figure(fig, ctx.t("attention.heatmap_caption"), key="heatmap", downloads=[download], lang=ctx.lang)
     with right:
@@ -99,11 +99,12 @@ def _render_layer(ctx: Controls, trace: AttentionTrace, positions: Shown, window
     all_weights = trace.weights()  # [layer, head, query_pos, key_pos]
     average = positions.weights(head_average(all_weights)[layer])  # [query_pos, key_pos]
     rolled = positions.weights(rollout(all_weights)[layer])  # [query_pos, key_pos]
-    width = ui.COLUMN_PX[p] * 5 // 6
-    left, right = st.columns(2, gap="medium")
+    keys = window.keys[1] - window.keys[0] + 1
+    share = 0.5 if keys <= ui.key_capacity(p, 0.5) else 1.0  # side by side while the keys fit half the page
+    left, right = st.columns(2, gap="medium") if share < 1 else (st.container(), st.container())
     with left:
         title = _title(ctx, "attention.average_title", positions, window, layer=layer)
-        fig = ui.window_heatmap(ctx, average, positions, window, title, width_px=width)
+        fig = ui.window_heatmap(ctx, average, positions, window, title, share=share)
         ui.figure(fig, ctx.t("attention.average_caption", n_heads=trace.n_heads), key="average")
     with right:
         title = _title(ctx, "attention.rollout_title", positions, window, layer=layer)
@@ -116,6 +117,6 @@ def _render_layer(ctx: Controls, trace: AttentionTrace, positions: Shown, window
             value_name=ctx.t("attention.rollout_value"),
             x_title=ctx.t("attention.rollout_source"),
             y_title=ctx.t("common.position"),
-            width_px=width,
+            share=share,
         )
         ui.figure(fig, ctx.t("attention.rollout_caption", layer=layer), key="rollout")

@@ -118,7 +118,7 @@ def _render_sentences(ctx: Controls, text_b: str) -> None:
     if not text_b.strip():
         st.info(ctx.t("compare.empty_b"), icon="✍️")
         return
-    limit = ui.window_capacity(p)
+    limit = min(ui.row_capacity(p), ui.key_capacity(p, panels=2))  # two panels side by side, every label drawn
     trace_a, trace_b = get_trace(ctx.text), get_trace(text_b)
     unknown = sum(tok == "[UNK]" for tok in trace_a.tokens + trace_b.tokens)
     if unknown:
@@ -206,7 +206,7 @@ def _render_causal(ctx: Controls) -> None:
     head = st.segmented_control(
         ctx.t("compare.pg_head"), range(config.n_heads), key="cmp_head", required=True, persist_state="session"
     )
-    limit = ui.window_capacity(ctx.presentation)
+    limit = min(ui.row_capacity(ctx.presentation), ui.key_capacity(ctx.presentation, panels=2))
     before = plain.layers[layer].weights[head][:limit, :limit]  # [query_pos, key_pos]
     after = causal.layers[layer].weights[head][:limit, :limit]  # [query_pos, key_pos]
     labels = token_labels(plain.tokens[:limit])

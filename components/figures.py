@@ -90,11 +90,12 @@ def rows_that_fit(height: int, presentation: bool, longest_label: str = "00 xxxx
     return max(1, int((height - top - bottom) // s.cell))
 
 
-def columns_that_fit(width: int, presentation: bool, longest_label: str = "00 xxxxxx") -> int:
-    """How many labelled columns a one-panel heatmap `width` px wide holds with every (leaning) label readable."""
+def columns_that_fit(width: int, presentation: bool, longest_label: str = "00 xxxxxx", panels: int = 1) -> int:
+    """How many labelled columns each of `panels` side-by-side heatmaps (each with row labels like
+    `longest_label`) holds in a figure `width` px wide, with every leaning column label readable."""
     s = sizes(presentation)
-    plot = width - text_px(longest_label, s.tick) - _axis_title_px(s) - _colour_bar_width(s) - 20
-    return max(1, int(plot // _column_pitch(s)))
+    panel = (width - _colour_bar_width(s) - 20) / panels - text_px(longest_label, s.tick) - _axis_title_px(s) - 12
+    return max(1, int(panel // _column_pitch(s)))
 
 
 # ── Colour scales ─────────────────────────────────────────────────────────────────────────────────

@@ -221,10 +221,10 @@ def _render_heads(
 ) -> None:
     """One head's α′ large, every label drawn, beside every head of every layer at a glance (click to pick)."""
     weights = trace.layers[layer].weights  # [head, query_pos, key_pos]
-    left, right = st.columns([3, 2], gap="medium")
+    share, (left, right) = ui.beside_or_below(ctx, window)
     with left:
         title = ctx.t("playground.head_title", layer=layer, head=head, n_heads=config.n_heads)
-        fig = ui.window_heatmap(ctx, weights[head], positions, window, title)
+        fig = ui.window_heatmap(ctx, weights[head], positions, window, title, share=share)
         head_rows = [f"head {h} · {label}" for h in range(config.n_heads) for label in positions.files]
         download = ui.Download(
             f"playground_alpha_layer{layer}",
@@ -256,7 +256,7 @@ def _render_heads(
 def _render_mixing(ctx: Controls, config: PlaygroundConfig, trace: AttentionTrace, layer: int) -> None:
     """concat(b_0 … b_H) · W^O and the layer's output, for the first positions that fit with their labels."""
     lt = trace.layers[layer]
-    rows = max(1, min(trace.n_positions, MAX_PANEL_CELLS // config.d_model, ui.window_capacity(ctx.presentation)))
+    rows = max(1, min(trace.n_positions, MAX_PANEL_CELLS // config.d_model, ui.row_capacity(ctx.presentation)))
     stride = max(1, math.ceil(config.d_model / math.isqrt(MAX_PANEL_CELLS)))
     w_dims = np.arange(0, config.d_model, stride)
     w_o = w_o_shown(config, layer, stride)  # [d_model/s, d_model/s]

@@ -32,6 +32,7 @@ from components.keys import QUERY_LIMIT
 from components.positions import centred_range
 from model.trace import AttentionTrace
 
+FIGURE_SHARE = 0.6  # the figure's column (3 of 2 + 3)
 LISTED = 12  # hidden keys named one by one in step ④; the rest are counted
 TOLERANCE = 1e-5  # float32 model vs float64 recomputation: agreement closer than this is a ✓
 COLUMNS = ("token", "q·k", "÷√d", "mask", "α′", "‖α′·v‖")  # step_frame's columns; the view translates two
@@ -181,6 +182,7 @@ def step_figure(
     dim_title: str = "dimension",
     presentation: bool = False,
     keys: slice = slice(None),
+    width_px: int | None = None,
 ) -> go.Figure:
     """Above, a bar of α′ᵢⱼ per key (hidden keys in grey); below, on the same key axis, the columns
     α′ᵢⱼ·vⱼ and, last, their sum bᵢ over every key, on one signed scale centred on zero. `keys` picks the
@@ -207,6 +209,7 @@ def step_figure(
         bars=Bars(labels, step.weights[keys], colors, weight_title, "α′"),
         presentation=presentation,
         height=560,
+        width_px=width_px,
     )
 
 
@@ -230,7 +233,7 @@ def render(ctx: Controls) -> None:
 
 def render_trace(ctx: Controls, trace: AttentionTrace, layer: int, head: int) -> None:
     """The six steps for the query picked in the widget "query", on any trace (pretrained or playground)."""
-    left, right = st.columns(2, gap="medium")
+    left, right = st.columns([2, 3], gap="medium")
     with left:
         i = _pick_query(ctx, trace)
         step = trace_step(trace, layer, head, i)
@@ -307,7 +310,8 @@ def _render_checks(ctx: Controls, trace: AttentionTrace, check: Check, i: int) -
 def _render_figure(ctx: Controls, trace: AttentionTrace, step: QueryStep, layer: int, head: int, i: int) -> None:
     """The step figure; a long text's key columns around the query, every label readable."""
     labels = token_labels(trace.tokens)
-    n, capacity = trace.n_positions, ui.window_capacity(ctx.presentation)
+    n = trace.n_positions
+    capacity = ui.key_capacity(ctx.presentation, FIGURE_SHARE, row_label="00") - 1  # and the sum's column
     first, last = centred_range(i, n, capacity)
     fig = step_figure(
         step,
@@ -320,6 +324,7 @@ def _render_figure(ctx: Controls, trace: AttentionTrace, step: QueryStep, layer:
         dim_title=ctx.t("steps.dimension"),
         presentation=ctx.presentation,
         keys=slice(first, last + 1),
+        width_px=int(ui.PAGE_PX[ctx.presentation] * FIGURE_SHARE),
     )
     ui.figure(fig, ctx.t("steps.figure_caption"), key="steps_figure")
     if last - first + 1 < n:

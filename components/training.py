@@ -202,9 +202,8 @@ def alpha_grid_figure(
         title=title,
         share_x=True,
         share_y=True,
-        square=True,
         presentation=presentation,
-        cell_px=panel // max(n, 1),
+        cell_px=panel // max(n, 1),  # about square panels on a page of ordinary width
     )
 
 

@@ -118,7 +118,8 @@ def matrix_downloads(download: Download, lang: str) -> None:
         )
 
 
-COLUMN_PX = {False: 540, True: 660}  # about how wide a heatmap in the wider of two page columns is drawn
+PAGE_PX = {False: 1000, True: 1160}  # about how wide the page's main column is: a 1400-px window, a projector
+BESIDE = 0.58  # the share of it a heatmap gets beside the overview (columns 3 : 2)
 WINDOW_KEYS = ("win_q", "win_k")  # the window's queries and keys, as trace positions (URL parameters)
 
 
@@ -129,13 +130,13 @@ def window_heatmap(
     window: Window,
     title: str,
     *,
+    share: float = BESIDE,
     value_name: str = "α′",
     x_title: str = "",
     y_title: str = "",
-    width_px: int | None = None,
 ) -> go.Figure:
-    """The window of a [query_pos, key_pos] matrix over the shown positions, every label drawn; values
-    written in the cells of a short sentence."""
+    """The window of a [query_pos, key_pos] matrix over the shown positions, every label drawn, in a
+    figure `share` of the page wide; values written in the cells of a short sentence."""
     return heatmap_figure(
         matrix[window.rows, window.cols],
         positions.labels[window.cols],
@@ -146,24 +147,36 @@ def window_heatmap(
         value_name=value_name,
         annotate=len(positions) <= 12,
         presentation=ctx.presentation,
-        width_px=width_px or COLUMN_PX[ctx.presentation],
+        width_px=int(PAGE_PX[ctx.presentation] * share),
     )
 
 
-def window_capacity(presentation: bool, keys: bool = False) -> int:
-    """Rows (or, with keys, columns) of an α′ heatmap in the wider of two page columns with every label
-    readable: on a projector as many rows as fit the first screen, on a screen 32 (a taller heatmap
-    scrolls); as many columns as the width holds."""
-    if keys:
-        return columns_that_fit(COLUMN_PX[presentation], presentation)
+def row_capacity(presentation: bool) -> int:
+    """Rows of a heatmap with every label readable: on a projector as many as fit the first screen, on a
+    screen 32 (a taller heatmap scrolls)."""
     return rows_that_fit(PROJECTOR.screen, True) if presentation else 32
+
+
+def key_capacity(presentation: bool, share: float = 1.0, panels: int = 1, row_label: str = "00 xxxxxx") -> int:
+    """Columns of a heatmap with every label readable, in a figure `share` of the page wide (split into
+    `panels` side by side, each with its own row labels like `row_label`)."""
+    return columns_that_fit(int(PAGE_PX[presentation] * share), presentation, row_label, panels)
+
+
+def beside_or_below(ctx: Controls, window: Window) -> tuple[float, tuple]:
+    """Where a heatmap and its companion go: side by side (columns 3 : 2) while the window's keys fit the
+    narrower place, otherwise the heatmap the whole width and the companion under it. (share, places)"""
+    keys = window.keys[1] - window.keys[0] + 1
+    if keys <= key_capacity(ctx.presentation, BESIDE):
+        return BESIDE, tuple(st.columns([3, 2], gap="medium"))
+    return 1.0, (st.container(), st.container())
 
 
 def pick_window(ctx: Controls, positions: Shown) -> Window:
     """The block of α′ to draw: all of it while every label fits, otherwise the queries and keys picked
-    with two range sliders (kept in the URL as win_q, win_k), at most window_capacity() of each."""
+    with two range sliders (kept in the URL as win_q, win_k), at most as many as fit the page."""
     n = len(positions)
-    rows, cols = window_capacity(ctx.presentation), window_capacity(ctx.presentation, keys=True)
+    rows, cols = row_capacity(ctx.presentation), key_capacity(ctx.presentation)
     if n <= min(rows, cols):
         for key in WINDOW_KEYS:  # nothing to pick: keep the link free of a stale window
             st.session_state[key] = None

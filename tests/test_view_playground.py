@@ -87,12 +87,35 @@ def test_the_head_on_show_is_the_one_the_model_computed():
 
 
 def test_every_key_is_labelled_up_to_32_tokens():
-    text = " ".join(f"w{i}" for i in range(30))  # 30 characters-words: 32 tokens with [CLS] and [SEP]
+    words = [
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "the",
+        "mat",
+        "and",
+        "the",
+        "dog",
+        "ran",
+        "to",
+        "the",
+        "park",
+        "while",
+        "we",
+        "ate",
+        "lunch",
+        "in",
+        "the",
+        "sun",
+    ]
+    text = " ".join(words + words[:10])  # 30 words, one token each: 32 tokens with [CLS] and [SEP]
     at = run_app("playground", text=text)
     head = specs(at)[0]
     labels = head["data"][0]["x"]
-    assert len(labels) == 32
+    assert len(labels) == 32 and head["data"][0]["y"] == labels
     assert head["layout"]["xaxis"]["tickvals"] == labels  # every key drawn, none skipped
+    assert head["layout"]["yaxis"]["tickvals"] == labels
 
 
 def test_d_model_change_snaps_heads_to_a_divisor_with_a_notice():

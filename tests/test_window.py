@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 import model
-from components.ui import window_capacity
+from components.ui import key_capacity, row_capacity
 from tests.apptest import run_app, specs, z_of
 
 WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven", "birds", "sing"]
@@ -30,7 +30,7 @@ def test_a_short_sentence_is_drawn_whole_without_sliders():
 def test_a_long_text_shows_the_first_window_with_every_label(pretrained):
     at = run_app(text=LONG)
     assert not at.exception
-    rows, cols = window_capacity(False), window_capacity(False, keys=True)
+    rows, cols = row_capacity(False), key_capacity(False)
     spec = heatmap(at)
     trace = spec["data"][0]
     assert first_numbers(trace["y"]) == list(range(rows)) and first_numbers(trace["x"]) == list(range(cols))
@@ -53,7 +53,7 @@ def test_the_sliders_move_the_window_and_the_link_follows():
 def test_a_window_wider_than_fits_is_cut_to_what_fits():
     at = run_app(text=LONG, win_q="10-200", win_k="250-400")
     assert not at.exception
-    rows, cols = window_capacity(False), window_capacity(False, keys=True)
+    rows, cols = row_capacity(False), key_capacity(False)
     trace = heatmap(at)["data"][0]
     assert first_numbers(trace["y"]) == list(range(10, 10 + rows))
     assert first_numbers(trace["x"]) == list(range(250, 250 + cols))
