@@ -339,7 +339,8 @@ def _render_table(ctx: Controls, trace: AttentionTrace, step: QueryStep, i: int)
     )
     number = "%.4f"
     if ctx.presentation:  # drawn as HTML, so the page's projector-sized text applies (a data grid keeps its own)
-        st.table(frame.style.format("{:.4f}", subset=list(frame.columns[1:])))
+        numbers = list(frame.columns[1:])
+        st.table(frame.reset_index().style.format("{:.4f}", subset=numbers).hide(axis="index"))
     else:
         st.dataframe(
             frame,

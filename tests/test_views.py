@@ -4,6 +4,8 @@ other, and the keyboard steps used while presenting."""
 from __future__ import annotations
 
 import ast
+import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -92,3 +94,17 @@ def test_a_key_steps_its_setting_within_its_range(step, state, expected):
     state = {**state, "keys": {"step": step}}
     step_setting(state, {"layer": 5, "head": 11, "query": 7})
     assert {k: v for k, v in state.items() if k != "keys"} == expected
+
+
+INTERNAL = re.compile(r"\b(?:pg|pe|train|cmp|win)_[a-z_]+|\b[a-z]+_layer\d+|\b[a-z]+_head\d+")
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_no_internal_name_reaches_the_page(view):
+    """Widget keys and file names (pg_alpha_layer0, win_q) stay in the code and the URL."""
+    at = run_app(view)
+    texts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [b.label for b in at.button]
+    texts += [w.proto.label for w in at.get("download_button")]
+    texts += [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    found = sorted({m.group(0) for text in texts for m in INTERNAL.finditer(text)})
+    assert not found, f"{view}: {found}"
