@@ -1,7 +1,7 @@
 """Attention Lab: type a sentence, watch self-attention at work on a real transformer.
 
 Thin on purpose: page set-up → shared state and sidebar → sentence box → the chosen view → URL.
-Every view lives in components/, every number comes from model/.
+Every view lives in components/ (listed in components/views.py), every number comes from model/.
 """
 
 from __future__ import annotations
@@ -11,36 +11,70 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import attention, compare, controls, playground, positional, qkv, steps, training
-from components.cache import get_model, selected_model_name
+from components import controls
+from components.cache import get_model, get_trace, selected_model_name
 from components.controls import Controls
 from components.i18n import t
-from components.ui import guarded
+from components.keys import keyboard
+from components.params import Notice
+from components.ui import guarded, token_chips
+from components.views import DEFAULT_VIEW, VIEWS, offered
 from model.errors import AttentionLabError, ModelNotInstalledError
 from model.registry import DEFAULT_MODEL, model_names
 
 EXAMPLES = tomllib.loads((Path(__file__).parent / "assets" / "examples.toml").read_text(encoding="utf-8"))["example"]
-VIEWS = {
-    "attention": attention.render,
-    "positional": positional.render,
-    "playground": playground.render,
-    "compare": compare.render,
-    "qkv": qkv.render,
-    "steps": steps.render,
-    "training": training.render,
-}
-# Projector-sized text; constant CSS only, nothing a user typed goes into it.
+# Constant CSS only, nothing a user typed goes into it. A compact header on every screen, so that the
+# first figure starts high enough to be seen whole.
+PAGE_CSS = """<style>
+.stMainBlockContainer {padding-top: 2.5rem; padding-bottom: 3rem;}
+[data-testid="stHeader"] {background: transparent;}
+[data-testid="stHeader"], [data-testid="stHeader"] * {pointer-events: none !important;}
+[data-testid="stHeader"] button, [data-testid="stHeader"] button * {pointer-events: auto !important;}
+h1 {padding-top: 0 !important;}
+</style>"""
+# On a projector: larger text everywhere, the header in two rows, the view picker on one of them.
 PRESENTATION_CSS = """<style>
+.stMainBlockContainer {padding: 0.75rem 3.5rem 2rem 3.5rem;}
+.stMainBlockContainer [data-testid="stVerticalBlock"] {gap: 0.6rem;}
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li, [data-testid="stMarkdownContainer"] td,
-[data-testid="stMarkdownContainer"] th,
-[data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p, button p, input, textarea
-{font-size: 1.35rem !important; line-height: 1.5 !important;}
+[data-testid="stMarkdownContainer"] th, [data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p,
+[data-testid="stTable"] td, [data-testid="stTable"] th, input, textarea
+{font-size: 1.3rem !important; line-height: 1.45 !important;}
+button p {font-size: 1.2rem !important;}
 [data-testid="stMarkdownContainer"] p span {font-size: 1.15rem !important;}
-h1 {font-size: 3.2rem !important;}
+[data-testid="stCode"] code {font-size: 1.15rem !important;}
+[data-testid="stSliderThumbValue"], [data-testid="stSliderTickBarMin"], [data-testid="stSliderTickBarMax"]
+{font-size: 1.15rem !important;}
+[data-testid="stSlider"] {padding-top: 0.6rem;}
+[data-baseweb="tag"] span {font-size: 1.05rem !important;}
+.st-key-view button {padding-left: 0.45rem; padding-right: 0.45rem; min-height: 2.4rem;}
+.st-key-view button p {font-size: 1.1rem !important; white-space: nowrap;}
 </style>"""
 
-st.set_page_config(page_title="Attention Lab", page_icon="🔍", layout="wide")
+
+def _legend(lang: str, settings: tuple[str, ...]) -> list[tuple[list[str], str]]:
+    keys = {"head": ["←", "→"], "layer": ["↑", "↓"], "query": ["<", ">"]}
+    return [(keys[name], t(lang, f"app.keys_{name}")) for name in settings]
+
+
+def _header_chips(place, text: str, lang: str) -> None:
+    """On a projector, the tokens behind a button in the header row; the view below says why when none."""
+    try:
+        trace = get_trace(text)
+    except AttentionLabError:
+        return
+    with place:
+        token_chips(trace.tokens, trace.is_special(), lang, folded=True)
+
+
 controls.init_state()
+presentation = bool(st.session_state["present"])
+st.set_page_config(
+    page_title="Attention Lab",
+    page_icon="🔍",
+    layout="wide",
+    initial_sidebar_state="collapsed" if presentation else "auto",
+)
 lang = controls.render_language_and_presentation()
 
 try:
@@ -61,25 +95,42 @@ except AttentionLabError as err:  # an operator's folder that cannot be loaded
     st.session_state["model"] = DEFAULT_MODEL
     loaded = get_model()
 
+views = offered(loaded)
+if st.session_state["view"] not in views:  # a link to a view this model does not have
+    name = st.session_state["view"]
+    controls.add_notice(Notice("app.view_unavailable", {"name": name, "model": selected_model_name()}))
+    st.session_state["view"] = DEFAULT_VIEW
+view = VIEWS[st.session_state["view"]]
 lang, layer, head, hide_special, presentation = controls.render_sidebar(
-    loaded.config.n_layers, loaded.config.n_heads, loaded.device.type
+    loaded.config.n_layers, loaded.config.n_heads, loaded.device.type, layer_head=view.layer_head
 )
+st.html(PAGE_CSS)
 if presentation:
     st.html(PRESENTATION_CSS)
-st.title(t(lang, "app.title"))
-st.caption(t(lang, "app.subtitle", model=loaded.name, layers=loaded.config.n_layers, heads=loaded.config.n_heads))
-text = controls.render_sentence_box(lang, EXAMPLES)
-view = controls.render_view_picker(lang)
+else:
+    st.title(t(lang, "app.title"))
+    st.caption(t(lang, "app.subtitle", model=loaded.name, layers=loaded.config.n_layers, heads=loaded.config.n_heads))
+text = st.session_state["text"]
+if view.sentence:
+    at_chips = controls.render_sentence_box(lang, EXAMPLES, presentation)
+    text = st.session_state["text"]
+    if at_chips is not None and view.chips and text.strip():
+        _header_chips(at_chips, text, lang)
+picker, legend = st.columns([5, 2], vertical_alignment="center") if presentation else (st.container(), None)
+with picker:
+    controls.render_view_picker(lang, views)
+stepped = (("layer", "head") if view.layer_head else ()) + (("query",) if view.query else ())
+if legend is not None and stepped:
+    with legend:
+        keyboard(_legend(lang, stepped), stepped, loaded.config.n_layers, loaded.config.n_heads)
 controls.show_notices(lang)
 ctx = Controls(
-    lang=lang, text=text, view=view, layer=layer, head=head, hide_special=hide_special, presentation=presentation
+    lang=lang, text=text, view=view.name, layer=layer, head=head, hide_special=hide_special, presentation=presentation
 )
 
-if not text.strip() and view not in ("positional", "training"):
+if view.needs_text and not text.strip():
     st.info(t(lang, "app.empty_text"), icon="✍️")
-elif view in VIEWS:
-    guarded(lambda: VIEWS[view](ctx), t(lang, "app.view_failed"))
 else:
-    st.info(t(lang, "app.view_coming"))
+    guarded(lambda: view.render(ctx), t(lang, "app.view_failed"))
 
 controls.sync_url()

@@ -1,42 +1,18 @@
-"""The Attention view: α of the chosen head as a heatmap and as lines, every head at a glance,
-and the per-layer head average and rollout."""
+"""The Attention view: α′ of the chosen head as a heatmap and as lines, every head at a glance,
+and the per-layer head average and rollout. A long text is shown through a window of positions."""
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from components import ui
-from components.cache import get_model, get_trace, selected_model_name
+from components.cache import get_trace, selected_model_name
 from components.controls import Controls
-from components.figures import arc_figure, font_size, heatmap_figure, overview_png, token_labels
-from components.overview import overview
-from model.analysis import head_average, renormalize_without, rollout
+from components.figures import arc_figure, overview_png
+from components.overview import every_head
+from components.positions import Shown, Window, shown
+from model.analysis import head_average, rollout
 from model.trace import AttentionTrace
-
-
-def visible(trace: AttentionTrace, matrix: np.ndarray, hide_special: bool) -> tuple[np.ndarray, list[str], list[str]]:
-    """A [..., q, k] matrix and its labels, without the special tokens when asked (rows renormalized)."""
-    labels = token_labels(trace.tokens)
-    files = ui.labels_for_files(trace.tokens)
-    special = trace.is_special()
-    if not hide_special or not special.any() or special.all():
-        return matrix, labels, files
-    keep = ~special
-    kept = [labels[i] for i in np.flatnonzero(keep)]
-    kept_files = [files[i] for i in np.flatnonzero(keep)]
-    return renormalize_without(matrix, special), kept, kept_files
-
-
-def trace_notices(ctx: Controls, trace: AttentionTrace) -> None:
-    """Tell the class when the model saw less than was typed, or could not read some of it."""
-    if trace.device != get_model().device.type:
-        st.warning(ctx.t("attention.device_fallback", device=get_model().device.type), icon="🖥️")
-    if trace.truncated:
-        st.warning(ctx.t("attention.truncated", n=trace.n_positions), icon="✂️")
-    unknown = sum(tok == "[UNK]" for tok in trace.tokens)
-    if unknown:
-        st.info(ctx.t("attention.unknown_tokens", n=unknown), icon="🈚")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -46,21 +22,13 @@ def overview_for(text: str, model_name: str) -> bytes:
     return overview_png(get_trace(text).weights())
 
 
-def _pick_head_from_overview() -> None:
-    state = st.session_state.get("overview")
-    pick = state.get("pick") if state is not None else None
-    try:
-        layer, head = int(pick["layer"]), int(pick["head"])
-    except (TypeError, KeyError, ValueError):  # no click this run, or not what the page sends
-        return
-    # The sidebar clamps both to the model's range (controls.clamp_state), as it does for the URL.
-    st.session_state["layer"], st.session_state["head"] = layer, head
-
-
 def render(ctx: Controls) -> None:
     trace = get_trace(ctx.text)
-    trace_notices(ctx, trace)
-    ui.token_chips(trace.tokens, trace.is_special())
+    ui.trace_notices(ctx.lang, trace)
+    if not ctx.presentation:  # on a projector they wait behind a button in the header (app.py)
+        ui.token_chips(trace.tokens, trace.is_special(), ctx.lang)
+    positions = shown(trace, ctx.hide_special)
+    window = ui.pick_window(ctx, positions)
     # Lazy sub-tabs: only the open one is computed and sent, so the first paint stays light.
     one_head, lines, whole_layer = st.tabs(
         [ctx.t("attention.tab_head"), ctx.t("attention.tab_lines"), ctx.t("attention.tab_layer")],
@@ -69,65 +37,56 @@ def render(ctx: Controls) -> None:
     )
     if one_head.open:
         with one_head:
-            _render_head(ctx, trace)
+            _render_head(ctx, trace, positions, window)
     if lines.open:
         with lines:
-            _render_lines(ctx, trace)
+            _render_lines(ctx, trace, positions, window)
     if whole_layer.open:
         with whole_layer:
-            _render_layer(ctx, trace)
+            _render_layer(ctx, trace, positions, window)
 
 
-def _render_head(ctx: Controls, trace: AttentionTrace) -> None:
-    """The chosen head's α, exact with hover values, beside the overview of every head."""
-    layer, head, p = ctx.layer, ctx.head, ctx.presentation
-    weights, labels, file_labels = visible(trace, trace.layers[layer].weights[head], ctx.hide_special)
-    # On a projector the two figures stack, each as wide as the screen.
-    left, right = (st.container(), st.container()) if p else st.columns([3, 2])
-    with left:
-        fig = heatmap_figure(
-            weights,
-            labels,
-            labels,
-            title=ctx.t("attention.heatmap_title", layer=layer, head=head),
-            x_title=ctx.t("common.key"),
-            y_title=ctx.t("common.query"),
-            presentation=p,
-            annotate=len(labels) <= 12,
-        )
-        ui.figure(fig, ctx.t("attention.heatmap_caption"), key="heatmap")
-        ui.matrix_downloads(
-            f"alpha_layer{layer}_head{head}",
-            weights,
-            file_labels,
-            file_labels,
-            ctx.t("common.download_csv"),
-            ctx.t("common.download_json"),
-        )
-    with right:
-        overview(
-            overview_for(ctx.text, selected_model_name()),
-            trace.n_layers,
-            trace.n_heads,
-            layer,
-            head,
-            title=ctx.t("attention.overview_title"),
-            layer_label=ctx.t("common.layer"),
-            head_label=ctx.t("common.head"),
-            font_px=font_size(p),
-            key="overview",
-            on_pick=_pick_head_from_overview,
-        )
-        st.caption(ctx.t("attention.overview_caption"))
+def _title(ctx: Controls, key: str, positions: Shown, window: Window, **values: object) -> str:
+    """A figure title, with the window's positions when the figure shows only part of the text."""
+    title = ctx.t(key, **values)
+    if window.whole(len(positions)):
+        return title
+    q, k = window.queries, window.keys
+    return title + ctx.t(
+        "attention.window_part",
+        q0=positions.positions[q[0]],
+        q1=positions.positions[q[1]],
+        k0=positions.positions[k[0]],
+        k1=positions.positions[k[1]],
+    )
 
 
-def _render_lines(ctx: Controls, trace: AttentionTrace) -> None:
+def _render_head(ctx: Controls, trace: AttentionTrace, positions: Shown, window: Window) -> None:
+    """The chosen head's α′, exact with hover values, beside the overview of every head."""
     layer, head = ctx.layer, ctx.head
-    weights, labels, _ = visible(trace, trace.layers[layer].weights[head], ctx.hide_special)
+    weights = positions.weights(trace.layers[layer].weights[head])  # [query_pos, key_pos]
+    share, (left, right) = ui.beside_or_below(ctx, window)
+    with left:
+        title = _title(ctx, "attention.heatmap_title", positions, window, layer=layer, head=head)
+        fig = ui.window_heatmap(ctx, weights, positions, window, title, share=share)
+        download = ui.Download(f"alpha_layer{layer}_head{head}", weights, positions.files, positions.files)
+        ui.figure(fig, ctx.t("attention.heatmap_caption"), key="heatmap", downloads=[download], lang=ctx.lang)
+    with right:
+        png = overview_for(ctx.text, selected_model_name())
+        every_head(
+            ctx, png, (trace.n_layers, trace.n_heads), (layer, head), "attention", key="overview", n=trace.n_positions
+        )
+
+
+def _render_lines(ctx: Controls, trace: AttentionTrace, positions: Shown, window: Window) -> None:
+    """Lines from each query to its keys; for a long text, among the window's queries."""
+    layer, head = ctx.layer, ctx.head
+    weights = positions.weights(trace.layers[layer].weights[head])  # [query_pos, key_pos]
+    part = Window(window.queries, window.queries)
     fig = arc_figure(
-        weights,
-        labels,
-        title=ctx.t("attention.arc_title", layer=layer, head=head),
+        weights[part.rows, part.cols],
+        positions.labels[part.rows],
+        title=_title(ctx, "attention.arc_title", positions, part, layer=layer, head=head),
         left_title=ctx.t("common.query"),
         right_title=ctx.t("common.key"),
         presentation=ctx.presentation,
@@ -135,32 +94,29 @@ def _render_lines(ctx: Controls, trace: AttentionTrace) -> None:
     ui.figure(fig, ctx.t("attention.arc_caption"), key="arcs")
 
 
-def _render_layer(ctx: Controls, trace: AttentionTrace) -> None:
+def _render_layer(ctx: Controls, trace: AttentionTrace, positions: Shown, window: Window) -> None:
     layer, p = ctx.layer, ctx.presentation
     all_weights = trace.weights()  # [layer, head, query_pos, key_pos]
-    average, labels, _ = visible(trace, head_average(all_weights)[layer], ctx.hide_special)
-    rolled, _, _ = visible(trace, rollout(all_weights)[layer], ctx.hide_special)
-    left, right = st.columns(2)
+    average = positions.weights(head_average(all_weights)[layer])  # [query_pos, key_pos]
+    rolled = positions.weights(rollout(all_weights)[layer])  # [query_pos, key_pos]
+    keys = window.keys[1] - window.keys[0] + 1
+    share = 0.5 if keys <= ui.key_capacity(p, 0.5) else 1.0  # side by side while the keys fit half the page
+    left, right = st.columns(2, gap="medium") if share < 1 else (st.container(), st.container())
     with left:
-        fig = heatmap_figure(
-            average,
-            labels,
-            labels,
-            title=ctx.t("attention.average_title", layer=layer),
-            x_title=ctx.t("common.key"),
-            y_title=ctx.t("common.query"),
-            presentation=p,
-        )
-        ui.figure(fig, ctx.t("attention.average_caption"), key="average")
+        title = _title(ctx, "attention.average_title", positions, window, layer=layer)
+        fig = ui.window_heatmap(ctx, average, positions, window, title, share=share)
+        ui.figure(fig, ctx.t("attention.average_caption", n_heads=trace.n_heads), key="average")
     with right:
-        fig = heatmap_figure(
+        title = _title(ctx, "attention.rollout_title", positions, window, layer=layer)
+        fig = ui.window_heatmap(
+            ctx,
             rolled,
-            labels,
-            labels,
-            title=ctx.t("attention.rollout_title", layer=layer),
+            positions,
+            window,
+            title,
+            value_name=ctx.t("attention.rollout_value"),
             x_title=ctx.t("attention.rollout_source"),
             y_title=ctx.t("common.position"),
-            value_name=ctx.t("attention.rollout_value"),
-            presentation=p,
+            share=share,
         )
         ui.figure(fig, ctx.t("attention.rollout_caption", layer=layer), key="rollout")

@@ -1,89 +1,69 @@
 """The Compare view: two sentences in the same layer and head of the pretrained model, side by side,
-with what a word found in both attends to in each; then one sentence on the playground model
-without and with a causal mask, where every α above the diagonal becomes exactly 0.
+with what every word found in both attends to in each; then one sentence on the playground model
+without and with a causal mask, where every α′ above the diagonal becomes exactly 0.
 
-Figures are pure builders; render() draws.
+Figures come from the one heatmap builder (components/figures.py); render() draws.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from components import ui
-from components.cache import get_playground_trace, get_trace
+from components.cache import get_trace
 from components.controls import Controls
-from components.figures import ALPHA_COLORAXIS, style, token_labels
+from components.figures import Panel, heatmap_grid, token_labels
 from components.params import clean_text
-from components.playground import MAX_TICK_LABELS, state_config
-from model.analysis import renormalize_without
-from model.errors import EmptyTextError, InvalidConfigError
+from components.positions import Shown, shown
+from components.settings import playground_config, playground_traces
+from model import PlaygroundConfig
 from model.trace import AttentionTrace
-
-MAX_CELLS = 2**17  # α values per panel sent to the browser (~0.7 MB as base64 float32)
-MAX_SHARED = 6  # words listed in the summary
 
 
 @dataclass(frozen=True)
-class Shown:
-    """One head's α as drawn: positions kept (special tokens perhaps hidden), their tokens and labels."""
+class Drawn:
+    """One sentence's head as drawn: α′ on the positions shown (special tokens perhaps hidden, rows
+    renormalized), the first `limit` of them."""
 
     weights: np.ndarray  # [query_pos, key_pos]
-    tokens: tuple[str, ...]
-    special: np.ndarray  # [pos] bool
-    labels: list[str]  # for Plotly, escaped
-    files: list[str]  # for downloads, plain
+    positions: Shown
 
 
-def shown_head(trace: AttentionTrace, layer: int, head: int, hide_special: bool, limit: int) -> Shown:
-    """α of one head, without [CLS]/[SEP] when asked (rows renormalized), cut to the first `limit` positions."""
-    weights = trace.layers[layer].weights[head]  # [query_pos, key_pos]
-    special = trace.is_special()
-    keep = np.arange(trace.n_positions)
-    if hide_special and special.any() and not special.all():
-        weights = renormalize_without(weights, special)  # [query_pos', key_pos']
-        keep = np.flatnonzero(~special)
-    keep = keep[:limit]
-    weights = weights[: len(keep), : len(keep)]
-    labels = token_labels(trace.tokens)
-    files = ui.labels_for_files(trace.tokens)
-    return Shown(
-        weights=weights,
-        tokens=tuple(trace.tokens[i] for i in keep),
-        special=special[keep],
-        labels=[labels[i] for i in keep],
-        files=[files[i] for i in keep],
-    )
+def shown_head(trace: AttentionTrace, layer: int, head: int, hide_special: bool, limit: int) -> Drawn:
+    """α′ of one head, without [CLS]/[SEP] when asked, cut to the first `limit` positions."""
+    positions = shown(trace, hide_special)
+    weights = positions.weights(trace.layers[layer].weights[head])  # [query_pos, key_pos]
+    return Drawn(weights[:limit, :limit], positions.first(limit))
 
 
 def top_other(weights: np.ndarray, special: np.ndarray, query: int) -> int | None:
-    """The key a query gives most α to, leaving out itself and special tokens (None if none is left)."""
+    """The key a query gives most α′ to, leaving out itself and special tokens (None if none is left)."""
     row = np.where(special, -np.inf, np.asarray(weights[query], dtype=np.float64))  # [key_pos]
     row[query] = -np.inf
     best = int(np.argmax(row))
     return None if not np.isfinite(row[best]) else best
 
 
-def shared_summary(a: Shown, b: Shown, limit: int = MAX_SHARED) -> list[tuple[str, int, int | None, int, int | None]]:
-    """For each word in both sentences (first occurrence in each, special tokens left out):
-    (word, its position in A, the key it attends to most in A, the same two for B)."""
+def shared_summary(a: Drawn, b: Drawn) -> list[tuple[str, int, int | None, int, int | None]]:
+    """For every word in both sentences (first occurrence in each, special tokens and bare punctuation
+    left out), in A's order: (word, its position in A, the key it attends to most in A, the same two for B)."""
     first_b: dict[str, int] = {}
-    for j, tok in enumerate(b.tokens):
-        if not b.special[j]:
+    for j, tok in enumerate(b.positions.tokens):
+        if not b.positions.special[j]:
             first_b.setdefault(tok, j)
     rows, seen = [], set()
-    for i, tok in enumerate(a.tokens):
-        if a.special[i] or tok in seen or tok not in first_b or not any(ch.isalnum() for ch in tok):
+    for i, tok in enumerate(a.positions.tokens):
+        if a.positions.special[i] or tok in seen or tok not in first_b or not any(ch.isalnum() for ch in tok):
             continue
         seen.add(tok)
         j = first_b[tok]
-        rows.append((tok, i, top_other(a.weights, a.special, i), j, top_other(b.weights, b.special, j)))
-    return rows[:limit]
+        top_a = top_other(a.weights, a.positions.special, i)
+        rows.append((tok, i, top_a, j, top_other(b.weights, b.positions.special, j)))
+    return rows
 
 
 def pair_figure(
@@ -97,49 +77,36 @@ def pair_figure(
     annotate: bool = False,
     presentation: bool = False,
 ) -> go.Figure:
-    """Two α matrices side by side on one 0 … 1 scale; each keeps its own token axes."""
-    # The right panel's token labels sit in the gap: widen it with the longest label and the font.
-    longest = max((len(name) for names in labels for name in names), default=1)
-    gap = min(0.3, 0.04 + 0.007 * longest * (1.5 if presentation else 1.0))
-    fig = make_subplots(rows=1, cols=2, subplot_titles=panel_titles, horizontal_spacing=gap)
-    for col, (matrix, names) in enumerate(zip(matrices, labels, strict=True), start=1):
-        fig.add_trace(
-            go.Heatmap(
-                z=np.asarray(matrix, dtype=np.float32),
-                x=names,
-                y=names,
-                coloraxis="coloraxis",
-                texttemplate="%{z:.2f}" if annotate else None,
-                hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>α = %{{z:.3f}}<extra></extra>",
-            ),
-            row=1,
-            col=col,
-        )
-    n = max(len(names) for names in labels)
-    ticks = n <= MAX_TICK_LABELS
-    fig.update_layout(
-        title={"text": title},
-        coloraxis=ALPHA_COLORAXIS,
-    )
-    fig.update_xaxes(type="category", tickangle=-60, showticklabels=ticks, title={"text": x_title})
-    fig.update_yaxes(type="category", autorange="reversed", showticklabels=ticks)
-    fig.update_yaxes(title={"text": y_title}, col=1)
-    return style(fig, presentation, max(360, min(760, 200 + 24 * n)))
+    """Two α′ matrices side by side on one 0 … 1 scale; each keeps its own token axes."""
+    panels = [
+        Panel(matrix, names, names, title=panel_title, x_title=x_title, y_title=y_title, name=panel_title)
+        for matrix, names, panel_title in zip(matrices, labels, panel_titles, strict=True)
+    ]
+    return heatmap_grid(panels, title=title, annotate=annotate, presentation=presentation)
 
 
 def _text_b_box(ctx: Controls) -> str:
-    """The second sentence's box; its text is cleaned like the first one's, with the same notices."""
+    """The second sentence's box; its text is cleaned like the first one's, with the same notices. On a
+    projector it shares a row with the paragraph's button, its label inside it."""
     text, notices = clean_text(st.session_state["text_b"])
     if text != st.session_state["text_b"]:
         st.session_state["text_b"] = text
-    st.text_input(ctx.t("compare.text_b"), key="text_b", persist_state="session")
+    about, box = st.columns([2, 8], vertical_alignment="bottom") if ctx.presentation else (st.container(),) * 2
+    with about:
+        ui.intro(ctx, ctx.t("compare.intro"))
+    box.text_input(
+        ctx.t("compare.text_b"),
+        key="text_b",
+        persist_state="session",
+        label_visibility="collapsed" if ctx.presentation else "visible",
+        placeholder=ctx.t("compare.text_b"),
+    )
     for notice in notices:
         st.warning(ctx.t(notice.key, **notice.values), icon="⚠️")
     return st.session_state["text_b"]
 
 
 def render(ctx: Controls) -> None:
-    st.markdown(ctx.t("compare.intro"))
     text_b = _text_b_box(ctx)
     _render_sentences(ctx, text_b)
     st.divider()
@@ -151,17 +118,17 @@ def _render_sentences(ctx: Controls, text_b: str) -> None:
     if not text_b.strip():
         st.info(ctx.t("compare.empty_b"), icon="✍️")
         return
-    limit = math.isqrt(MAX_CELLS)
+    limit = min(ui.row_capacity(p), ui.key_capacity(p, panels=2))  # two panels side by side, every label drawn
     trace_a, trace_b = get_trace(ctx.text), get_trace(text_b)
     unknown = sum(tok == "[UNK]" for tok in trace_a.tokens + trace_b.tokens)
     if unknown:
         st.info(ctx.t("attention.unknown_tokens", n=unknown), icon="🈚")
     a = shown_head(trace_a, layer, head, ctx.hide_special, limit)
     b = shown_head(trace_b, layer, head, ctx.hide_special, limit)
-    n = max(len(a.tokens), len(b.tokens))
+    n = max(len(a.positions), len(b.positions))
     fig = pair_figure(
         (a.weights, b.weights),
-        (a.labels, b.labels),
+        (a.positions.labels, b.positions.labels),
         (ctx.t("compare.sentence_a"), ctx.t("compare.sentence_b")),
         title=ctx.t("compare.pair_title", layer=layer, head=head),
         x_title=ctx.t("common.key"),
@@ -169,45 +136,44 @@ def _render_sentences(ctx: Controls, text_b: str) -> None:
         annotate=n <= 10,
         presentation=p,
     )
-    ui.figure(fig, ctx.t("compare.pair_caption"), key="cmp_pair")
+    downloads = [
+        ui.Download(
+            f"{name}_layer{layer}_head{head}", drawn.weights, drawn.positions.files, drawn.positions.files, label
+        )
+        for drawn, name, label in ((a, "compare_a", "A"), (b, "compare_b", "B"))
+    ]
+    ui.figure(fig, ctx.t("compare.pair_caption"), key="cmp_pair", downloads=downloads, lang=ctx.lang)
     if max(trace_a.n_positions, trace_b.n_positions) > limit:
         st.caption(ctx.t("compare.first_positions", shown=limit))
+    _render_summary(ctx, a, b)
 
+
+def _render_summary(ctx: Controls, a: Drawn, b: Drawn) -> None:
+    """Every word found in both sentences, one row each: what it attends to most in A and in B."""
     rows = shared_summary(a, b)
-    st.markdown(ctx.t("compare.summary_heading"))
+    st.markdown(ctx.t("compare.summary_heading", n=len(rows)))
     if not rows:
         st.caption(ctx.t("compare.no_shared"))
-    lines = [
-        ctx.t(
-            "compare.summary_line", word=ui.md_escape(word), a=_attends(ctx, a, i, top_a), b=_attends(ctx, b, j, top_b)
-        )
+        return
+    header = [ctx.t("compare.word"), ctx.t("compare.in_a"), ctx.t("compare.in_b")]
+    lines = ["| " + " | ".join(header) + " |", "| --- | --- | --- |"]
+    lines += [
+        f"| **{ui.md_escape(word)}** | {_attends(ctx, a, i, top_a)} | {_attends(ctx, b, j, top_b)} |"
         for word, i, top_a, j, top_b in rows
     ]
-    if lines:
-        st.markdown("\n".join(f"- {line}" for line in lines))
-        st.caption(ctx.t("compare.summary_caption"))
-    c1, c2 = st.columns(2)
-    for col, shown, name in ((c1, a, "compare_a"), (c2, b, "compare_b")):
-        with col:
-            st.caption(f"{name}_layer{layer}_head{head}  [{len(shown.tokens)} × {len(shown.tokens)}]")
-            ui.matrix_downloads(
-                f"{name}_layer{layer}_head{head}",
-                shown.weights,
-                shown.files,
-                shown.files,
-                ctx.t("common.download_csv"),
-                ctx.t("common.download_json"),
-            )
+    st.markdown("\n".join(lines))
+    st.caption(ctx.t("compare.summary_caption"))
 
 
-def _attends(ctx: Controls, shown: Shown, query: int, top_word: int | None) -> str:
-    """ "**5 river** (α = 0.24)", or "**0 [CLS]** (α = 0.62), then **5 river** (α = 0.24)" when the
+def _attends(ctx: Controls, drawn: Drawn, query: int, top_word: int | None) -> str:
+    """ "**5 river** (α′ = 0.24)", or "**0 [CLS]** (α′ = 0.62), then **5 river** (α′ = 0.24)" when the
     strongest key is a special token or the word itself. Keys carry their position, as on the axes."""
 
     def key(k: int) -> str:
-        return ctx.t("compare.top", token=ui.md_escape(shown.files[k]), alpha=f"{shown.weights[query, k]:.2f}")
+        files = drawn.positions.files
+        return ctx.t("compare.top", token=ui.md_escape(files[k]), alpha=f"{drawn.weights[query, k]:.2f}")
 
-    top_any = int(np.argmax(shown.weights[query]))
+    top_any = int(np.argmax(drawn.weights[query]))
     if top_word is None or top_word == top_any:
         return key(top_any)
     return ctx.t("compare.top_then", first=key(top_any), then=key(top_word))
@@ -216,16 +182,15 @@ def _attends(ctx: Controls, shown: Shown, query: int, top_word: int | None) -> s
 def _render_causal(ctx: Controls) -> None:
     """The playground model on the main sentence, without and with a causal mask."""
     st.markdown(ctx.t("compare.causal_heading"))
-    try:
-        config = replace(state_config(st.session_state), mask="none")
-        plain = get_playground_trace(config, ctx.text)
-        causal = get_playground_trace(replace(config, mask="causal"), ctx.text)
-    except InvalidConfigError as err:
-        st.warning(ctx.t("compare.invalid", detail=str(err)), icon="⚠️")
+
+    def configs() -> list[PlaygroundConfig]:
+        config = playground_config(st.session_state)
+        return [replace(config, mask="none"), replace(config, mask="causal")]
+
+    traced = playground_traces(ctx, ctx.text, configs)
+    if traced is None:
         return
-    except EmptyTextError:
-        st.info(ctx.t("compare.no_tokens"), icon="✍️")
-        return
+    (config, plain), (_, causal) = traced
     st.caption(
         ctx.t(
             "compare.config",
@@ -241,7 +206,7 @@ def _render_causal(ctx: Controls) -> None:
     head = st.segmented_control(
         ctx.t("compare.pg_head"), range(config.n_heads), key="cmp_head", required=True, persist_state="session"
     )
-    limit = math.isqrt(MAX_CELLS)
+    limit = min(ui.row_capacity(ctx.presentation), ui.key_capacity(ctx.presentation, panels=2))
     before = plain.layers[layer].weights[head][:limit, :limit]  # [query_pos, key_pos]
     after = causal.layers[layer].weights[head][:limit, :limit]  # [query_pos, key_pos]
     labels = token_labels(plain.tokens[:limit])
@@ -255,7 +220,17 @@ def _render_causal(ctx: Controls) -> None:
         annotate=len(labels) <= 10,
         presentation=ctx.presentation,
     )
-    ui.figure(fig, ctx.t("compare.causal_caption"), key="cmp_causal")
+    files = shown(plain, False).files[:limit]
+    downloads = [
+        ui.Download(f"{name}_layer{layer}_head{head}", matrix, files, files, ctx.t(label))
+        for matrix, name, label in (
+            (before, "pg_no_mask", "compare.no_mask"),
+            (after, "pg_causal", "compare.causal_mask"),
+        )
+    ]
+    ui.figure(fig, ctx.t("compare.causal_caption"), key="cmp_causal", downloads=downloads, lang=ctx.lang)
+    if plain.n_positions > limit:
+        st.caption(ctx.t("compare.first_positions", shown=limit))
     upper = np.triu(np.ones_like(after, dtype=bool), k=1)  # [query_pos, key_pos] above the diagonal
     if upper.any():
         st.markdown(
@@ -265,15 +240,3 @@ def _render_causal(ctx: Controls) -> None:
                 after=f"{after[upper].max():.3f}",
             )
         )
-    files = ui.labels_for_files(plain.tokens[:limit])
-    c1, c2 = st.columns(2)
-    for col, matrix, name in ((c1, before, "pg_no_mask"), (c2, after, "pg_causal")):
-        with col:
-            ui.matrix_downloads(
-                f"{name}_layer{layer}_head{head}",
-                matrix,
-                files,
-                files,
-                ctx.t("common.download_csv"),
-                ctx.t("common.download_json"),
-            )

@@ -91,17 +91,25 @@ def render_model_picker(lang: str, names: list[str]) -> None:
             st.selectbox(t(lang, "app.model"), names, key="model", help=t(lang, "app.model_help"))
 
 
-def render_sidebar(n_layers: int, n_heads: int, device: str) -> tuple[str, int, int, bool, bool]:
-    """Language, presentation mode, layer, head, the [CLS]/[SEP] switch and where the model runs."""
+def render_sidebar(
+    n_layers: int, n_heads: int, device: str, layer_head: bool = True
+) -> tuple[str, int, int, bool, bool]:
+    """Language, presentation mode, layer, head, the [CLS]/[SEP] switch and where the model runs.
+    Layer, head and the switch show only for a view that uses them (layer_head); they keep their values."""
     with st.sidebar:
         lang = st.session_state["lang"]
         st.divider()
         layer = clamp_state("layer", n_layers - 1)
         head = clamp_state("head", n_heads - 1)
-        layer = st.select_slider(t(lang, "app.layer"), options=range(n_layers), key="layer")
-        head = st.select_slider(t(lang, "app.head"), options=range(n_heads), key="head")
-        hide_special = st.toggle(t(lang, "app.hide_special"), key="hide_special", help=t(lang, "app.hide_special_help"))
-        st.divider()
+        hide_special = bool(st.session_state.get("hide_special", False))
+        if layer_head:
+            keep = {"persist_state": "session"}
+            layer = st.select_slider(t(lang, "app.layer"), options=range(n_layers), key="layer", **keep)
+            head = st.select_slider(t(lang, "app.head"), options=range(n_heads), key="head", **keep)
+            hide_special = st.toggle(
+                t(lang, "app.hide_special"), key="hide_special", help=t(lang, "app.hide_special_help"), **keep
+            )
+            st.divider()
         st.caption(t(lang, "app.device", device=device))
     return lang, layer, head, hide_special, st.session_state["present"]
 
@@ -114,32 +122,43 @@ def render_language_and_presentation() -> str:
     return lang
 
 
-def render_sentence_box(lang: str, examples: list[dict[str, str]], key: str = "text") -> str:
-    """The sentence box and the preset examples; returns the cleaned text."""
-    st.text_input(
+def render_sentence_box(lang: str, examples: list[dict[str, str]], presentation: bool, key: str = "text"):
+    """The sentence box and the preset examples (buttons that show their whole sentence on hover; on a
+    projector folded into one button beside the box). On a projector, returns a place in the same row
+    for the tokens' button; otherwise None. The cleaned text is in Session State[key]."""
+    box, chips, more = (
+        st.columns([5, 1.2, 1.2], vertical_alignment="bottom") if presentation else (st.container(), None, None)
+    )
+    box.text_input(
         t(lang, "app.sentence"),
         key=key,
         on_change=_clean_text_widget,
         args=(key,),
         placeholder=t(lang, "app.placeholder"),
+        label_visibility="collapsed" if presentation else "visible",
+        persist_state="session",  # kept while a view without the box (Watch it learn) is shown
     )
-    cols = st.columns(len(examples))
-    for col, example in zip(cols, examples, strict=True):
-        col.button(
-            example["text"],
-            key=f"example_{example['id']}",
-            on_click=_use_example,
-            args=(example["text"],),
-            width="stretch",
-            type="tertiary",
-        )
-    return st.session_state[key]
+    on_projector = more is not None
+    place = more.popover(t(lang, "app.examples"), width="stretch") if on_projector else st.container(horizontal=True)
+    with place:
+        for example in examples:
+            st.button(
+                example["text"],
+                key=f"example_{example['id']}",
+                on_click=_use_example,
+                args=(example["text"],),
+                help=example["text"],
+                type="secondary",
+                width="stretch" if on_projector else "content",
+            )
+    return chips
 
 
-def render_view_picker(lang: str) -> str:
+def render_view_picker(lang: str, names: list[str]) -> str:
+    """The views offered for this model, on one row."""
     return st.segmented_control(
         t(lang, "app.view"),
-        params.VIEWS,
+        names,
         key="view",
         format_func=lambda v: t(lang, f"app.view_{v}"),
         required=True,

@@ -10,20 +10,28 @@ are numbers, a data: URI and interface strings, always set as text or attributes
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-_HTML = '<figure class="ov"><figcaption></figcaption><div class="grid"></div></figure>'
+from components.figures import font_size, long_text
+
+if TYPE_CHECKING:
+    from components.controls import Controls
+
+_HTML = '<figure class="ov"><figcaption></figcaption><div class="axes"></div><div class="grid"></div></figure>'
 
 _CSS = """
 .ov { margin: 0; font-family: "Source Sans Pro", sans-serif; color: #31333f; }
-.ov figcaption { font-size: calc(var(--fs) + 3px); margin: 0 0 6px 0; }
+.ov figcaption { font-size: calc(var(--fs) + 3px); margin: 0 0 2px 0; }
+.ov .axes { font-size: calc(var(--fs) - 2px); color: #555; margin: 0 0 4px 0; }
 .ov .grid { display: grid; grid-template-columns: auto 1fr; gap: 2px 6px; font-size: calc(var(--fs) - 1px); }
 .ov .axis { color: #555; }
 .ov .heads, .ov .layers { display: flex; text-align: center; }
 .ov .heads > span { flex: 1; }
-.ov .layers { flex-direction: column; justify-content: space-around; text-align: right; }
+.ov .layers { flex-direction: column; justify-content: space-around; text-align: right; line-height: 1; }
 .ov .plot { position: relative; cursor: pointer; line-height: 0; }
 .ov img { width: 100%; height: auto; display: block; }
 .ov .box { position: absolute; box-sizing: border-box; pointer-events: none; }
@@ -38,6 +46,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
   const grid = root.querySelector(".grid");
   root.style.setProperty("--fs", data.font_px + "px");
   root.querySelector("figcaption").textContent = data.title;
+  root.querySelector(".axes").textContent = data.layer_label + " ↓ · " + data.head_label + " →";
   const shape = data.n_layers + "x" + data.n_heads + ":" + data.head_label + ":" + data.layer_label;
   if (grid.dataset.shape !== shape) {
     grid.dataset.shape = shape;
@@ -49,7 +58,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
       parent.appendChild(el);
       return el;
     };
-    add(grid, "span", "axis", data.layer_label + " ↓ · " + data.head_label + " →");
+    add(grid, "span", "axis", "");
     const heads = add(grid, "div", "heads axis");
     for (let h = 0; h < data.n_heads; h++) add(heads, "span", "", String(h));
     const layers = add(grid, "div", "layers axis");
@@ -116,3 +125,36 @@ def overview(
         "font_px": font_px,
     }
     _overview(key=key, data=data, on_pick_change=on_pick)
+
+
+def every_head(
+    ctx: Controls, png: bytes, shape: tuple[int, int], on_show: tuple[int, int], view: str, *, key: str, n: int
+) -> None:
+    """The overview of a `shape` (layers, heads) model for a text of `n` tokens, with its title and caption
+    (`view`.overview_title, `view`.overview_caption), `on_show` (layer, head) outlined. A click on a thumbnail
+    sets the Session State keys the view draws from (TARGETS[key]); the page keeps them within range."""
+    overview(
+        png,
+        *shape,
+        *on_show,
+        title=ctx.t(f"{view}.overview_title"),
+        layer_label=ctx.t("common.layer"),
+        head_label=ctx.t("common.head"),
+        font_px=font_size(ctx.presentation),
+        key=key,
+        on_pick=functools.partial(_pick, key, TARGETS[key]),
+    )
+    st.caption(ctx.t(f"{view}.overview_caption") + (" " + ctx.t("app.overview_long") if long_text(n) else ""))
+
+
+TARGETS = {"overview": ("layer", "head"), "pg_overview": ("pg_layer", "pg_head")}  # what a click sets
+
+
+def _pick(key: str, targets: tuple[str, str]) -> None:
+    state = st.session_state.get(key)
+    pick = state.get("pick") if state is not None else None
+    try:
+        layer, head = int(pick["layer"]), int(pick["head"])
+    except (TypeError, KeyError, ValueError):  # no click this run, or not what the page sends
+        return
+    st.session_state[targets[0]], st.session_state[targets[1]] = layer, head

@@ -13,11 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.views import DEFAULT_VIEW
+from components.views import VIEWS as VIEW_TABLE
 from model.attention import MASK_KINDS, NORMALIZERS
 from model.playground import D_MODEL_RANGE, N_HEADS_RANGE, N_LAYERS_RANGE, SEED_RANGE, TEMPERATURE_RANGE
 from model.registry import DEFAULT_MODEL
 
-VIEWS: tuple[str, ...] = ("attention", "qkv", "steps", "positional", "playground", "compare", "training")
+VIEWS: tuple[str, ...] = tuple(VIEW_TABLE)
 MAX_CHARS = 5_000  # longer text is cut with a notice; 512 tokens of English is ~2,500 characters
 MAX_POSITIONS = 512
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired."
@@ -26,7 +28,8 @@ DEFAULT_TEXT_B = "The animal didn't cross the street because it was too wide."
 
 @dataclass(frozen=True)
 class Param:
-    """One query parameter: kind is "str", "int", "float", "bool" or "choice"."""
+    """One query parameter: kind is "str", "int", "float", "bool", "choice" or "range" (two whole numbers
+    first–last, written "3-18", for a window of positions; None when the view picks it)."""
 
     kind: str
     default: Any
@@ -37,14 +40,16 @@ class Param:
 
 PARAMS: dict[str, Param] = {
     "lang": Param("choice", "en", choices=("en", "zh")),
-    "view": Param("choice", "attention", choices=VIEWS),
+    "view": Param("choice", DEFAULT_VIEW, choices=VIEWS),
     "model": Param("str", DEFAULT_MODEL, high=200),  # checked against the operator's list once it is read
     "text": Param("str", DEFAULT_TEXT, high=MAX_CHARS),
     "text_b": Param("str", DEFAULT_TEXT_B, high=MAX_CHARS),
-    # Layer 3, head 1 of MiniLM links "it" to "animal" in the default sentence (α ≈ 0.68).
+    # Layer 3, head 1 of MiniLM links "it" to "animal" in the default sentence (α′ ≈ 0.68).
     "layer": Param("int", 3, 0, 63),  # clamped again to the model's layers once it is known
     "head": Param("int", 1, 0, 63),
     "query": Param("int", 1, 0, MAX_POSITIONS - 1),
+    "win_q": Param("range", None, 0, MAX_POSITIONS - 1),  # the α′ heatmap's window of queries (long texts)
+    "win_k": Param("range", None, 0, MAX_POSITIONS - 1),  # … and of keys
     "hide_special": Param("bool", False),
     "present": Param("bool", False),
     "pe_d_model": Param("int", 64, 2, 1024),
@@ -54,6 +59,7 @@ PARAMS: dict[str, Param] = {
     "pg_n_heads": Param("int", 4, *N_HEADS_RANGE),
     "pg_n_layers": Param("int", 1, *N_LAYERS_RANGE),
     "pg_layer": Param("int", 0, 0, N_LAYERS_RANGE[1] - 1),  # the playground layer on show
+    "pg_head": Param("int", 0, 0, N_HEADS_RANGE[1] - 1),  # the playground head drawn large
     "pg_normalizer": Param("choice", "softmax", choices=NORMALIZERS),
     "pg_temperature": Param("float", 1.0, *TEMPERATURE_RANGE),
     "pg_scale": Param("bool", True),
@@ -91,6 +97,8 @@ def _parse_one(name: str, p: Param, raw: str) -> tuple[Any, Notice | None]:
         return raw, None
     if p.kind == "choice":
         return (raw, None) if raw in p.choices else (p.default, dropped)
+    if p.kind == "range":
+        return _parse_range(name, p, raw, shown, dropped)
     if p.kind == "bool":
         low = raw.strip().lower()
         if low in _TRUE:
@@ -114,6 +122,17 @@ def _parse_one(name: str, p: Param, raw: str) -> tuple[Any, Notice | None]:
     if clamped != number:
         return clamped, Notice("app.url_clamped", {"name": name, "value": shown, "used": clamped})
     return number, None
+
+
+def _parse_range(name: str, p: Param, raw: str, shown: str, dropped: Notice) -> tuple[Any, Notice | None]:
+    parts = raw.strip().split("-")
+    if len(parts) != 2 or not all(part.strip().isascii() and part.strip().isdigit() for part in parts):
+        return p.default, dropped
+    asked = tuple(int(part) for part in parts)
+    first, last = sorted(min(max(v, int(p.low)), int(p.high)) for v in asked)
+    if (first, last) != asked:
+        return (first, last), Notice("app.url_clamped", {"name": name, "value": shown, "used": f"{first}-{last}"})
+    return (first, last), None
 
 
 def parse_query(query: Mapping[str, str | list[str]]) -> tuple[dict[str, Any], list[Notice]]:
@@ -141,7 +160,12 @@ def to_query(state: Mapping[str, Any]) -> dict[str, str]:
         if name not in state or state[name] == p.default:
             continue
         value = state[name]
-        query[name] = ("1" if value else "0") if p.kind == "bool" else str(value)
+        if p.kind == "bool":
+            query[name] = "1" if value else "0"
+        elif p.kind == "range":
+            query[name] = f"{int(value[0])}-{int(value[1])}"
+        else:
+            query[name] = str(value)
     return query
 
 

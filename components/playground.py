@@ -1,6 +1,6 @@
 """The Playground view: a small multi-head attention model whose every setting is a control.
 
-Each head h computes its own α_h = normalize(q_h·k_hᵀ/√d_head) and b_h = α_h·v_h; the heads'
+Each head h computes its own α′_h = normalize(q_h·k_hᵀ/√d_head) and b_h = α′_h·v_h; the heads'
 outputs are laid side by side (concat), multiplied by W^O and added back to the input:
 
     output = LayerNorm(x + concat(b_1 … b_H)·W^O)
@@ -13,118 +13,24 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from components import ui
 from components.cache import get_playground_trace
 from components.controls import Controls
-from components.figures import ALPHA_COLORAXIS, DIVERGING, style, token_labels
-from components.params import PARAMS
+from components.figures import Panel, heatmap_grid, overview_png
+from components.overview import every_head
+from components.positions import Shown, Window, shown
+from components.settings import playground_config, playground_traces, snap_heads
 from model import PlaygroundConfig, valid_head_counts
-from model.errors import EmptyTextError, InvalidConfigError
 from model.playground import layer_weights
+from model.trace import AttentionTrace
 
 D_MODELS = (2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
-MAX_CELLS = 2**18  # α values per figure sent to the browser (~1.4 MB as base64 float32)
 MAX_PANEL_CELLS = 2**16  # per panel of the concat · W^O · output figure
-MAX_TICK_LABELS = 40  # beyond this many tokens the axes stay unlabelled; hover still names them
-HEAD_COLUMNS = 4
-
-
-def nearest(value: int, options: list[int]) -> int:
-    """The option closest to value (the smaller one on a tie)."""
-    return min(options, key=lambda option: (abs(option - value), option))
-
-
-def state_config(state: Mapping[str, Any], **overrides: Any) -> PlaygroundConfig:
-    """The PlaygroundConfig that the pg_* settings in `state` describe (defaults where missing).
-
-    A head count that does not divide d_model is replaced by the nearest one that does.
-    """
-
-    def get(name: str) -> Any:
-        return state.get(name, PARAMS[name].default)
-
-    d_model = int(get("pg_d_model"))
-    values = {
-        "d_model": d_model,
-        "n_heads": nearest(int(get("pg_n_heads")), valid_head_counts(d_model) or [1]),
-        "n_layers": int(get("pg_n_layers")),
-        "normalizer": get("pg_normalizer"),
-        "temperature": float(get("pg_temperature")),
-        "scale": bool(get("pg_scale")),
-        "mask": get("pg_mask"),
-        "window": int(get("pg_window")),
-        "positions": bool(get("pg_positions")),
-        "seed": int(get("pg_seed")),
-        "char_tokens": bool(get("pg_char_tokens")),
-    }
-    return PlaygroundConfig(**{**values, **overrides})
-
-
-def shown_positions(n_positions: int, n_panels: int, max_cells: int = MAX_CELLS) -> int:
-    """How many positions fit n_panels square heatmaps within max_cells values."""
-    return max(1, min(n_positions, math.isqrt(max_cells // max(n_panels, 1))))
-
-
-def heads_figure(
-    weights: np.ndarray,
-    labels: list[str],
-    panel_titles: list[str],
-    *,
-    title: str = "",
-    x_title: str = "key",
-    y_title: str = "query",
-    presentation: bool = False,
-) -> go.Figure:
-    """Every head's α of one layer as a grid of heatmaps on one 0 … 1 scale.  [head, query_pos, key_pos] in."""
-    n_heads, n, _ = weights.shape
-    cols = min(n_heads, HEAD_COLUMNS)
-    rows = math.ceil(n_heads / cols)
-    panel = min(400, 1000 // cols)  # pixels per panel row: about square on a wide page
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=panel_titles,
-        shared_xaxes=True,
-        shared_yaxes=True,
-        horizontal_spacing=0.02,
-        vertical_spacing=min(0.08, 40 / (rows * panel)),
-    )
-    for h in range(n_heads):
-        fig.add_trace(
-            go.Heatmap(
-                z=np.asarray(weights[h], dtype=np.float32),
-                x=labels,
-                y=labels,
-                coloraxis="coloraxis",
-                hovertemplate=(
-                    f"{panel_titles[h]}<br>{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>α = %{{z:.3f}}<extra></extra>"
-                ),
-            ),
-            row=h // cols + 1,
-            col=h % cols + 1,
-        )
-    fig.update_layout(
-        title={"text": title},
-        coloraxis=ALPHA_COLORAXIS,
-    )
-    ticks = n <= MAX_TICK_LABELS
-    fig.update_xaxes(type="category", tickangle=-60)
-    fig.update_yaxes(type="category", autorange="reversed")
-    if not ticks:  # shared axes already label only the left column and the bottom row
-        fig.update_xaxes(showticklabels=False)
-        fig.update_yaxes(showticklabels=False)
-    fig.update_xaxes(title={"text": x_title}, row=rows)
-    fig.update_yaxes(title={"text": y_title}, col=1)
-    height = 110 + rows * panel + (8 * max(map(len, labels)) if ticks else 0)
-    return style(fig, presentation, height)
 
 
 def mixing_figure(
@@ -142,63 +48,32 @@ def mixing_figure(
     out_title: str = "output dimension",
     presentation: bool = False,
 ) -> go.Figure:
-    """concat [pos, d_model] · W^O [d_model, d_model] → output [pos, d_model], side by side.
+    """concat [pos, d_model] · W^O [d_model, d_model] → output [pos, d_model], side by side, each on its
+    own signed colour scale.
 
     Lines mark where one head's block ends: columns of concat, rows of W^O. w_dims names the rows
     and columns of W^O that are drawn (all of them, or every s-th for a large d_model).
     """
-    d_model = concat.shape[1]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=panel_titles, horizontal_spacing=0.08)
-    dims = np.arange(d_model)
+    dims = list(range(concat.shape[1]))
+    shown_dims = [int(d) for d in w_dims]
+    edges = tuple(h * d_head - 0.5 for h in range(1, concat.shape[1] // d_head))
     panels = [
-        (concat, dims, labels, "coloraxis", dim_title, ""),
-        (w_o, w_dims, w_dims, "coloraxis2", out_title, in_title),
-        (output, dims, labels, "coloraxis3", dim_title, ""),
+        Panel(concat, dims, labels, title=panel_titles[0], x_title=dim_title, name=panel_titles[0], rules_x=edges),
+        Panel(
+            w_o,
+            shown_dims,
+            shown_dims,
+            title=panel_titles[1],
+            x_title=out_title,
+            y_title=in_title,
+            name=panel_titles[1],
+            rules_y=edges,  # in dimension numbers, so they hold when only every s-th row is drawn
+        ),
+        Panel(output, dims, labels, title=panel_titles[2], x_title=dim_title, name=panel_titles[2]),
     ]
-    for col, (matrix, x, y, axis, x_name, y_name) in enumerate(panels, start=1):
-        row_name = f"{y_name} %{{y}}" if y_name else "%{y}"
-        fig.add_trace(
-            go.Heatmap(
-                z=np.asarray(matrix, dtype=np.float32),
-                x=x,
-                y=y,
-                coloraxis=axis,
-                hovertemplate=f"{row_name}<br>{x_name} %{{x}}<br>%{{z:.3f}}<extra></extra>",
-            ),
-            row=1,
-            col=col,
-        )
-        bound = float(np.abs(matrix).max()) or 1.0
-        domain = fig.layout[f"xaxis{col if col > 1 else ''}"].domain
-        fig.layout[axis] = {
-            "colorscale": DIVERGING,
-            "cmin": -bound,
-            "cmax": bound,
-            "cmid": 0.0,
-            "colorbar": {
-                "orientation": "h",
-                "x": (domain[0] + domain[1]) / 2,
-                "xanchor": "center",
-                "len": (domain[1] - domain[0]) * 0.8,
-                "y": -0.22,
-                "yanchor": "top",
-                "thickness": 10,
-            },
-        }
-    for h in range(1, d_model // d_head):
-        edge = h * d_head - 0.5
-        fig.add_vline(x=edge, row=1, col=1, line={"color": "black", "width": 1.5})
-        fig.add_hline(y=edge, row=1, col=2, line={"color": "black", "width": 1.5})
-    ticks = len(labels) <= MAX_TICK_LABELS
-    fig.update_layout(title={"text": title})
-    for col in (1, 3):  # the output's rows are the same tokens as concat's: labelled once, on the left
-        fig.update_yaxes(type="category", autorange="reversed", showticklabels=ticks and col == 1, row=1, col=col)
-        fig.update_xaxes(title={"text": dim_title}, row=1, col=col)
-    fig.update_yaxes(autorange="reversed", title={"text": in_title}, row=1, col=2)
-    fig.update_xaxes(title={"text": out_title}, row=1, col=2)
-    fig = style(fig, presentation, max(420, min(680, 260 + 16 * len(labels))))
-    fig.update_layout(margin={"b": 90})  # room for the colour bars under the panels
-    return fig
+    return heatmap_grid(
+        panels, title=title, value_name="", scale="signed", shared_scale=False, presentation=presentation
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -209,59 +84,50 @@ def w_o_shown(config: PlaygroundConfig, layer: int, stride: int) -> np.ndarray:
     return w_o
 
 
-def _snap_heads(d_model: int) -> tuple[int, int] | None:
-    """Move pg_n_heads to a head count that divides d_model; (old, new) when it had to move."""
-    valid = valid_head_counts(d_model)
-    old = int(st.session_state["pg_n_heads"])
-    if old in valid:
-        return None
-    st.session_state["pg_n_heads"] = nearest(old, valid)
-    return old, st.session_state["pg_n_heads"]
+@st.cache_data(max_entries=32, show_spinner=False)
+def overview_for(config: PlaygroundConfig, text: str) -> bytes:
+    """The playground's every-head PNG for the overview (layers × heads)."""
+    return overview_png(get_playground_trace(config, text).weights())
 
 
 def _use_char_tokens() -> None:
     st.session_state["pg_char_tokens"] = True
 
 
-def _grid(presentation: bool) -> list:
-    """Twelve places for the controls: three rows of four on a screen, six rows of two on a projector."""
-    widths = [1, 1] if presentation else [3, 3, 3.5, 2.5]  # the third column holds the mask's three buttons
-    return [place for _ in range(12 // len(widths)) for place in st.columns(widths)]
+def _controls(ctx: Controls, place) -> tuple[int, int]:
+    """Every setting as a widget keyed by its URL parameter (Session State then describes the model); returns
+    the layer and head on show. Three rows of four; on a projector folded in `place` under one line that
+    says what is set."""
+    if place is None:
+        return _widgets(ctx)
+    d_model, n_heads = int(st.session_state["pg_d_model"]), int(st.session_state["pg_n_heads"])
+    summary = ctx.t("playground.settings_summary", d_model=d_model, n_heads=n_heads, d_head=d_model // n_heads)
+    with place, st.expander(summary, icon=":material/tune:"):
+        return _widgets(ctx)
 
 
-def _controls(ctx: Controls) -> tuple[PlaygroundConfig, int]:
-    """Every setting as a widget keyed by its URL parameter; returns the config and the layer on show."""
+def _widgets(ctx: Controls) -> tuple[int, int]:
     state = st.session_state
     keep = {"persist_state": "session"}
-    (
-        at_d_model,
-        at_heads,
-        at_layers,
-        at_layer,
-        at_normalizer,
-        at_temperature,
-        at_mask,
-        at_window,
-        at_scale,
-        at_positions,
-        at_chars,
-        at_seed,
-    ) = _grid(ctx.presentation)
+    # Three rows of four (the third column holds the mask's buttons); six rows of two in a projector's
+    # narrower, larger-lettered panel.
+    widths = [1, 1] if ctx.presentation else [3, 3, 3.5, 2.5]
+    places = [place for _ in range(12 // len(widths)) for place in st.columns(widths)]
+    (at_d_model, at_heads, at_layers, at_layer, at_normalizer, at_temperature, at_mask, at_window) = places[:8]
+    (at_scale, at_positions, at_chars, at_seed) = places[8:]
     d_options = sorted({*D_MODELS, int(state["pg_d_model"])})
     d_model = at_d_model.select_slider(
         ctx.t("playground.d_model"), d_options, key="pg_d_model", help=ctx.t("playground.d_model_help"), **keep
     )
-    snapped = _snap_heads(d_model)
+    valid = valid_head_counts(d_model)
+    snapped = snap_heads("pg_n_heads", valid)
     n_heads = at_heads.select_slider(
-        ctx.t("playground.n_heads"),
-        valid_head_counts(d_model),
-        key="pg_n_heads",
-        help=ctx.t("playground.n_heads_help"),
-        **keep,
+        ctx.t("playground.n_heads"), valid, key="pg_n_heads", help=ctx.t("playground.n_heads_help"), **keep
     )
     n_layers = at_layers.select_slider(ctx.t("playground.n_layers"), range(1, 5), key="pg_n_layers", **keep)
-    if int(state["pg_layer"]) >= n_layers:
-        state["pg_layer"] = n_layers - 1
+    for key, count in (("pg_layer", n_layers), ("pg_head", n_heads)):
+        if not 0 <= int(state.get(key, 0)) < count:
+            state[key] = min(max(int(state.get(key, 0)), 0), count - 1)
     layer = at_layer.select_slider(
         ctx.t("playground.layer"), range(n_layers), key="pg_layer", disabled=n_layers == 1, **keep
     )
@@ -309,32 +175,36 @@ def _controls(ctx: Controls) -> tuple[PlaygroundConfig, int]:
     at_seed.number_input(ctx.t("playground.seed"), 0, 2**31 - 1, step=1, key="pg_seed", **keep)
     if snapped:
         st.info(ctx.t("playground.heads_snapped", old=snapped[0], new=snapped[1], d_model=d_model), icon="🔧")
-    config = state_config(state, n_heads=n_heads)
-    return config, min(int(layer), config.n_layers - 1)
+    return int(layer), int(state["pg_head"])
 
 
 def render(ctx: Controls) -> None:
-    st.markdown(ctx.t("playground.intro"))
-    try:
-        config, layer = _controls(ctx)
-        trace = get_playground_trace(config, ctx.text)
-    except InvalidConfigError as err:
-        st.warning(ctx.t("playground.invalid", detail=str(err)), icon="⚠️")
+    # On a projector one row holds the paragraph and the tokens behind buttons, and the settings folded.
+    top = st.columns([1.7, 6, 1.3]) if ctx.presentation else None
+    with top[0] if top else st.container():
+        ui.intro(ctx, ctx.t("playground.intro"))
+    layer, head = _controls(ctx, top[1] if top else None)
+    traced = playground_traces(ctx, ctx.text, lambda: [playground_config(st.session_state)])
+    if traced is None:
         return
-    except EmptyTextError:
-        st.info(ctx.t("playground.no_tokens"), icon="✍️")
-        return
-    p = ctx.presentation
-    st.caption(
-        ctx.t(
-            "playground.shapes",
-            d_model=config.d_model,
-            n_heads=config.n_heads,
-            d_head=config.d_head,
-            n=trace.n_positions,
-        )
-    )
-    ui.token_chips(trace.tokens, trace.is_special())
+    ((config, trace),) = traced
+    layer, head = min(layer, config.n_layers - 1), min(head, config.n_heads - 1)
+    _render_tokens(ctx, config, trace, top)
+    positions = shown(trace, False)
+    window = ui.pick_window(ctx, positions)
+    _render_heads(ctx, config, trace, positions, window, layer, head)
+    _render_mixing(ctx, config, trace, layer)
+
+
+def _render_tokens(ctx: Controls, config: PlaygroundConfig, trace: AttentionTrace, top: list | None) -> None:
+    """The shapes, the tokens, and what the model could not read."""
+    shapes = {"d_model": config.d_model, "n_heads": config.n_heads, "d_head": config.d_head, "n": trace.n_positions}
+    if top is not None:  # the settings' line says the shapes
+        with top[2]:
+            ui.token_chips(trace.tokens, trace.is_special(), ctx.lang, folded=True)
+    else:
+        st.caption(ctx.t("playground.shapes", **shapes))
+        ui.token_chips(trace.tokens, trace.is_special(), ctx.lang)
     unknown = sum(tok == "[UNK]" for tok in trace.tokens)
     if unknown and not config.char_tokens:
         st.info(ctx.t("playground.unknown_tokens", n=unknown), icon="🈚")
@@ -342,48 +212,87 @@ def render(ctx: Controls) -> None:
     if trace.truncated:
         st.warning(ctx.t("playground.truncated", n=trace.n_positions), icon="✂️")
 
-    lt = trace.layers[layer]
-    n = shown_positions(trace.n_positions, config.n_heads)
-    labels = token_labels(trace.tokens[:n])
-    files = ui.labels_for_files(trace.tokens[:n])
-    if n < trace.n_positions:
-        st.caption(ctx.t("playground.first_positions", shown=n, n=trace.n_positions))
-    weights = lt.weights[:, :n, :n]  # [head, query_pos, key_pos]
-    fig = heads_figure(
-        weights,
-        labels,
-        [ctx.t("playground.head_panel", head=h) for h in range(config.n_heads)],
-        title=ctx.t("playground.heads_title", layer=layer, n_heads=config.n_heads),
-        x_title=ctx.t("common.key"),
-        y_title=ctx.t("common.query"),
-        presentation=p,
-    )
-    ui.figure(fig, ctx.t("playground.heads_caption", seed=config.seed), key="pg_heads")
 
-    rows = max(1, min(trace.n_positions, MAX_PANEL_CELLS // config.d_model))
+def _render_heads(
+    ctx: Controls,
+    config: PlaygroundConfig,
+    trace: AttentionTrace,
+    positions: Shown,
+    window: Window,
+    layer: int,
+    head: int,
+) -> None:
+    """One head's α′ large, every label drawn, beside every head of every layer at a glance (click to pick)."""
+    weights = trace.layers[layer].weights  # [head, query_pos, key_pos]
+    share, (left, right) = ui.beside_or_below(ctx, window)
+    with left:
+        title = ctx.t("playground.head_title", layer=layer, head=head, n_heads=config.n_heads)
+        fig = ui.window_heatmap(ctx, weights[head], positions, window, title, share=share)
+        head_rows = [f"head {h} · {label}" for h in range(config.n_heads) for label in positions.files]
+        download = ui.Download(
+            f"playground_alpha_layer{layer}",
+            weights.reshape(-1, trace.n_positions),  # [head · query_pos, key_pos]
+            head_rows,
+            positions.files,
+            ctx.t("playground.all_heads"),
+        )
+        ui.figure(
+            fig,
+            ctx.t("playground.heads_caption", seed=config.seed),
+            key="pg_heads",
+            downloads=[download],
+            lang=ctx.lang,
+        )
+    with right:
+        png = overview_for(config, ctx.text)
+        every_head(
+            ctx,
+            png,
+            (config.n_layers, config.n_heads),
+            (layer, head),
+            "playground",
+            key="pg_overview",
+            n=trace.n_positions,
+        )
+
+
+def _render_mixing(ctx: Controls, config: PlaygroundConfig, trace: AttentionTrace, layer: int) -> None:
+    """concat(b_0 … b_H) · W^O and the layer's output, for the first positions that fit with their labels."""
+    lt = trace.layers[layer]
+    rows = max(1, min(trace.n_positions, MAX_PANEL_CELLS // config.d_model, ui.row_capacity(ctx.presentation)))
     stride = max(1, math.ceil(config.d_model / math.isqrt(MAX_PANEL_CELLS)))
     w_dims = np.arange(0, config.d_model, stride)
     w_o = w_o_shown(config, layer, stride)  # [d_model/s, d_model/s]
     concat, output = lt.concat[:rows], lt.output[:rows]  # [pos, d_model] each
+    positions = shown(trace, False).first(rows)
+    titles = (
+        f"concat(b<sub>0</sub> … b<sub>{config.n_heads - 1}</sub>)  [{rows} × {config.d_model}]",
+        f"W<sup>O</sup>  [{config.d_model} × {config.d_model}]",
+        ctx.t("playground.output_panel", n=rows, d=config.d_model),
+    )
     fig = mixing_figure(
         concat,
         w_o,
         output,
-        token_labels(trace.tokens[:rows]),
+        positions.labels,
         d_head=config.d_head,
         w_dims=w_dims,
-        panel_titles=(
-            f"concat(b<sub>0</sub> … b<sub>{config.n_heads - 1}</sub>)  [{rows} × {config.d_model}]",
-            f"W<sup>O</sup>  [{config.d_model} × {config.d_model}]",
-            ctx.t("playground.output_panel", n=rows, d=config.d_model),
-        ),
+        panel_titles=titles,
         title=ctx.t("playground.mixing_title", layer=layer),
         dim_title=ctx.t("playground.dimension"),
         in_title=ctx.t("playground.in_dimension"),
         out_title=ctx.t("playground.out_dimension"),
-        presentation=p,
+        presentation=ctx.presentation,
     )
-    ui.figure(fig, ctx.t("playground.mixing_caption", n_heads=config.n_heads, d_head=config.d_head), key="pg_mixing")
+    dims = [f"dim {d}" for d in range(config.d_model)]
+    w_files = [f"dim {d}" for d in w_dims]
+    downloads = [
+        ui.Download(f"playground_concat_layer{layer}", concat, positions.files, dims, "concat"),
+        ui.Download(f"playground_W_O_layer{layer}", w_o, w_files, w_files, "W^O"),
+        ui.Download(f"playground_output_layer{layer}", output, positions.files, dims, ctx.t("playground.output")),
+    ]
+    caption = ctx.t("playground.mixing_caption", n_heads=config.n_heads, d_head=config.d_head)
+    ui.figure(fig, caption, key="pg_mixing", downloads=downloads, lang=ctx.lang)
     notes = []
     if rows < trace.n_positions:
         notes.append(ctx.t("playground.first_positions", shown=rows, n=trace.n_positions))
@@ -391,22 +300,3 @@ def render(ctx: Controls) -> None:
         notes.append(ctx.t("playground.w_o_strided", stride=stride))
     if notes:
         st.caption(" ".join(notes))
-
-    st.subheader(ctx.t("playground.downloads"))
-    w_files = [f"dim {d}" for d in w_dims]
-    d_files = [f"dim {d}" for d in range(config.d_model)]
-    row_files = ui.labels_for_files(trace.tokens[:rows])
-    head_rows = [f"head {h} · {label}" for h in range(config.n_heads) for label in files]
-    tables = [
-        (f"pg_alpha_layer{layer}", weights.reshape(-1, n), head_rows, files),
-        (f"pg_concat_layer{layer}", concat, row_files, d_files),
-        (f"pg_W_O_layer{layer}", w_o, w_files, w_files),
-        (f"pg_output_layer{layer}", output, row_files, d_files),
-    ]
-    cols = st.columns(2)
-    for index, (name, matrix, row_names, col_names) in enumerate(tables):
-        with cols[index % 2]:
-            st.caption(f"{name}  [{matrix.shape[0]} × {matrix.shape[1]}]")
-            ui.matrix_downloads(
-                name, matrix, row_names, col_names, ctx.t("common.download_csv"), ctx.t("common.download_json")
-            )

@@ -19,14 +19,14 @@ import streamlit as st
 from components import ui
 from components.cache import get_trace
 from components.controls import Controls
-from components.figures import DIVERGING, escape, style
+from components.figures import Panel, escape, heatmap_figure, heatmap_grid, sizes, styled_figure
 from model import sinusoidal_encoding
 from model.analysis import cosine_similarity
 from model.trace import AttentionTrace
 
 BASES = (100.0, 1_000.0, 10_000.0, 100_000.0)
 MAX_CELLS = 2**18  # values per heatmap sent to the browser: ~1.4 MB as base64 float32
-MAX_WAVES = 8
+MAX_WAVES = 6  # more lines than this on one chart cannot be told apart
 FALLBACK_TEXT = "I saw a saw"
 SERIES_COLORS = ("#e6550d", "#3182bd")  # with positions, without positions
 PALETTE = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")  # one colour per sin/cos pair
@@ -86,25 +86,10 @@ def encoding_figure(
     """The [pos, d_model] table as a heatmap on a fixed −1 … 1 diverging scale; only `dims` are drawn."""
     n_positions = pe.shape[0]
     z = np.asarray(pe, dtype=np.float32)[:, dims]  # [pos, shown dims]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=dims,
-            y=np.arange(n_positions),
-            colorscale=DIVERGING,
-            zmin=-1.0,
-            zmax=1.0,
-            zmid=0.0,
-            colorbar={"title": {"text": "PE"}, "thickness": 12},
-            hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>PE = %{{z:.3f}}<extra></extra>",
-        ),
-        layout={
-            "title": {"text": title},
-            "xaxis": {"title": {"text": x_title}},
-            "yaxis": {"title": {"text": y_title}, "autorange": "reversed"},
-        },
+    panel = Panel(z, [int(d) for d in dims], list(range(n_positions)), x_title=x_title, y_title=y_title)
+    return heatmap_grid(
+        [panel], title=title, value_name="PE", scale="signed", zmax=1.0, presentation=presentation, height=440
     )
-    return style(fig, presentation, max(320, min(620, 140 + 3 * n_positions)))
 
 
 def waves_figure(
@@ -118,32 +103,47 @@ def waves_figure(
     presentation: bool = False,
 ) -> go.Figure:
     """Chosen columns of the table as lines over position, one trace per dimension: a sin/cos pair
-    shares a colour, the sine solid and the cosine dashed."""
+    shares a colour, the sine solid and the cosine dashed. The y axis is PE's whole range, −1 … 1, so a
+    slow dimension looks as flat as it is."""
     n_positions = pe.shape[0]
     mode = "lines+markers" if n_positions <= 32 else "lines"
     pairs = sorted({dim // 2 for dim in dims})
+    s = sizes(presentation)
+    legend_top = s.title * 2.2 + s.font * 1.6 * ((len(dims) + 1) // 2)  # the title, then the legend in rows of two
     traces = [
         go.Scatter(
             x=np.arange(n_positions),
             y=np.asarray(pe[:, dim], dtype=np.float32),
             mode=mode,
             name=name,
-            line={"color": PALETTE[pairs.index(dim // 2) % len(PALETTE)], "dash": "dash" if dim % 2 else "solid"},
-            marker={"size": 5},
+            line={
+                "color": PALETTE[pairs.index(dim // 2) % len(PALETTE)],
+                "dash": "dash" if dim % 2 else "solid",
+                "width": 3,
+            },
+            marker={"size": 6},
             hovertemplate=f"{escape(name)}<br>{x_title} %{{x}}: %{{y:.3f}}<extra></extra>",
         )
         for dim, name in zip(dims, names, strict=True)
     ]
-    fig = go.Figure(
+    return styled_figure(
         traces,
-        layout={
+        {
             "title": {"text": title},
             "xaxis": {"title": {"text": x_title}},
-            "yaxis": {"title": {"text": y_title}, "range": [-1.1, 1.1], "zeroline": True},
-            "legend": {"orientation": "h", "y": -0.2},
+            "yaxis": {
+                "title": {"text": y_title},
+                "range": [-1.08, 1.08],
+                "tickvals": [-1, -0.5, 0, 0.5, 1],
+                "zeroline": True,
+            },
+            "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
+            "margin": {"t": int(legend_top)},
+            "plot_bgcolor": "white",
         },
+        presentation,
+        380 + int(legend_top),
     )
-    return style(fig, presentation, 420)
 
 
 def similarity_figure(
@@ -155,31 +155,19 @@ def similarity_figure(
 ) -> go.Figure:
     """PE·PEᵀ as a square heatmap, diverging around zero."""
     n = similarity.shape[0]
-    bound = float(np.abs(similarity).max()) or 1.0
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.asarray(similarity, dtype=np.float32),
-            x=np.arange(n),
-            y=np.arange(n),
-            colorscale=DIVERGING,
-            zmin=-bound,
-            zmax=bound,
-            zmid=0.0,
-            colorbar={"title": {"text": "PE·PE"}, "thickness": 12},
-            hovertemplate=f"{axis_title} %{{y}} · {axis_title} %{{x}}<br>PE·PE = %{{z:.3f}}<extra></extra>",
-        ),
-        layout={
-            "title": {"text": title},
-            "xaxis": {"title": {"text": axis_title}, "range": [-0.5, n - 0.5], "constrain": "domain"},
-            "yaxis": {
-                "title": {"text": axis_title},
-                "range": [n - 0.5, -0.5],
-                "constrain": "domain",
-                "scaleanchor": "x",
-            },
-        },
+    return heatmap_figure(
+        similarity,
+        list(range(n)),
+        list(range(n)),
+        x_title=axis_title,
+        y_title=axis_title,
+        title=title,
+        value_name="PE·PE",
+        scale="signed",
+        square=True,
+        presentation=presentation,
+        height=460,
     )
-    return style(fig, presentation, 460)
 
 
 def repeat_figure(
@@ -202,6 +190,7 @@ def repeat_figure(
             mode="lines+markers+text",
             text=[f"{v:.3f}" for v in values],
             textposition="top center" if index == 1 else "bottom center",
+            textfont={"size": sizes(presentation).tick},
             line={"color": color, "width": 3},
             marker={"size": 9},
             hovertemplate=f"{escape(name)}<br>{x_title} %{{x}}: %{{y:.4f}}<extra></extra>",
@@ -211,16 +200,17 @@ def repeat_figure(
         )
     ]
     low = float(min(with_positions.min(), without_positions.min()))
-    fig = go.Figure(
+    return styled_figure(
         traces,
-        layout={
+        {
             "title": {"text": title},
             "xaxis": {"title": {"text": x_title}, "tickvals": layers.tolist()},
             "yaxis": {"title": {"text": y_title}, "range": [min(low - 0.08, 0.9), 1.06]},
-            "legend": {"orientation": "h", "y": -0.25},
+            "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"},
         },
+        presentation,
+        460,
     )
-    return style(fig, presentation, 420)
 
 
 def _number(x: float) -> str:
@@ -232,41 +222,63 @@ def _base_label(base: float) -> str:
     return _number(base) if base >= 1000 or base != int(base) else f"{base:.0f}"
 
 
-def _default_dims(d_model: int) -> list[int]:
-    """The fastest pair, a pair a quarter of the way in (wavelength 2π·base^¼) and the slowest pair."""
-    quarter = 2 * (d_model // 8)
-    return sorted({d for d in (0, 1, quarter, quarter + 1, d_model - 2, d_model - 1) if 0 <= d < d_model})
+def pair_with_wavelength(target: float, d_model: int, base: float) -> int:
+    """The sin/cos pair i whose wavelength 2π·base^(2i/d_model) is closest to `target` (on a log scale)."""
+    pairs = max(1, d_model // 2)
+    i = round(pairs * math.log(max(target, 2 * math.pi) / (2 * math.pi)) / math.log(base))
+    return min(max(i, 0), pairs - 1)
 
 
-def _dims_picker(ctx: Controls, d_model: int) -> list[int]:
-    """The multiselect of dimensions; it follows d_model while the class has not changed the defaults."""
-    last_d_model = st.session_state.get("_pe_dims_d_model")
+def default_dims(d_model: int, n_positions: int, base: float) -> list[int]:
+    """A few lines a class can tell apart over n_positions: the sine and cosine of the pair whose wave
+    repeats about four times (the cosine a quarter-period ahead), the sine that makes about one period,
+    and the slowest sine, almost flat. The very fastest pairs zigzag from one position to the next and are
+    left for the class to add."""
+    fast = 2 * pair_with_wavelength(n_positions / 4, d_model, base)
+    once = 2 * pair_with_wavelength(n_positions, d_model, base)
+    return sorted({d for d in (fast, fast + 1, once, d_model - 2) if 0 <= d < d_model})
+
+
+def _dims_picker(ctx: Controls, d_model: int, n_positions: int, base: float) -> list[int]:
+    """The multiselect of dimensions; it follows the sliders while the class has not changed the defaults."""
+    shape = (d_model, n_positions, base)
+    last = st.session_state.get("_pe_dims_for")
     chosen = st.session_state.get("pe_dims")
-    if chosen is None or (last_d_model != d_model and sorted(chosen) == _default_dims(last_d_model or d_model)):
-        chosen = _default_dims(d_model)
-    chosen = [d for d in chosen if d < d_model] or _default_dims(d_model)
+    if chosen is None or (last != shape and sorted(chosen) == default_dims(*(last or shape))):
+        chosen = default_dims(*shape)
+    chosen = [d for d in chosen if d < d_model] or default_dims(*shape)
     st.session_state["pe_dims"] = chosen
-    st.session_state["_pe_dims_d_model"] = d_model
+    st.session_state["_pe_dims_for"] = shape
     return st.multiselect(
         ctx.t("positional.dims"),
         range(d_model),
         key="pe_dims",
-        format_func=lambda d: ctx.t("positional.dim_sin" if d % 2 == 0 else "positional.dim_cos", dim=d),
+        format_func=lambda d: f"{d} · {'cos' if d % 2 else 'sin'}",  # short, so no chip is cut
         max_selections=MAX_WAVES,
         persist_state="session",
     )
 
 
-def _two_places(presentation: bool) -> tuple:
-    """Two columns on a screen; one below the other on a projector, where figures need the width."""
-    return (st.container(), st.container()) if presentation else tuple(st.columns(2))
-
-
 def render(ctx: Controls) -> None:
-    p = ctx.presentation
-    st.markdown(ctx.t("positional.intro"))
+    ui.intro(ctx, ctx.t("positional.intro"))
+    d_model, n_positions, base = _sliders(ctx)
+    pe = sinusoidal_encoding(n_positions, d_model, base).numpy()  # [pos, d_model]
+    left, right = st.columns(2, gap="medium")
+    with left:
+        _render_table(ctx, pe, base)
+    with right:
+        _render_waves(ctx, pe, base)
+    left, right = st.columns(2, gap="medium")
+    with left:
+        _render_similarity(ctx, pe)
+    with right:
+        _render_repeat(ctx)
+
+
+def _sliders(ctx: Controls) -> tuple[int, int, float]:
+    """d_model, the number of positions and the base, in one row."""
     base_options = sorted({*BASES, float(st.session_state["pe_base"])})
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = st.columns(3, gap="medium")
     d_model = c1.slider(ctx.t("positional.d_model"), 2, 1024, key="pe_d_model", persist_state="session")
     n_positions = c2.slider(ctx.t("positional.positions"), 1, 512, key="pe_positions", persist_state="session")
     base = c3.select_slider(
@@ -277,57 +289,62 @@ def render(ctx: Controls) -> None:
         help=ctx.t("positional.base_help"),
         persist_state="session",
     )
-    pe = sinusoidal_encoding(n_positions, d_model, base).numpy()  # [pos, d_model]
+    return d_model, n_positions, base
+
+
+def _render_table(ctx: Controls, pe: np.ndarray, base: float) -> None:
+    n_positions, d_model = pe.shape
     dims, stride = display_dims(n_positions, d_model)
-    dim_title, pos_title = ctx.t("positional.dimension"), ctx.t("common.position")
-
-    left, right = _two_places(p)
-    with left:
-        fig = encoding_figure(
-            pe,
-            dims,
-            title=ctx.t("positional.table_title", n=n_positions, d=d_model),
-            x_title=dim_title,
-            y_title=pos_title,
-            presentation=p,
-        )
-        ui.figure(fig, ctx.t("positional.table_caption"), key="pe_table")
-        if stride > 1:
-            st.caption(ctx.t("positional.strided", stride=stride, shown=len(dims), d=d_model))
-    with right:
-        chosen = _dims_picker(ctx, d_model)
-        names = [
-            ctx.t(
-                "positional.wave_name",
-                dim=d,
-                fn="sin" if d % 2 == 0 else "cos",
-                wavelength=_number(wavelength(d, d_model, base)),
-            )
-            for d in chosen
-        ]
-        fig = waves_figure(pe, chosen, names, title=ctx.t("positional.waves_title"), x_title=pos_title, presentation=p)
-        ui.figure(fig, ctx.t("positional.waves_caption"), key="pe_waves")
-
-    similarity = encoding_similarity(pe)  # [pos, pos]
-    left, right = _two_places(p)
-    with left:
-        fig = similarity_figure(
-            similarity, title=ctx.t("positional.similarity_title"), axis_title=pos_title, presentation=p
-        )
-        ui.figure(fig, ctx.t("positional.similarity_caption", half=f"{d_model / 2:g}"), key="pe_similarity")
-    with right:
-        _render_repeat(ctx)
-
-    st.subheader(ctx.t("positional.downloads"))
+    fig = encoding_figure(
+        pe,
+        dims,
+        title=ctx.t("positional.table_title", n=n_positions, d=d_model),
+        x_title=ctx.t("positional.dimension"),
+        y_title=ctx.t("common.position"),
+        presentation=ctx.presentation,
+    )
     rows = [f"pos {i}" for i in range(n_positions)]
-    tables = [
-        ("positional_encoding", pe, [f"dim {d}" for d in range(d_model)]),
-        ("positional_similarity", similarity, rows),
+    download = ui.Download("positional_encoding", pe, rows, [f"dim {d}" for d in range(d_model)])
+    ui.figure(fig, ctx.t("positional.table_caption"), key="pe_table", downloads=[download], lang=ctx.lang)
+    if stride > 1:
+        st.caption(ctx.t("positional.strided", stride=stride, shown=len(dims), d=d_model))
+
+
+def _render_waves(ctx: Controls, pe: np.ndarray, base: float) -> None:
+    d_model = pe.shape[1]
+    chosen = _dims_picker(ctx, d_model, pe.shape[0], base)
+    names = [
+        ctx.t(
+            "positional.wave_name",
+            dim=d,
+            fn="sin" if d % 2 == 0 else "cos",
+            wavelength=_number(wavelength(d, d_model, base)),
+        )
+        for d in chosen
     ]
-    for col, (name, matrix, cols) in zip(st.columns(len(tables)), tables, strict=True):
-        with col:
-            st.caption(f"{name}  [{matrix.shape[0]} × {matrix.shape[1]}]")
-            ui.matrix_downloads(name, matrix, rows, cols, ctx.t("common.download_csv"), ctx.t("common.download_json"))
+    fig = waves_figure(
+        pe,
+        chosen,
+        names,
+        title=ctx.t("positional.waves_title"),
+        x_title=ctx.t("common.position"),
+        presentation=ctx.presentation,
+    )
+    ui.figure(fig, ctx.t("positional.waves_caption"), key="pe_waves")
+
+
+def _render_similarity(ctx: Controls, pe: np.ndarray) -> None:
+    similarity = encoding_similarity(pe)  # [pos, pos]
+    fig = similarity_figure(
+        similarity,
+        title=ctx.t("positional.similarity_title"),
+        axis_title=ctx.t("common.position"),
+        presentation=ctx.presentation,
+    )
+    rows = [f"pos {i}" for i in range(pe.shape[0])]
+    download = ui.Download("positional_similarity", similarity, rows, rows)
+    caption = ctx.t("positional.similarity_caption", half=f"{pe.shape[1] / 2:g}")
+    ui.figure(fig, caption, key="pe_similarity", downloads=[download], lang=ctx.lang)
 
 
 def _pick_positions(ctx: Controls, trace: AttentionTrace, text: str, default: tuple[int, int]) -> tuple[int, int]:
@@ -382,7 +399,13 @@ def _render_repeat(ctx: Controls) -> None:
         caption = "positional.repeat_caption_causal"
     else:
         caption = "positional.repeat_caption"
-    ui.figure(fig, ctx.t(caption), key="pe_repeat")
+    download = ui.Download(
+        "saw_cosine",
+        np.stack([with_pos, without_pos]),  # [series, layer]
+        list(names),
+        [f"layer {layer}" for layer in range(len(with_pos))],
+    )
+    ui.figure(fig, ctx.t(caption), key="pe_repeat", downloads=[download], lang=ctx.lang)
     if same:
         st.markdown(
             ctx.t(
@@ -393,11 +416,3 @@ def _render_repeat(ctx: Controls) -> None:
                 model=ui.md_escape(trace.model_name),
             )
         )
-    ui.matrix_downloads(
-        "saw_cosine",
-        np.stack([with_pos, without_pos]),  # [series, layer]
-        list(names),
-        [f"layer {layer}" for layer in range(len(with_pos))],
-        ctx.t("common.download_csv"),
-        ctx.t("common.download_json"),
-    )

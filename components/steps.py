@@ -6,12 +6,12 @@ The article's six steps for one output bᵢ, in its notation:
     ② αᵢⱼ = qᵢ·kⱼ                      one dot product per key j (kⱼ = W^k·aⱼ)
     ③ αᵢⱼ ÷ √d_head                    (and ÷T when a temperature is set)
     ④ mask                             hidden keys become −∞ (the pretrained encoder has none)
-    ⑤ α'ᵢⱼ = softmax_j(αᵢⱼ)            or ReLU, then divide by the row sum
-    ⑥ bᵢ  = Σⱼ α'ᵢⱼ·vⱼ                 (vⱼ = W^v·aⱼ); bᵢ is row i of the head's z
+    ⑤ α′ᵢⱼ = softmax_j(αᵢⱼ)            or ReLU, then divide by the row sum
+    ⑥ bᵢ  = Σⱼ α′ᵢⱼ·vⱼ                 (vⱼ = W^v·aⱼ); bᵢ is row i of the head's z
 
 The math is pure numpy in float64 (`attention_weights`, `query_step`, `step_frame`, `check_head`), so
 it works on any trace, pretrained or playground, and the tests hold it against the model's torch code.
-The view recomputes α' from the trace's Q and K and shows how far the model's own α' is from it.
+The view recomputes α′ from the trace's Q and K and shows how far the model's own α′ is from it.
 """
 
 from __future__ import annotations
@@ -23,17 +23,19 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from components import ui
-from components.attention import trace_notices
 from components.cache import get_trace
 from components.controls import Controls, clamp_state, show_notices
-from components.figures import BLUES, DIVERGING, style, token_labels
+from components.figures import BLUES, Bars, Panel, heatmap_grid, token_labels
+from components.keys import QUERY_LIMIT
+from components.positions import centred_range
 from model.trace import AttentionTrace
 
+FIGURE_SHARE = 0.6  # the figure's column (3 of 2 + 3)
+LISTED = 12  # hidden keys named one by one in step ④; the rest are counted
 TOLERANCE = 1e-5  # float32 model vs float64 recomputation: agreement closer than this is a ✓
-COLUMNS = ("token", "q·k", "÷√d", "mask", "α'", "‖α'·v‖")  # step_frame's columns; the view translates two
+COLUMNS = ("token", "q·k", "÷√d", "mask", "α′", "‖α′·v‖")  # step_frame's columns; the view translates two
 
 
 # ── The math, pure numpy ──────────────────────────────────────────────────────────────────────────
@@ -46,7 +48,7 @@ class Scores:
     dots: np.ndarray  # αᵢⱼ = qᵢ·kⱼ
     scaled: np.ndarray  # αᵢⱼ / √d_head (unchanged when scale=False): the trace's `scores`
     logits: np.ndarray  # scaled / T, −∞ where the mask hides the key: what the normalizer sees
-    weights: np.ndarray  # α'ᵢⱼ, each row sums to 1
+    weights: np.ndarray  # α′ᵢⱼ, each row sums to 1
 
 
 def attention_weights(
@@ -57,7 +59,7 @@ def attention_weights(
     scale: bool = True,
     temperature: float = 1.0,
 ) -> Scores:
-    """α' from q and k, the formula written out in numpy: normalize(mask(q·kᵀ/√d_head) / T).
+    """α′ from q and k, the formula written out in numpy: normalize(mask(q·kᵀ/√d_head) / T).
 
     q: [..., query_pos, d_head], k: [..., key_pos, d_head], mask: [query_pos, key_pos] bool, True = visible.
     Same conventions as model.attention.normalize: ReLU keeps the positive logits and divides by their
@@ -94,9 +96,9 @@ class QueryStep:
     scaled: np.ndarray  # [key_pos]  ÷√d_head
     logits: np.ndarray  # [key_pos]  ÷T, −∞ where masked
     visible: np.ndarray  # [key_pos] bool
-    weights: np.ndarray  # [key_pos]  α'ᵢⱼ
-    weighted_values: np.ndarray  # [key_pos, d_head]  α'ᵢⱼ·vⱼ
-    output: np.ndarray  # [d_head]  bᵢ = Σⱼ α'ᵢⱼ·vⱼ
+    weights: np.ndarray  # [key_pos]  α′ᵢⱼ
+    weighted_values: np.ndarray  # [key_pos, d_head]  α′ᵢⱼ·vⱼ
+    output: np.ndarray  # [d_head]  bᵢ = Σⱼ α′ᵢⱼ·vⱼ
 
 
 def query_step(
@@ -135,7 +137,7 @@ def trace_step(trace: AttentionTrace, layer: int, head: int, query: int) -> Quer
 
 
 def step_frame(step: QueryStep, tokens: tuple[str, ...] | list[str]) -> pd.DataFrame:
-    """One row per key j (index j): token, q·k, ÷√d, the value after the mask (−∞ if hidden), α', ‖α'·v‖."""
+    """One row per key j (index j): token, q·k, ÷√d, the value after the mask (−∞ if hidden), α′, ‖α′·v‖."""
     return pd.DataFrame(
         {
             COLUMNS[0]: list(tokens),
@@ -151,12 +153,12 @@ def step_frame(step: QueryStep, tokens: tuple[str, ...] | list[str]) -> pd.DataF
 
 @dataclass(frozen=True)
 class Check:
-    alpha: float  # max |α' recomputed − model's α'| over every query and key of the head
+    alpha: float  # max |α′ recomputed − model's α′| over every query and key of the head
     output: float  # max |bᵢ recomputed − model's zᵢ| for the chosen query
 
 
 def check_head(trace: AttentionTrace, layer: int, head: int, step: QueryStep, query: int) -> Check:
-    """How far the model's own α' (all rows of the head) and zᵢ are from the formula in float64."""
+    """How far the model's own α′ (all rows of the head) and zᵢ are from the formula in float64."""
     lt = trace.layers[layer]
     alpha = attention_weights(lt.q[head], lt.k[head], trace.mask, trace.normalizer, trace.scale, trace.temperature)
     return Check(
@@ -174,62 +176,41 @@ def step_figure(
     *,
     sum_label: str = "Σ = b",
     title: str = "",
-    weight_title: str = "α'",
-    values_title: str = "α'·v",
+    weight_title: str = "α′",
+    values_title: str = "α′·v",
     key_title: str = "key",
     dim_title: str = "dimension",
     presentation: bool = False,
+    keys: slice = slice(None),
+    width_px: int | None = None,
 ) -> go.Figure:
-    """Above, a bar of α'ᵢⱼ per key (hidden keys in grey); below, on the same key axis, the columns
-    α'ᵢⱼ·vⱼ and, last, their sum bᵢ, on one signed scale centred on zero."""
-    n, d = step.weighted_values.shape
-    columns = [*key_labels, sum_label]
-    fig = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
-        row_heights=[0.3, 0.7],
-        vertical_spacing=0.12,
-        subplot_titles=[weight_title, values_title],
+    """Above, a bar of α′ᵢⱼ per key (hidden keys in grey); below, on the same key axis, the columns
+    α′ᵢⱼ·vⱼ and, last, their sum bᵢ over every key, on one signed scale centred on zero. `keys` picks the
+    key columns drawn (a long text's keys around the query)."""
+    labels = list(key_labels)[keys]
+    table = np.concatenate([step.weighted_values[keys], step.output[None, :]]).T  # [d_head, shown keys + 1]
+    d = table.shape[0]
+    colors = [BLUES[3][1] if seen else "#bdbdbd" for seen in step.visible[keys]]
+    return heatmap_grid(
+        [
+            Panel(
+                table,
+                [*labels, sum_label],
+                list(range(d)),
+                title=values_title,
+                x_title=key_title,
+                y_title=dim_title,
+                rules_x=(len(labels) - 0.5,),  # the sum's column stands apart from the key columns it adds up
+            )
+        ],
+        title=title,
+        value_name="α′·v",
+        scale="signed",
+        bars=Bars(labels, step.weights[keys], colors, weight_title, "α′"),
+        presentation=presentation,
+        height=560,
+        width_px=width_px,
     )
-    fig.add_trace(
-        go.Bar(
-            x=key_labels,
-            y=step.weights,
-            marker={"color": [BLUES[3][1] if seen else "#bdbdbd" for seen in step.visible]},
-            hovertemplate=f"{key_title}: %{{x}}<br>{weight_title} = %{{y:.4f}}<extra></extra>",
-            showlegend=False,
-        ),
-        row=1,
-        col=1,
-    )
-    table = np.concatenate([step.weighted_values, step.output[None, :]]).T  # [d_head, key_pos + 1]
-    bound = float(np.abs(table).max()) or 1.0
-    fig.add_trace(
-        go.Heatmap(
-            z=table.astype(np.float32),
-            x=columns,
-            y=list(range(d)),
-            colorscale=DIVERGING,
-            zmin=-bound,
-            zmax=bound,
-            zmid=0.0,
-            colorbar={"thickness": 12, "len": 0.7, "y": 0.35, "yanchor": "middle"},
-            hovertemplate=f"%{{x}}<br>{dim_title} %{{y}}: %{{z:.3f}}<extra></extra>",
-        ),
-        row=2,
-        col=1,
-    )
-    fig.update_layout(title={"text": title}, plot_bgcolor="white")
-    fig.update_xaxes(type="category", categoryorder="array", categoryarray=columns, tickangle=-60)
-    fig.update_xaxes(title={"text": key_title}, row=2, col=1)
-    fig.update_yaxes(range=[0, max(1.0, float(step.weights.max()) * 1.1)], row=1, col=1)
-    fig.update_yaxes(title={"text": dim_title}, autorange="reversed", row=2, col=1)
-    # The sum's column stands apart from the key columns it adds up.
-    fig.add_vline(x=n - 0.5, line={"color": "black", "width": 2}, row=2, col=1)
-    fig = style(fig, presentation, 560)
-    fig.update_layout(margin={"t": 100 if presentation else 80})  # room for the title above the subplot titles
-    return fig
 
 
 # ── The view ──────────────────────────────────────────────────────────────────────────────────────
@@ -246,14 +227,28 @@ def _token(tokens: tuple[str, ...], j: int) -> str:
 
 def render(ctx: Controls) -> None:
     trace = get_trace(ctx.text)
-    trace_notices(ctx, trace)
+    ui.trace_notices(ctx.lang, trace)
     render_trace(ctx, trace, ctx.layer, ctx.head)
 
 
 def render_trace(ctx: Controls, trace: AttentionTrace, layer: int, head: int) -> None:
     """The six steps for the query picked in the widget "query", on any trace (pretrained or playground)."""
-    tokens, n, d = trace.tokens, trace.n_positions, trace.d_head
+    left, right = st.columns([2, 3], gap="medium")
+    with left:
+        i = _pick_query(ctx, trace)
+        step = trace_step(trace, layer, head, i)
+        _render_steps(ctx, trace, step, i)
+    with right:  # the figure first, so that it is on the first screen
+        _render_figure(ctx, trace, step, layer, head, i)
+        _render_checks(ctx, trace, check_head(trace, layer, head, step, i), i)
+    _render_table(ctx, trace, step, i)
+
+
+def _pick_query(ctx: Controls, trace: AttentionTrace) -> int:
+    """The query picker (the widget "query", also stepped by < > while presenting)."""
+    tokens, n = trace.tokens, trace.n_positions
     clamp_state("query", n - 1)
+    st.session_state[QUERY_LIMIT] = n - 1
     show_notices(ctx.lang)  # the page's notices were already shown; a clamped query's must not wait a rerun
     i = st.selectbox(
         ctx.t("steps.query_picker"),
@@ -265,75 +260,98 @@ def render_trace(ctx: Controls, trace: AttentionTrace, layer: int, head: int) ->
     )
     if ctx.hide_special:
         st.caption(ctx.t("steps.special_kept"))
-    step = trace_step(trace, layer, head, i)
-    check = check_head(trace, layer, head, step, i)
-    labels = token_labels(tokens)
-    top = int(np.argmax(step.weights))
+    return i
+
+
+def _render_steps(ctx: Controls, trace: AttentionTrace, step: QueryStep, i: int) -> None:
+    """Steps ① to ⑥ in words, with the numbers of this query."""
+    tokens, n, d = trace.tokens, trace.n_positions, trace.d_head
+    st.markdown(ctx.t("steps.step1", token=_token(tokens, i), d=d, i=i))
+    st.code(_vector(step.q), language=None, wrap_lines=True)
+    best = int(np.argmax(np.where(step.visible, step.dots, -np.inf)))
+    st.markdown(ctx.t("steps.step2", n=n, token=_token(tokens, best), value=f"{step.dots[best]:.2f}"))
+    if trace.scale:
+        st.markdown(ctx.t("steps.step3", d=d, root=f"{math.sqrt(d):.3f}"))
+    else:
+        st.markdown(ctx.t("steps.step3_off"))
+    if trace.temperature != 1.0:
+        st.markdown(ctx.t("steps.temperature", t=f"{trace.temperature:g}"))
     hidden = np.flatnonzero(~step.visible)
+    if trace.mask is None:
+        st.markdown(ctx.t("steps.step4_none"))
+    elif not len(hidden):
+        st.markdown(ctx.t("steps.step4_all_visible"))
+    else:
+        shown = ", ".join(_token(tokens, j) for j in hidden[:LISTED])
+        if len(hidden) > LISTED:
+            shown += " " + ctx.t("steps.and_more", n=len(hidden) - LISTED)
+        st.markdown(ctx.t("steps.step4_mask", hidden=len(hidden), n=n, tokens=shown))
+    top = int(np.argmax(step.weights))
+    values = {"total": f"{step.weights.sum():.3f}", "token": _token(tokens, top), "top": f"{step.weights[top]:.3f}"}
+    st.markdown(ctx.t("steps.step5_relu" if trace.normalizer == "relu" else "steps.step5_softmax", **values))
+    st.markdown(ctx.t("steps.step6", i=i))
+    st.code(_vector(step.output), language=None, wrap_lines=True)
 
-    left, right = st.columns(2)
-    with left:
-        st.markdown(ctx.t("steps.step1", token=_token(tokens, i), d=d, i=i))
-        st.code(_vector(step.q), language=None, wrap_lines=True)
-        best = int(np.argmax(np.where(step.visible, step.dots, -np.inf)))
-        st.markdown(ctx.t("steps.step2", n=n, token=_token(tokens, best), value=f"{step.dots[best]:.2f}"))
-        if trace.scale:
-            st.markdown(ctx.t("steps.step3", d=d, root=f"{math.sqrt(d):.3f}"))
-        else:
-            st.markdown(ctx.t("steps.step3_off"))
-        if trace.temperature != 1.0:
-            st.markdown(ctx.t("steps.temperature", t=f"{trace.temperature:g}"))
-        if trace.mask is None:
-            st.markdown(ctx.t("steps.step4_none"))
-        elif not len(hidden):
-            st.markdown(ctx.t("steps.step4_all_visible"))
-        else:
-            shown = ", ".join(_token(tokens, j) for j in hidden[:12]) + (" …" if len(hidden) > 12 else "")
-            st.markdown(ctx.t("steps.step4_mask", hidden=len(hidden), n=n, tokens=shown))
-        values = {"total": f"{step.weights.sum():.3f}", "token": _token(tokens, top), "top": f"{step.weights[top]:.3f}"}
-        st.markdown(ctx.t("steps.step5_relu" if trace.normalizer == "relu" else "steps.step5_softmax", **values))
-        st.markdown(ctx.t("steps.step6", i=i))
-        st.code(_vector(step.output), language=None, wrap_lines=True)
 
-    with right:
-        delta = f"{check.alpha:.1e}"
-        if check.alpha < TOLERANCE:
-            st.success(ctx.t("steps.check_alpha_ok", delta=delta, n=n), icon=":material/check_circle:")
+def _render_checks(ctx: Controls, trace: AttentionTrace, check: Check, i: int) -> None:
+    """The two badges: α′ and bᵢ recomputed from Q, K, V against the model's own."""
+    n = trace.n_positions
+    for value, ok, bad, values in (
+        (check.alpha, "steps.check_alpha_ok", "steps.check_alpha_bad", {"n": n}),
+        (check.output, "steps.check_output_ok", "steps.check_output_bad", {"i": i}),
+    ):
+        delta = f"{value:.1e}"
+        if value < TOLERANCE:
+            st.success(ctx.t(ok, delta=delta, **values), icon=":material/check_circle:")
         else:
-            st.error(ctx.t("steps.check_alpha_bad", delta=delta, n=n), icon=":material/error:")
-        delta = f"{check.output:.1e}"
-        if check.output < TOLERANCE:
-            st.success(ctx.t("steps.check_output_ok", delta=delta, i=i), icon=":material/check_circle:")
-        else:
-            st.error(ctx.t("steps.check_output_bad", delta=delta, i=i), icon=":material/error:")
-        fig = step_figure(
-            step,
-            labels,
-            sum_label=ctx.t("steps.sum_label", i=i),
-            title=ctx.t("steps.figure_title", token=labels[i], layer=layer, head=head),
-            weight_title=ctx.t("steps.weight_axis"),
-            values_title=ctx.t("steps.values_axis"),
-            key_title=ctx.t("common.key"),
-            dim_title=ctx.t("steps.dimension"),
-            presentation=ctx.presentation,
-        )
-        ui.figure(fig, ctx.t("steps.figure_caption"), key="steps_figure")
+            st.error(ctx.t(bad, delta=delta, **values), icon=":material/error:")
 
-    st.subheader(ctx.t("steps.table_title", token=_token(tokens, i)))
-    frame = step_frame(step, tokens).rename(
+
+def _render_figure(ctx: Controls, trace: AttentionTrace, step: QueryStep, layer: int, head: int, i: int) -> None:
+    """The step figure; a long text's key columns around the query, every label readable."""
+    labels = token_labels(trace.tokens)
+    n = trace.n_positions
+    capacity = ui.key_capacity(ctx.presentation, FIGURE_SHARE, row_label="00") - 1  # and the sum's column
+    first, last = centred_range(i, n, capacity)
+    fig = step_figure(
+        step,
+        labels,
+        sum_label=ctx.t("steps.sum_label", i=i),
+        title=ctx.t("steps.figure_title", token=labels[i], layer=layer, head=head),
+        weight_title=ctx.t("steps.weight_axis"),
+        values_title=ctx.t("steps.values_axis"),
+        key_title=ctx.t("common.key"),
+        dim_title=ctx.t("steps.dimension"),
+        presentation=ctx.presentation,
+        keys=slice(first, last + 1),
+        width_px=int(ui.PAGE_PX[ctx.presentation] * FIGURE_SHARE),
+    )
+    ui.figure(fig, ctx.t("steps.figure_caption"), key="steps_figure")
+    if last - first + 1 < n:
+        st.caption(ctx.t("steps.keys_window", first=first, last=last, n=n))
+
+
+def _render_table(ctx: Controls, trace: AttentionTrace, step: QueryStep, i: int) -> None:
+    """Every key's numbers for this query: a scrolling table on a screen, a large plain one on a projector."""
+    st.subheader(ctx.t("steps.table_title", token=_token(trace.tokens, i)))
+    frame = step_frame(step, trace.tokens).rename(
         columns={"token": ctx.t("steps.col_token"), "mask": ctx.t("steps.col_mask")}
     )
     number = "%.4f"
-    st.dataframe(
-        frame,
-        column_config={
-            "q·k": st.column_config.NumberColumn(format=number),
-            "÷√d": st.column_config.NumberColumn(format=number),
-            ctx.t("steps.col_mask"): st.column_config.NumberColumn(format=number),
-            "α'": st.column_config.ProgressColumn(format="%.4f", min_value=0.0, max_value=1.0),
-            "‖α'·v‖": st.column_config.NumberColumn(format=number),
-        },
-        height=min(600, 38 + 35 * n),
-        key="steps_table",
-    )
+    if ctx.presentation:  # drawn as HTML, so the page's projector-sized text applies (a data grid keeps its own)
+        numbers = list(frame.columns[1:])
+        st.table(frame.reset_index().style.format("{:.4f}", subset=numbers).hide(axis="index"))
+    else:
+        st.dataframe(
+            frame,
+            column_config={
+                "q·k": st.column_config.NumberColumn(format=number),
+                "÷√d": st.column_config.NumberColumn(format=number),
+                ctx.t("steps.col_mask"): st.column_config.NumberColumn(format=number),
+                "α′": st.column_config.ProgressColumn(format="%.4f", min_value=0.0, max_value=1.0),
+                "‖α′·v‖": st.column_config.NumberColumn(format=number),
+            },
+            height=min(600, 38 + 35 * trace.n_positions),
+            key="steps_table",
+        )
     st.caption(ctx.t("steps.table_caption"))

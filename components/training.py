@@ -1,9 +1,9 @@
 """The "Watch it learn" view: a tiny transformer trains on a task whose right attention is known, and
-its α on one fixed example moves toward that pattern while the class watches.
+its α′ on one fixed example moves toward that pattern while the class watches.
 
-    reverse   output i = input n-1-i      α should sit on the anti-diagonal
-    previous  output i = input i-1        α should sit just below the diagonal (causal mask)
-    match     output i = where input i's  α should link each position to its twin
+    reverse   output i = input n-1-i      α′ should sit on the anti-diagonal
+    previous  output i = input i-1        α′ should sit just below the diagonal (causal mask)
+    match     output i = where input i's  α′ should link each position to its twin
               twin is
 
 How it runs (model/train.py does the learning; this module only schedules and draws it):
@@ -39,7 +39,8 @@ import torch
 
 from components import ui
 from components.controls import Controls
-from components.figures import ALPHA_COLORAXIS, font_size, style, token_labels
+from components.figures import Panel, heatmap_grid, styled_figure, token_labels
+from components.settings import heads_dividing, nearest, snap_heads
 from model.device import one_cpu_thread_here, pick_device
 from model.errors import InvalidConfigError
 from model.train import SYMBOLS, TASKS, Snapshot, TrainConfig, train
@@ -65,10 +66,10 @@ PACE_S = 0.25  # slow motion: at least this long between snapshots (~10 s a run)
 REFRESH_S = 0.5  # the live view redraws this often
 STOP_WAIT_S = 5.0  # Stop waits this long for the thread to finish, so the next page shows the result
 MAX_TRAININGS = 2  # trainings running at once on this server (the app runs on 2 cores)
-GRID_PX = 820  # the α grid's panels share about this many pixels of a row (a wide page less labels and colour bar)
+GRID_PX = 820  # the α′ grid's panels share about this many pixels of a row (a wide page less labels and colour bar)
 PANEL_PX = (150, 300)  # each square panel's side stays within these
 GAP_COLUMN = 0.4  # the gap between the heads and the expected pattern, in panel widths
-OUTLINE_SCORE = 0.5  # the best head is outlined once half its α lands on the expected keys
+OUTLINE_SCORE = 0.5  # the best head is outlined once half its α′ lands on the expected keys
 
 _RUN = "_train_run"  # session-state key of this session's TrainingRun
 _BUSY = "_train_busy"  # set by Start when every slot was taken
@@ -102,13 +103,8 @@ class TrainingRun:
 
 
 def valid_heads(d_model: int) -> list[int]:
-    """Head counts that split d_model evenly: each head gets d_head = d_model / heads."""
-    return [h for h in HEAD_COUNTS if d_model % h == 0]
-
-
-def nearest_heads(n_heads: int, d_model: int) -> int:
-    """The offered head count closest to n_heads that divides d_model (the smaller one on a tie)."""
-    return min(valid_heads(d_model), key=lambda h: (abs(h - n_heads), h))
+    """The offered head counts that split d_model evenly: each head gets d_head = d_model / heads."""
+    return heads_dividing(d_model, HEAD_COUNTS)
 
 
 def state_config(state: Mapping[str, Any]) -> tuple[TrainConfig, float]:
@@ -119,7 +115,7 @@ def state_config(state: Mapping[str, Any]) -> tuple[TrainConfig, float]:
     config = TrainConfig(
         task=values["train_task"],
         n_layers=int(values["train_layers"]),
-        n_heads=nearest_heads(int(values["train_heads"]), d_model),
+        n_heads=nearest(int(values["train_heads"]), valid_heads(d_model)),
         d_model=d_model,
         steps=steps,
         seed=int(values["train_seed"]),
@@ -157,13 +153,6 @@ def symbol_labels(tokens: tuple[int, ...]) -> list[str]:
     return token_labels([SYMBOLS[t] for t in tokens])
 
 
-def _spans(widths: list[float], spacing: float) -> list[tuple[float, float]]:
-    """[start, end) of consecutive spans of the given relative widths across 0 … 1, `spacing` apart."""
-    unit = (1.0 - spacing * (len(widths) - 1)) / sum(widths)
-    starts = np.cumsum([0.0, *(w * unit + spacing for w in widths[:-1])])
-    return [(float(x), float(x + w * unit)) for x, w in zip(starts, widths, strict=True)]
-
-
 def alpha_grid_figure(
     weights: np.ndarray,
     expected: np.ndarray,
@@ -178,109 +167,44 @@ def alpha_grid_figure(
     y_title: str = "query",
     presentation: bool = False,
 ) -> go.Figure:
-    """Every layer × head's α beside the expected pattern, on one 0 … 1 colour scale.
+    """Every layer × head's α′ beside the expected pattern, on one 0 … 1 colour scale.
 
     weights [layer, head, query_pos, key_pos]; expected [query_pos, key_pos] (0/1). Each layer is
-    a row of heads; the expected pattern ends the first row, a little apart. panel_titles are
-    row-major, one per head; row_titles ("layer 0", …) name each row; `best` (layer, head) is outlined.
-
-    The grid is laid out by hand rather than with make_subplots: the live view redraws it twice a
-    second, and make_subplots with its per-axis updates took 110-230 ms a figure, this 15-50 ms.
+    a row of heads; the expected pattern ends the first row. panel_titles are row-major, one per head;
+    row_titles ("layer 0", …) name each row; `best` (layer, head) is outlined.
     """
-    n_layers, n_heads, _, _ = weights.shape
-    size = font_size(presentation)
-    panel = min(max(int(GRID_PX / (n_heads + 1 + GAP_COLUMN)), PANEL_PX[0]), PANEL_PX[1])  # square panels
-    # Pixels: the title and first panel titles above, key labels and the next row's titles between rows.
-    top, gap, bottom = (125, 125, 95) if presentation else (95, 95, 70)
-    plot_height = n_layers * panel + (n_layers - 1) * gap
-    columns = _spans([1.0] * n_heads + [GAP_COLUMN, 1.0], spacing=0.03)
-    rows = [
-        (1 - (r * (panel + gap) + panel) / plot_height, 1 - r * (panel + gap) / plot_height) for r in range(n_layers)
-    ]
-    # Keys as "position<br>symbol": two short lines that fit under a narrow column.
-    ticks = {"tickvals": labels, "ticktext": [label.replace(" ", "<br>", 1) for label in labels], "tickangle": 0}
-    plain = {"type": "category", "constrain": "domain", "showgrid": False, "zeroline": False, "ticks": ""}
-    hover = f"%{{meta}}<br>{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>α = %{{z:.3f}}<extra></extra>"
-    panels = [
-        (layer, head, weights[layer, head], panel_titles[layer * n_heads + head])
-        for layer in range(n_layers)
-        for head in range(n_heads)
-    ]
-    panels.append((0, n_heads + 1, expected, expected_title))
-    traces, annotations, shapes = [], [], []
-    layout: dict = {}
-    for k, (row, col, matrix, name) in enumerate(panels, start=1):
-        n = "" if k == 1 else str(k)  # Plotly names the first axes x and y, then x2, y2, …
-        x, y = f"x{n}", f"y{n}"
-        lowest = row == n_layers - 1 or col == n_heads + 1  # nothing under it: it carries the key labels
-        layout[f"xaxis{n}"] = {
-            **plain,
-            **ticks,
-            "domain": columns[col],
-            "anchor": y,
-            "showticklabels": lowest,
-            "title": {"text": x_title if lowest else ""},
-        }
-        layout[f"yaxis{n}"] = {
-            **plain,
-            "domain": rows[row],
-            "anchor": x,
-            "autorange": "reversed",
-            "scaleanchor": x,  # square cells
-            "constraintoward": "top",  # a panel narrower than tall keeps its title right above it
-            "showticklabels": col == 0,
-            "title": {"text": f"{row_titles[row]} · {y_title}" if col == 0 else ""},
-        }
-        meta = name if col > n_heads else f"{row_titles[row]} · {name}"
-        traces.append(
-            go.Heatmap(
-                z=np.asarray(matrix, np.float32),  # [query_pos, key_pos]
-                x=labels,
-                y=labels,
-                xaxis=x,
-                yaxis=y,
-                coloraxis="coloraxis",
-                hovertemplate=hover,
-                meta=meta,
+    n_layers, n_heads, n, _ = weights.shape
+    panel = min(max(int(GRID_PX / (n_heads + 1)), PANEL_PX[0]), PANEL_PX[1])  # square panels
+    slots: list[Panel | None] = []
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            name = panel_titles[layer * n_heads + head]
+            slots.append(
+                Panel(
+                    weights[layer, head],  # [query_pos, key_pos]
+                    labels,
+                    labels,
+                    title=name,
+                    x_title=x_title,
+                    y_title=f"{row_titles[layer]} · {y_title}",
+                    name=f"{row_titles[layer]} · {name}",
+                    outline=best == (layer, head),
+                )
             )
+        slots.append(
+            Panel(expected, labels, labels, title=expected_title, x_title=x_title, name=expected_title)
+            if layer == 0
+            else None
         )
-        annotations.append(
-            {
-                "text": name,
-                "x": sum(columns[col]) / 2,
-                "y": rows[row][1],
-                "xref": "paper",
-                "yref": "paper",
-                "xanchor": "center",
-                "yanchor": "bottom",
-                "yshift": 4,
-                "showarrow": False,
-                "font": {"size": size},
-            }
-        )
-        if best == (row, col):
-            line = {"color": "#e6550d", "width": 3}
-            shapes.append(
-                {
-                    "type": "rect",
-                    "xref": f"{x} domain",
-                    "yref": f"{y} domain",
-                    "x0": 0,
-                    "x1": 1,
-                    "y0": 0,
-                    "y1": 1,
-                    "line": line,
-                }
-            )
-    layout |= {
-        "title": {"text": title},
-        "annotations": annotations,
-        "shapes": shapes,
-        "coloraxis": {**ALPHA_COLORAXIS, "colorbar": {**ALPHA_COLORAXIS["colorbar"], "tickfont": {"size": size}}},
-    }
-    fig = style(go.Figure(traces, layout), presentation)
-    fig.update_layout(height=top + plot_height + bottom, margin={"t": top, "b": bottom})
-    return fig
+    return heatmap_grid(
+        slots,
+        columns=n_heads + 1,
+        title=title,
+        share_x=True,
+        share_y=True,
+        presentation=presentation,
+        cell_px=panel // max(n, 1),  # about square panels on a page of ordinary width
+    )
 
 
 def scores_figure(
@@ -292,53 +216,61 @@ def scores_figure(
     marker_step: int | None = None,
     uniform: float | None = None,
     names: tuple[str, str] = ("pattern score", "accuracy"),
-    uniform_name: str = "uniform α",
+    uniform_name: str = "uniform α′",
     title: str = "",
     x_title: str = "step",
     presentation: bool = False,
 ) -> go.Figure:
     """Pattern score and held-out accuracy over the training steps (0 … 1), a line at `marker_step`."""
     colors = ("#e6550d", "#2171b5")
-    fig = go.Figure(
-        [
-            go.Scatter(
-                x=steps,
-                y=values,
-                name=name,
-                mode="lines+markers",
-                line={"color": color, "width": 3},
-                marker={"size": 5},
-                hovertemplate=f"{x_title} %{{x}}<br>{name} = %{{y:.0%}}<extra></extra>",
-            )
-            for values, name, color in zip((pattern_scores, accuracies), names, colors, strict=True)
-        ],
-        layout={
-            "title": {"text": title},
-            "xaxis": {"title": {"text": x_title}, "range": [0, total_steps * 1.01]},
-            "yaxis": {"range": [0, 1.05], "tickformat": ".0%"},
-            "legend": {
-                "orientation": "h",
-                "yanchor": "bottom",
-                "y": 1.0,
-                "xanchor": "right",
-                "x": 1.0,
-                "font": {"size": font_size(presentation)},
-            },
-            "plot_bgcolor": "white",
-        },
-    )
-    fig.update_xaxes(gridcolor="#eeeeee")
-    fig.update_yaxes(gridcolor="#eeeeee")
+    traces = [
+        go.Scatter(
+            x=steps,
+            y=values,
+            name=name,
+            mode="lines+markers",
+            line={"color": color, "width": 3},
+            marker={"size": 5},
+            hovertemplate=f"{x_title} %{{x}}<br>{name} = %{{y:.0%}}<extra></extra>",
+        )
+        for values, name, color in zip((pattern_scores, accuracies), names, colors, strict=True)
+    ]
+    shapes, annotations = [], []
     if uniform is not None:
-        fig.add_hline(
-            y=uniform,
-            line={"color": colors[0], "dash": "dot", "width": 1.5},
-            annotation={"text": uniform_name, "font": {"color": colors[0]}},
-            annotation_position="bottom right",
+        line = {"color": colors[0], "dash": "dot", "width": 1.5}
+        shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": uniform, "y1": uniform, "line": line})
+        annotations.append(
+            {
+                "text": uniform_name,
+                "xref": "paper",
+                "x": 1,
+                "xanchor": "right",
+                "y": uniform,
+                "yanchor": "top",
+                "showarrow": False,
+                "font": {"color": colors[0]},
+            }
         )
     if marker_step is not None:
-        fig.add_vline(x=marker_step, line={"color": "#444444", "dash": "dash", "width": 2})
-    return style(fig, presentation, 320)
+        line = {"color": "#444444", "dash": "dash", "width": 2}
+        shapes.append(
+            {"type": "line", "yref": "paper", "x0": marker_step, "x1": marker_step, "y0": 0, "y1": 1, "line": line}
+        )
+    grid = {"gridcolor": "#eeeeee"}
+    return styled_figure(
+        traces,
+        {
+            "title": {"text": title},
+            "xaxis": {"title": {"text": x_title}, "range": [0, total_steps * 1.01], **grid},
+            "yaxis": {"range": [0, 1.05], "tickformat": ".0%", **grid},
+            "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+            "plot_bgcolor": "white",
+            "shapes": shapes,
+            "annotations": annotations,
+        },
+        presentation,
+        340,
+    )
 
 
 # --- the training thread ------------------------------------------------------------------------
@@ -416,27 +348,27 @@ def _on_stop() -> None:
         run.done.wait(STOP_WAIT_S)  # the page that follows then shows where it stopped
 
 
-def _snap_heads(d_model: int) -> tuple[int, int] | None:
-    """Move train_heads to the nearest head count that divides d_model; (old, new) if it moved."""
-    old = int(st.session_state["train_heads"])
-    new = nearest_heads(old, d_model)
-    st.session_state["train_heads"] = new
-    return None if new == old else (old, new)
-
-
-def _grid(presentation: bool) -> list:
-    """Eight places for the settings: two rows of four on a screen, four rows of two on a projector."""
-    widths = [1, 1] if presentation else [3, 2.2, 1.4, 1.4]
-    return [place for _ in range(8 // len(widths)) for place in st.columns(widths)]
-
-
 def _controls(ctx: Controls, locked: bool) -> tuple[TrainConfig, float]:
-    """The settings as widgets keyed train_* (locked while a run is going); returns the config and the pace."""
+    """The settings as widgets keyed train_* (locked while a run is going); returns the config and the pace.
+    Two rows of four; on a projector folded under one line, so the heads fit the first screen."""
     state = st.session_state
     for name, value in DEFAULTS.items():
         state.setdefault(name, value)
+    if not ctx.presentation:
+        return _widgets(ctx, locked)
+    config, _ = state_config(state)
+    summary = ctx.t("training.settings_summary", task=ctx.t(f"training.task_{config.task}"), steps=config.steps)
+    with st.expander(summary, icon=":material/tune:"):
+        return _widgets(ctx, locked)
+
+
+def _widgets(ctx: Controls, locked: bool) -> tuple[TrainConfig, float]:
+    state = st.session_state
     keep = {"persist_state": "session", "disabled": locked}
-    at_task, at_steps, at_seed, at_slow, at_d_model, at_heads, at_layers, _ = _grid(ctx.presentation)
+    widths = [3, 2.2, 1.4, 1.4]
+    at_task, at_steps, at_seed, at_slow, at_d_model, at_heads, at_layers, _ = [
+        place for _ in range(2) for place in st.columns(widths)
+    ]
     at_task.segmented_control(
         ctx.t("training.task"),
         TASKS,
@@ -455,7 +387,7 @@ def _controls(ctx: Controls, locked: bool) -> tuple[TrainConfig, float]:
     d_model = at_d_model.select_slider(
         ctx.t("training.d_model"), D_MODELS, key="train_d_model", help=ctx.t("training.d_model_help"), **keep
     )
-    snapped = _snap_heads(d_model)
+    snapped = snap_heads("train_heads", valid_heads(d_model))
     at_heads.select_slider(
         ctx.t("training.n_heads"), valid_heads(d_model), key="train_heads", help=ctx.t("training.n_heads_help"), **keep
     )
@@ -497,7 +429,7 @@ def _example_table(ctx: Controls, config: TrainConfig, s: Snapshot) -> str:
 
 
 def _draw(ctx: Controls, config: TrainConfig, snapshots: list[Snapshot], index: int, scores: bool = True) -> None:
-    """Snapshot `index` of a run: α of every head beside the expected pattern, the example, the scores."""
+    """Snapshot `index` of a run: α′ of every head beside the expected pattern, the example, the scores."""
     s = snapshots[index]
     p = ctx.presentation
     n_layers, n_heads = s.head_scores.shape
@@ -595,16 +527,40 @@ def _outcome(ctx: Controls, run: TrainingRun) -> None:
 
 def render(ctx: Controls) -> None:
     state = st.session_state
-    st.markdown(ctx.t("training.intro"))
     run: TrainingRun | None = state.get(_RUN)
     running = run is not None and run.running
+    # On a projector the buttons come first, with the paragraph behind a button beside them, and the
+    # settings folded under them; on a screen the paragraph and the settings come first.
+    top = st.columns([1.6, 1.4, 1.4, 4], vertical_alignment="center") if ctx.presentation else None
+    if top is None:
+        ui.intro(ctx, ctx.t("training.intro"))
+    else:
+        with top[0]:
+            ui.intro(ctx, ctx.t("training.intro"))
     try:
         config, _ = _controls(ctx, locked=running)
     except InvalidConfigError as err:
         st.warning(ctx.t("training.invalid", detail=str(err)), icon=":material/warning:")
         return
-    device = str(pick_device())
-    start, stop, note = st.columns([1, 1, 4] if not ctx.presentation else [1, 1, 1])
+    _buttons(ctx, config, running, top[1:] if top else st.columns([1, 1, 4]))
+    if state.pop(_BUSY, False):
+        st.warning(ctx.t("training.busy", n=MAX_TRAININGS), icon=":material/hourglass_top:")
+
+    if running:
+        st.fragment(run_every=REFRESH_S)(_live)(ctx, run)
+    elif run is not None and run.config == config and (run.snapshots or run.error):
+        _outcome(ctx, run)
+        if run.snapshots:
+            st.fragment(_results)(ctx, run)
+    else:
+        if not ctx.presentation:  # on a projector the Start button beside the figure says it
+            st.info(ctx.t("training.press_start"), icon=":material/play_arrow:")
+        _draw(ctx, config, [initial_snapshot(config)], 0, scores=False)
+
+
+def _buttons(ctx: Controls, config: TrainConfig, running: bool, places) -> None:
+    """Start, Stop and what a run will do, in one row."""
+    start, stop, note = places
     start.button(
         ctx.t("training.start"),
         key="train_start",
@@ -622,25 +578,5 @@ def render(ctx: Controls) -> None:
         on_click=_on_stop,
         width="stretch",
     )
-    note.caption(
-        ctx.t(
-            "training.setup",
-            n=config.seq_len,
-            vocab=config.vocab,
-            last=SYMBOLS[config.vocab - 1],
-            every=config.snapshot_every,
-            device=device,
-        )
-    )
-    if state.pop(_BUSY, False):
-        st.warning(ctx.t("training.busy", n=MAX_TRAININGS), icon=":material/hourglass_top:")
-
-    if running:
-        st.fragment(run_every=REFRESH_S)(_live)(ctx, run)
-    elif run is not None and run.config == config and (run.snapshots or run.error):
-        _outcome(ctx, run)
-        if run.snapshots:
-            st.fragment(_results)(ctx, run)
-    else:
-        st.info(ctx.t("training.press_start"), icon=":material/play_arrow:")
-        _draw(ctx, config, [initial_snapshot(config)], 0, scores=False)
+    setup = {"n": config.seq_len, "vocab": config.vocab, "last": SYMBOLS[config.vocab - 1]}
+    note.caption(ctx.t("training.setup", every=config.snapshot_every, device=str(pick_device()), **setup))

@@ -1,19 +1,29 @@
-"""Small Streamlit helpers every view shares: drawing a figure with its caption, token chips,
-downloads, and running a view so that its failure stays inside it."""
+"""Small Streamlit helpers every view shares: drawing a figure with its downloads and caption, token
+chips (folded for long texts and on a projector), the notices about a trace, and running a view so
+that its failure stays inside it."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from components.figures import PLOT_CONFIG, matrix_csv, plain_labels
+from components.cache import get_model
+from components.figures import PLOT_CONFIG, PROJECTOR, columns_that_fit, heatmap_figure, matrix_csv, rows_that_fit
+from components.i18n import t
+from components.positions import Shown, Window, fit_range
 from model.errors import AttentionLabError
+from model.trace import AttentionTrace
+
+if TYPE_CHECKING:
+    from components.controls import Controls
 
 log = logging.getLogger("attention_lab")
 
@@ -25,55 +35,222 @@ def md_escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def figure(fig: go.Figure, caption: str, key: str) -> None:
-    """A Plotly figure (its toolbar has the PNG download) with a one-line caption under it."""
-    st.plotly_chart(fig, key=key, config=PLOT_CONFIG)
+@dataclass(frozen=True)
+class Download:
+    """A matrix on screen offered as CSV and JSON, with its row and column labels."""
+
+    name: str  # the file's name, e.g. "alpha_layer3_head1" (never shown in the page)
+    matrix: np.ndarray
+    rows: list[str]
+    cols: list[str]
+    label: str = ""  # what the buttons call the matrix, when a figure offers several ("Q", "W^O")
+
+
+def figure(
+    fig: go.Figure,
+    caption: str,
+    key: str,
+    downloads: Sequence[Download] = (),
+    lang: str = "en",
+    on_select: Callable[[], None] | None = None,
+) -> None:
+    """A Plotly figure (its toolbar has the PNG download), the CSV/JSON downloads of what it shows right
+    under it, then a one-line caption. With on_select, a box drawn on the chart calls it (Session State
+    `key` then holds the selection)."""
+    if on_select is None:
+        st.plotly_chart(fig, key=key, config=PLOT_CONFIG)
+    else:
+        st.plotly_chart(fig, key=key, config=PLOT_CONFIG, on_select=on_select, selection_mode="box")
+    if downloads:
+        with st.container(horizontal=True, gap="small", key=f"{key}_downloads"):
+            for download in downloads:
+                matrix_downloads(download, lang)
     st.caption(caption)
 
 
-def token_chips(tokens: tuple[str, ...], special: np.ndarray, unknown: str = "[UNK]") -> None:
-    """The tokens with their positions, as the model sees them."""
+def token_chips(tokens: tuple[str, ...], special: np.ndarray, lang: str, folded: bool = False) -> None:
+    """The tokens with their positions, as the model sees them; a long text's chips (more than FOLD_CHIPS)
+    fold into a summary that opens on demand, and `folded` puts them behind a button (a projector's header)."""
     chips = []
     for i, tok in enumerate(tokens):
-        color = "gray" if special[i] else ("orange" if tok == unknown else "blue")
+        color = "gray" if special[i] else ("orange" if tok == "[UNK]" else "blue")
         chips.append(f":{color}-badge[{i}\u2009·\u2009{md_escape(tok)}]")
-    st.markdown(" ".join(chips))
+    if folded:
+        with st.popover(t(lang, "app.tokens_button", n=len(tokens)), width="stretch", key="token_chips"):
+            st.markdown(" ".join(chips))
+    elif len(tokens) <= FOLD_CHIPS:
+        st.markdown(" ".join(chips))
+    else:
+        with st.expander(t(lang, "app.tokens_folded", n=len(tokens)), key="token_chips"):
+            st.markdown(" ".join(chips))
 
 
-def matrix_downloads(name: str, matrix: np.ndarray, rows: list[str], cols: list[str], label_csv: str, label_json: str):
-    """CSV and JSON downloads of a matrix on screen, with its row and column labels.
+FOLD_CHIPS = 40  # more tokens than this and the chips fold: a long text's chips would push the figure away
+
+
+def matrix_downloads(download: Download, lang: str) -> None:
+    """CSV and JSON buttons for one matrix (prefixed by its label when it has one).
 
     The files are written only when a button is clicked (Streamlit calls the function then): at 512
     tokens each is a quarter of a million numbers, too slow to format on every rerun for nothing.
     """
+    name, matrix, rows, cols = download.name, download.matrix, download.rows, download.cols
 
     def as_json() -> str:
         payload = {"name": name, "rows": rows, "columns": cols, "values": np.round(np.asarray(matrix), 6).tolist()}
         return json.dumps(payload, ensure_ascii=False)
 
-    c1, c2 = st.columns(2)
-    c1.download_button(
-        label_csv,
-        lambda: matrix_csv(matrix, rows, cols),
-        file_name=f"{name}.csv",
-        mime="text/csv",
-        key=f"csv_{name}",
-        on_click="ignore",
-        icon=":material/download:",
+    prefix = f"{download.label} · " if download.label else ""
+    formats = (
+        ("csv", lambda: matrix_csv(matrix, rows, cols), "text/csv", ":material/download:"),
+        ("json", as_json, "application/json", ":material/data_object:"),
     )
-    c2.download_button(
-        label_json,
-        as_json,
-        file_name=f"{name}.json",
-        mime="application/json",
-        key=f"json_{name}",
-        on_click="ignore",
-        icon=":material/data_object:",
+    for ext, write, mime, icon in formats:
+        st.download_button(
+            prefix + t(lang, f"common.download_{ext}"),
+            write,
+            file_name=f"{name}.{ext}",
+            mime=mime,
+            key=f"{ext}_{name}",
+            on_click="ignore",
+            icon=icon,
+            type="tertiary",
+        )
+
+
+PAGE_PX = {False: 1000, True: 1160}  # about how wide the page's main column is: a 1400-px window, a projector
+BESIDE = 0.58  # the share of it a heatmap gets beside the overview (columns 3 : 2)
+WINDOW_KEYS = ("win_q", "win_k")  # the window's queries and keys, as trace positions (URL parameters)
+
+
+def window_heatmap(
+    ctx: Controls,
+    matrix: np.ndarray,
+    positions: Shown,
+    window: Window,
+    title: str,
+    *,
+    share: float = BESIDE,
+    value_name: str = "α′",
+    x_title: str = "",
+    y_title: str = "",
+) -> go.Figure:
+    """The window of a [query_pos, key_pos] matrix over the shown positions, every label drawn, in a
+    figure `share` of the page wide; values written in the cells of a short sentence."""
+    return heatmap_figure(
+        matrix[window.rows, window.cols],
+        positions.labels[window.cols],
+        positions.labels[window.rows],
+        title=title,
+        x_title=x_title or ctx.t("common.key"),
+        y_title=y_title or ctx.t("common.query"),
+        value_name=value_name,
+        annotate=len(positions) <= 12,
+        presentation=ctx.presentation,
+        width_px=int(PAGE_PX[ctx.presentation] * share),
     )
 
 
-def labels_for_files(tokens: tuple[str, ...]) -> list[str]:
-    return plain_labels(tokens)
+def row_capacity(presentation: bool) -> int:
+    """Rows of a heatmap with every label readable: on a projector as many as fit the first screen, on a
+    screen 32 (a taller heatmap scrolls)."""
+    return rows_that_fit(PROJECTOR.screen, True) if presentation else 32
+
+
+def key_capacity(presentation: bool, share: float = 1.0, panels: int = 1, row_label: str = "00 xxxxxx") -> int:
+    """Columns of a heatmap with every label readable, in a figure `share` of the page wide (split into
+    `panels` side by side, each with its own row labels like `row_label`)."""
+    return columns_that_fit(int(PAGE_PX[presentation] * share), presentation, row_label, panels)
+
+
+def beside_or_below(ctx: Controls, window: Window) -> tuple[float, tuple]:
+    """Where a heatmap and its companion go: side by side (columns 3 : 2) while the window's keys fit the
+    narrower place, otherwise the heatmap the whole width and the companion under it. (share, places)"""
+    keys = window.keys[1] - window.keys[0] + 1
+    if keys <= key_capacity(ctx.presentation, BESIDE):
+        return BESIDE, tuple(st.columns([3, 2], gap="medium"))
+    return 1.0, (st.container(), st.container())
+
+
+def pick_window(ctx: Controls, positions: Shown) -> Window:
+    """The block of α′ to draw: all of it while every label fits, otherwise the queries and keys picked
+    with two range sliders (kept in the URL as win_q, win_k), at most as many as fit the page."""
+    n = len(positions)
+    rows, cols = row_capacity(ctx.presentation), key_capacity(ctx.presentation)
+    if n <= min(rows, cols):
+        for key in WINDOW_KEYS:  # nothing to pick: keep the link free of a stale window
+            st.session_state[key] = None
+        return Window((0, n - 1), (0, n - 1))
+    index = positions.positions.tolist()
+    names = dict(zip(index, positions.files, strict=True))
+    at_queries, at_keys = st.columns(2)
+    for place, key, label, capacity in (
+        (at_queries, "win_q", "attention.window_queries", rows),
+        (at_keys, "win_k", "attention.window_keys", cols),
+    ):
+        # The window lives under `key` (a URL parameter); the slider only shows it, and starts over from it
+        # whenever it shows something else (a new text, a link, a range cut to what fits).
+        window = st.session_state[key] = _fitted(st.session_state.get(key), positions, capacity)
+        slider = f"{key}_slider"
+        if st.session_state.get(slider) is not None and tuple(st.session_state[slider]) != window:
+            del st.session_state[slider]
+        place.select_slider(
+            ctx.t(label, n=capacity),
+            options=index,
+            value=window,
+            key=slider,
+            format_func=names.get,
+            on_change=_take_window,
+            args=(key, positions, capacity),
+        )
+    st.caption(ctx.t("attention.window_caption", n=n, rows=rows, cols=cols))
+    return Window(*(_as_indices(st.session_state[key], positions) for key in WINDOW_KEYS))
+
+
+def _as_indices(pair: object, positions: Shown) -> tuple[int, int]:
+    """Trace positions (first, last) as indices into the shown positions."""
+    try:
+        first, last = (int(v) for v in pair)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return 0, 0
+    at = np.searchsorted(positions.positions, [first, last])
+    return int(min(at[0], len(positions) - 1)), int(min(at[1], len(positions) - 1))
+
+
+def _fitted(asked: object, positions: Shown, capacity: int) -> tuple[int, int]:
+    """A window (trace positions first, last) inside the text and at most `capacity` wide (a link or a
+    drag may ask for more)."""
+    indices = _as_indices(asked, positions) if asked is not None else None
+    first, last = fit_range(indices, len(positions), capacity)
+    return int(positions.positions[first]), int(positions.positions[last])
+
+
+def _take_window(key: str, positions: Shown, capacity: int) -> None:
+    """The slider moved: its range, fitted, becomes the window (anything but a pair of positions is ignored)."""
+    moved = st.session_state.get(f"{key}_slider")
+    if isinstance(moved, tuple | list) and len(moved) == 2:
+        st.session_state[key] = _fitted(moved, positions, capacity)
+
+
+def intro(ctx: Controls, text: str) -> None:
+    """A view's opening paragraph; on a projector behind a small button (the teacher says it), so the
+    figure fits the first screen."""
+    if ctx.presentation:
+        with st.popover(ctx.t("app.about_view"), icon=":material/info:"):
+            st.markdown(text)
+    else:
+        st.markdown(text)
+
+
+def trace_notices(lang: str, trace: AttentionTrace) -> None:
+    """Tell the class when the model saw less than was typed, or could not read some of it."""
+    if trace.device != get_model().device.type:
+        st.warning(t(lang, "attention.device_fallback", device=get_model().device.type), icon="🖥️")
+    if trace.truncated:
+        st.warning(t(lang, "attention.truncated", n=trace.n_positions), icon="✂️")
+    unknown = sum(tok == "[UNK]" for tok in trace.tokens)
+    if unknown:
+        st.info(t(lang, "attention.unknown_tokens", n=unknown), icon="🈚")
 
 
 def guarded(render: Callable[[], None], message: str) -> None:

@@ -1,4 +1,4 @@
-"""Shared fixtures: the bundled model is loaded once per test session."""
+"""Shared fixtures: the bundled model is loaded once per test session; a counter of the model's runs."""
 
 from __future__ import annotations
 
@@ -10,3 +10,20 @@ import model
 @pytest.fixture(scope="session")
 def pretrained() -> model.EncoderModel:
     return model.load_encoder(device="cpu")
+
+
+@pytest.fixture
+def model_runs(monkeypatch) -> list[str]:
+    """The texts the app's model traces from now on (the trace cache starts empty)."""
+    from components.cache import trace_cache
+
+    calls: list[str] = []
+    real = model.trace_any
+
+    def counting(*args, **kwargs):
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model, "trace_any", counting)
+    trace_cache.clear()
+    return calls

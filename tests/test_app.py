@@ -13,7 +13,6 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import model
-from components.cache import trace_cache
 from tests.apptest import run_app
 
 
@@ -31,7 +30,7 @@ def test_first_screen_shows_attention_for_the_preset_sentence():
     at = run_app()
     assert not at.exception
     assert at.title[0].value == "Attention Lab"
-    assert any("layer 3, head 1" in title for title in figure_titles(at))
+    assert any("layer 3 · head 1" in title for title in figure_titles(at))
     assert "animal" in page_text(at)
     assert len(at.get("plotly_chart")) == 1, "only the open sub-tab is drawn; the overview is an image"
     assert "cpu" in page_text(at)
@@ -46,7 +45,7 @@ def test_chinese_interface():
     at = run_app(lang="zh")
     assert not at.exception
     assert at.title[0].value == "注意力实验室"
-    assert any("第 3 层" in title for title in figure_titles(at))
+    assert any("层 3 · 头 1" in title for title in figure_titles(at))
 
 
 def test_shared_link_reproduces_the_view():
@@ -54,7 +53,7 @@ def test_shared_link_reproduces_the_view():
     assert not at.exception
     assert at.text_input(key="text").value == "The bank of the river"
     assert at.select_slider(key="layer").value == 2 and at.select_slider(key="head").value == 5
-    assert any("layer 2, head 5" in title for title in figure_titles(at))
+    assert any("layer 2 · head 5" in title for title in figure_titles(at))
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert "[CLS]" not in json.dumps(spec["data"][0]["x"])
     assert "river" in json.dumps(spec["data"][0]["x"])
@@ -77,23 +76,15 @@ def test_layer_beyond_the_model_is_clamped_with_a_notice():
     assert any("40" in w.value for w in at.warning)
 
 
-def test_changing_layer_or_head_does_not_rerun_the_model(monkeypatch):
-    calls = []
-    real = model.trace_any
-
-    def counting(*args, **kwargs):
-        calls.append(args[1])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(model, "trace_any", counting)
-    trace_cache.clear()
+def test_changing_layer_or_head_does_not_rerun_the_model(model_runs):
+    calls = model_runs
     at = run_app(text="Counting model runs here")
     assert len(calls) == 1
     at.select_slider(key="layer").set_value(4).run()
     at.select_slider(key="head").set_value(7).run()
     at.toggle(key="hide_special").set_value(True).run()
     assert not at.exception
-    assert any("layer 4, head 7" in title for title in figure_titles(at))
+    assert any("layer 4 · head 7" in title for title in figure_titles(at))
     assert len(calls) == 1, "a layer/head change re-ran the model"
     at.text_input(key="text").input("A new sentence runs it again").run()
     assert len(calls) == 2

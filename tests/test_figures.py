@@ -5,13 +5,23 @@ import io
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from components.figures import (
+    LOG_FLOOR,
+    PROJECTOR,
+    SCREEN,
+    Panel,
     arc_figure,
+    colour_axis,
+    colour_values,
     heatmap_figure,
+    heatmap_grid,
     matrix_csv,
     overview_png,
+    rows_that_fit,
+    text_px,
     token_labels,
 )
 from components.ui import md_escape
@@ -31,12 +41,76 @@ def test_heatmap_keeps_values_and_hover_shows_three_decimals():
     trace = spec["data"][0]
     assert "%{z:.3f}" in trace["hovertemplate"] and "query" in trace["hovertemplate"]
     np.testing.assert_allclose(np.asarray(fig.data[0].z), weights)
-    assert trace["zmin"] == 0 and trace["zmax"] == 1
+    axis = spec["layout"]["coloraxis"]
+    assert axis["cmin"] == 0 and axis["cmax"] == 1
+    assert axis["colorbar"]["title"]["text"] == "α′"  # the article's name for the weights
 
 
 def test_signed_heatmap_is_centred_on_zero():
-    fig = heatmap_figure(np.array([[-2.0, 1.0]]), ["0 a", "1 b"], ["0 q"], signed=True)
-    assert fig.data[0].zmin == -2.0 and fig.data[0].zmax == 2.0 and fig.data[0].zmid == 0.0
+    fig = heatmap_figure(np.array([[-2.0, 1.0]]), ["0 a", "1 b"], ["0 q"], scale="signed", value_name="α")
+    axis = fig.layout.coloraxis
+    assert axis.cmin == -2.0 and axis.cmax == 2.0 and axis.cmid == 0.0
+    assert axis.colorbar.title.text == "α" and "α = %{z:.3f}" in fig.data[0].hovertemplate
+
+
+def test_row_scale_colours_each_row_by_its_own_maximum_and_hovers_the_true_value():
+    weights = np.array([[0.5, 0.25, 0.25], [0.02, 0.01, 0.97], [0.0, 0.0, 0.0]], dtype=np.float32)
+    expected = np.array([[1.0, 0.5, 0.5], [0.02 / 0.97, 0.01 / 0.97, 1.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(colour_values(weights, "row"), expected, rtol=1e-6)
+    fig = heatmap_figure(weights, ["a", "b", "c"], ["x", "y", "z"], scale="row")
+    np.testing.assert_allclose(np.asarray(fig.data[0].customdata), weights)
+    assert "%{customdata:.3f}" in fig.data[0].hovertemplate
+    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0.0, 1.0)
+
+
+def test_log_scale_spreads_small_weights_over_powers_of_ten():
+    weights = np.array([[1.0, 0.1, 0.001, 0.0]], dtype=np.float32)
+    np.testing.assert_allclose(colour_values(weights, "log"), [[0.0, -1.0, -3.0, np.log10(LOG_FLOOR)]], atol=1e-6)
+    axis = colour_axis([weights], "log")
+    assert axis.cmin == np.log10(LOG_FLOOR) and axis.cmax == 0.0
+    assert axis.tickvals == (-4.0, -3.0, -2.0, -1.0, 0.0) and axis.ticktext[-2:] == ("0.1", "1")
+
+
+def test_an_unknown_scale_is_refused():
+    with pytest.raises(ValueError):
+        colour_values(np.eye(2), "cubic")
+
+
+def test_every_label_is_drawn_while_rows_fit_and_text_is_projector_sized():
+    labels = [f"{i} tok" for i in range(16)]
+    fig = heatmap_figure(np.eye(16), labels, labels, presentation=True)
+    layout = fig.layout
+    assert list(layout.yaxis.tickvals) == labels and list(layout.xaxis.tickvals) == labels
+    assert layout.yaxis.tickfont.size == PROJECTOR.tick >= 16 and layout.coloraxis.colorbar.tickfont.size >= 16
+    screen = heatmap_figure(np.eye(16), labels, labels)
+    assert screen.layout.yaxis.tickfont.size == SCREEN.tick >= 16
+    assert layout.height > screen.layout.height  # larger cells on a projector
+
+
+def test_rows_that_fit_leave_room_for_the_title_and_the_column_labels():
+    rows = rows_that_fit(PROJECTOR.screen, True)
+    labels = [f"{i} because" for i in range(rows)]
+    fig = heatmap_figure(np.eye(rows), labels, labels, title="α′", presentation=True)
+    assert fig.layout.height <= PROJECTOR.screen
+    assert rows >= 16  # the default sentence fits a 1280 × 720 projector whole
+
+
+def test_text_width_counts_chinese_characters_as_wide():
+    assert text_px("我看见", 10) == 30 and text_px("abc", 10) < 20 and text_px("&lt;", 10) == text_px("<", 10)
+
+
+def test_a_grid_shares_rows_and_columns_and_labels_them_once():
+    z = np.ones((3, 3))
+    labels = ["0 a", "1 b", "2 c"]
+    panels = [Panel(z, labels, labels, title=f"h{h}", name=f"h{h}") for h in range(3)]
+    fig = heatmap_grid([*panels, None], columns=2, share_x=True, share_y=True)
+    layout = fig.layout
+    assert [a.text for a in layout.annotations] == ["h0", "h1", "h2"]
+    assert layout.yaxis2.matches == "y" and layout.xaxis3.matches == "x"
+    assert layout.yaxis.showticklabels and not layout.yaxis2.showticklabels  # rows labelled on the left only
+    assert layout.xaxis2.showticklabels  # nothing under the second panel: its columns are labelled
+    assert not layout.xaxis.showticklabels  # the third panel under the first carries the labels
+    assert all("h" in t.hovertemplate.split("<br>")[0] for t in fig.data)
 
 
 def test_arc_figure_draws_one_line_per_weight_above_threshold():
@@ -65,6 +139,22 @@ def test_overview_tiles_show_each_heads_pattern_scaled_to_its_own_maximum():
     assert tuple(tile[px // 2, px + px // 2]) == lightest  # off it
     assert (rgb[gap // 2 : gap // 2 + side, gap // 2 : gap // 2 + side] == darkest).all()  # uniform: all at max
     assert tuple(rgb[0, 0]) == (255, 255, 255)  # white between the tiles
+
+
+def test_overview_of_a_long_text_keeps_a_one_key_pattern_visible():
+    """512 tokens in a 64-pixel tile: each pixel stands for 8 × 8 cells. A head that puts its weight on the
+    previous token must still draw a dark diagonal, not a wash of pale blue (rows scaled to their maximum,
+    then max pooling rather than averaging), even beside a column that takes far more weight."""
+    n = 512
+    weights = np.full((1, 1, n, n), 0.1 / n, dtype=np.float32)  # [layer, head, query_pos, key_pos]
+    weights[0, 0, np.arange(1, n), np.arange(n - 1)] = 0.3
+    weights[0, 0, 1:, -1] = 0.6  # most of each row on the last token, as heads do on [SEP]
+    rgb = np.asarray(Image.open(io.BytesIO(overview_png(weights, cell=64, gap=4))).convert("RGB"))
+    tile = rgb[2:66, 2:66]
+    middle = (0x6B, 0xAE, 0xD6)  # half of the row's maximum: the 0.5 stop of BLUES
+    assert all(tuple(tile[i, i]) == middle for i in range(1, 63))  # the diagonal holds half of each row
+    assert all(tuple(tile[i, -1]) == (0x08, 0x30, 0x6B) for i in range(1, 64))  # the column holds the most
+    assert tuple(tile[40, 5]) == (0xF7, 0xFB, 0xFF)  # far from both, white
 
 
 def test_overview_at_512_tokens_stays_small():

@@ -93,3 +93,13 @@ def test_clean_text_removes_control_characters_and_cuts():
 
 def test_views_are_all_named():
     assert params.PARAMS["view"].choices == params.VIEWS
+
+
+def test_a_window_of_positions_round_trips_and_is_kept_in_range():
+    values, notices = parse_query(to_query({**defaults(), "win_q": (100, 131), "win_k": (0, 31)}))
+    assert (values["win_q"], values["win_k"], notices) == ((100, 131), (0, 31), [])
+    values, notices = parse_query({"win_q": "40-9000"})
+    assert values["win_q"] == (40, 511) and [n.key for n in notices] == ["app.url_clamped"]
+    for raw in ("12", "a-b", "1-2-3", "-4-5", "１-２", ""):
+        values, notices = parse_query({"win_k": raw})
+        assert values["win_k"] is None and [n.key for n in notices] == ["app.url_dropped"], raw

@@ -7,7 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import model
-from components.compare import Shown, pair_figure, shared_summary, shown_head, top_other
+from components.compare import Drawn, pair_figure, shared_summary, shown_head, top_other
+from components.positions import Shown
 from tests.apptest import run_app, specs, z_of
 
 RIVER, LOAN = "The bank of the river", "The bank approved the loan"
@@ -20,9 +21,10 @@ def markdown(at: AppTest) -> str:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def shown(tokens: tuple[str, ...], weights: list[list[float]], special: list[bool]) -> Shown:
+def shown(tokens: tuple[str, ...], weights: list[list[float]], special: list[bool]) -> Drawn:
     labels = [f"{i} {t}" for i, t in enumerate(tokens)]
-    return Shown(np.array(weights), tokens, np.array(special, dtype=bool), labels, labels)
+    positions = Shown(np.arange(len(tokens)), tokens, np.array(special, dtype=bool), labels, labels, hidden=False)
+    return Drawn(np.array(weights), positions)
 
 
 def test_top_other_skips_itself_and_special_tokens():
@@ -42,15 +44,29 @@ def test_shared_summary_pairs_first_occurrences_of_common_words():
     assert shared_summary(a, shown(("x",), [[1.0]], [False])) == []
 
 
+def test_shared_summary_lists_every_common_word_in_the_default_pair(pretrained):
+    """The default pair differs in its last word only: every other word is listed, "it" (the word the pair
+    is about) included, however many there are."""
+    a, b = (
+        shown_head(model.trace_encoder(pretrained, text), 3, 1, False, 512)
+        for text in (
+            "The animal didn't cross the street because it was too tired.",
+            "The animal didn't cross the street because it was too wide.",
+        )
+    )
+    words = [row[0] for row in shared_summary(a, b)]
+    assert words == ["the", "animal", "didn", "t", "cross", "street", "because", "it", "was", "too"]
+
+
 def test_shown_head_hides_special_tokens_and_renormalizes(pretrained):
     trace = model.trace_encoder(pretrained, RIVER)
     full = shown_head(trace, 3, 1, False, 512)
     np.testing.assert_array_equal(full.weights, trace.layers[3].weights[1])
-    assert full.tokens == trace.tokens
+    assert full.positions.tokens == trace.tokens
     hidden = shown_head(trace, 3, 1, True, 512)
     inner = trace.layers[3].weights[1][1:-1, 1:-1]  # [CLS] first, [SEP] last
     np.testing.assert_allclose(hidden.weights, inner / inner.sum(axis=1, keepdims=True), atol=1e-6)
-    assert hidden.tokens == trace.tokens[1:-1] and not hidden.special.any()
+    assert hidden.positions.tokens == trace.tokens[1:-1] and not hidden.positions.special.any()
     assert shown_head(trace, 3, 1, False, 3).weights.shape == (3, 3)
 
 
@@ -69,7 +85,7 @@ def test_default_page_draws_both_comparisons(lang):
     assert not at.exception and not at.error
     pair, causal = specs(at)
     assert len(pair["data"]) == 2 and len(causal["data"]) == 2
-    assert ("第 3 层" if lang == "zh" else "layer 3, head 1") in pair["layout"]["title"]["text"]
+    assert ("层 3 · 头 1" if lang == "zh" else "layer 3 · head 1") in pair["layout"]["title"]["text"]
 
 
 def test_bank_in_two_sentences(pretrained):
@@ -81,7 +97,7 @@ def test_bank_in_two_sentences(pretrained):
     np.testing.assert_allclose(a, model.trace_encoder(pretrained, RIVER).layers[3].weights[1], atol=1e-5)
     np.testing.assert_allclose(b, model.trace_encoder(pretrained, LOAN).layers[3].weights[1], atol=1e-5)
     summary = markdown(at)
-    assert "**bank** →" in summary and "river" in summary
+    assert "| **bank** |" in summary and "river" in summary
 
 
 def test_sentence_b_and_the_head_change_the_picture():

@@ -9,14 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from components.playground import (
-    heads_figure,
-    mixing_figure,
-    nearest,
-    shown_positions,
-    state_config,
-    w_o_shown,
-)
+from components.playground import mixing_figure, w_o_shown
+from components.settings import nearest, playground_config
 from model import PlaygroundConfig, trace_playground
 from tests.apptest import run_app, specs, z_of
 
@@ -34,17 +28,11 @@ def test_nearest_valid_head_count():
     assert nearest(16, [1, 2, 3, 6]) == 6
 
 
-def test_state_config_reads_the_settings_and_snaps_heads():
-    config = state_config({"pg_d_model": 96, "pg_n_heads": 5, "pg_mask": "causal", "pg_seed": 7})
+def test_playground_config_reads_the_settings_and_snaps_heads():
+    config = playground_config({"pg_d_model": 96, "pg_n_heads": 5, "pg_mask": "causal", "pg_seed": 7})
     assert (config.d_model, config.n_heads, config.mask, config.seed) == (96, 4, "causal", 7)
-    assert state_config({}) == PlaygroundConfig()
-    assert state_config({"pg_d_model": 12}, mask="window").mask == "window"
-
-
-def test_shown_positions_fit_the_budget():
-    assert shown_positions(16, 4) == 16
-    n = shown_positions(512, 16)
-    assert 16 * n * n <= 2**18 and n == 128
+    assert playground_config({}) == PlaygroundConfig()
+    assert playground_config({"pg_d_model": 12}, mask="window").mask == "window"
 
 
 def test_w_o_on_show_is_the_one_the_model_multiplies_by():
@@ -59,15 +47,6 @@ def test_w_o_on_show_is_the_one_the_model_multiplies_by():
     np.testing.assert_array_equal(w_o_shown(config, 0, 2), w_o.numpy()[::2, ::2])
 
 
-def test_heads_figure_has_one_panel_per_head_with_alpha():
-    weights = np.random.default_rng(0).dirichlet(np.ones(5), size=(6, 5)).astype(np.float32)  # [head, q, k]
-    fig = heads_figure(weights, [f"{i} t" for i in range(5)], [f"h{h}" for h in range(6)])
-    assert len(fig.data) == 6
-    for h, trace in enumerate(fig.data):
-        np.testing.assert_array_equal(trace.z, weights[h])
-    assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == 1
-
-
 def test_mixing_figure_marks_every_head_boundary():
     concat, w_o, out = np.ones((3, 12)), np.ones((12, 12)), np.ones((3, 12))
     fig = mixing_figure(concat, w_o, out, ["a", "b", "c"], d_head=4, w_dims=np.arange(12), panel_titles=("", "", ""))
@@ -78,15 +57,65 @@ def test_mixing_figure_marks_every_head_boundary():
 # --- the page ----------------------------------------------------------------------------------
 
 
+def overview_data(at) -> dict:
+    (component,) = [c for c in at.get("bidi_component") if json.loads(c.proto.json).get("n_heads")]
+    return json.loads(component.proto.json)
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_default_page_draws_heads_and_the_mixing(lang):
+def test_default_page_draws_one_head_every_head_and_the_mixing(lang):
     at = run_app("playground", lang=lang)
     assert not at.exception and not at.error
-    heads, mixing = specs(at)
-    assert len(heatmaps(heads)) == 4 and len(heatmaps(mixing)) == 3
-    for alpha in heatmaps(heads):
-        np.testing.assert_allclose(alpha.sum(axis=1), 1.0, atol=1e-5)
-    assert ("每个头" if lang == "zh" else "each head") in heads["layout"]["title"]["text"]
+    head, mixing = specs(at)
+    (alpha,) = heatmaps(head)
+    assert len(heatmaps(mixing)) == 3
+    np.testing.assert_allclose(alpha.sum(axis=1), 1.0, atol=1e-5)
+    assert ("头 0" if lang == "zh" else "head 0 of 4") in head["layout"]["title"]["text"]
+    data = overview_data(at)
+    assert (data["n_layers"], data["n_heads"], data["layer"], data["head"]) == (1, 4, 0, 0)
+
+
+def test_the_head_on_show_is_the_one_the_model_computed():
+    text = "the cat saw the cat"
+    at = run_app("playground", text=text, pg_head="2", pg_char_tokens="1")
+    assert not at.exception
+    (alpha,) = heatmaps(specs(at)[0])
+    expected = trace_playground(PlaygroundConfig(char_tokens=True), text).layers[0].weights[2]
+    np.testing.assert_allclose(alpha, expected, atol=1e-5)
+    assert "head 2" in specs(at)[0]["layout"]["title"]["text"]
+    assert overview_data(at)["head"] == 2
+
+
+def test_every_key_is_labelled_up_to_32_tokens():
+    words = [
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "the",
+        "mat",
+        "and",
+        "the",
+        "dog",
+        "ran",
+        "to",
+        "the",
+        "park",
+        "while",
+        "we",
+        "ate",
+        "lunch",
+        "in",
+        "the",
+        "sun",
+    ]
+    text = " ".join(words + words[:10])  # 30 words, one token each: 32 tokens with [CLS] and [SEP]
+    at = run_app("playground", text=text)
+    head = specs(at)[0]
+    labels = head["data"][0]["x"]
+    assert len(labels) == 32 and head["data"][0]["y"] == labels
+    assert head["layout"]["xaxis"]["tickvals"] == labels  # every key drawn, none skipped
+    assert head["layout"]["yaxis"]["tickvals"] == labels
 
 
 def test_d_model_change_snaps_heads_to_a_divisor_with_a_notice():
@@ -95,7 +124,7 @@ def test_d_model_change_snaps_heads_to_a_divisor_with_a_notice():
     assert not at.exception
     assert at.select_slider(key="pg_n_heads").value == 6
     assert any("6" in i.value for i in at.info)
-    assert len(heatmaps(specs(at)[0])) == 6
+    assert overview_data(at)["n_heads"] == 6
     assert at.query_params["pg_d_model"] in (["12"], "12")
 
 

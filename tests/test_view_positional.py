@@ -12,8 +12,10 @@ from streamlit.testing.v1 import AppTest
 
 import model
 from components.positional import (
+    default_dims,
     display_dims,
     encoding_similarity,
+    pair_with_wavelength,
     repeat_similarity,
     repeated_pair,
     wavelength,
@@ -88,6 +90,21 @@ def test_repeat_similarity_is_one_without_positions_and_less_with(pretrained):
         assert value == pytest.approx(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)), abs=1e-6)
     np.testing.assert_allclose(repeat_similarity(without, 2, 4), 1.0, atol=1e-5)
     assert (sims < 0.95).all()
+
+
+@pytest.mark.parametrize("d_model, base", [(64, 10_000.0), (128, 10_000.0), (16, 100.0)])
+@pytest.mark.parametrize("target", [7.0, 16.0, 64.0, 300.0])
+def test_the_pair_picked_for_a_wavelength_is_the_closest_one(d_model, base, target):
+    best = pair_with_wavelength(target, d_model, base)
+    off = [abs(math.log(wavelength(2 * i, d_model, base) / target)) for i in range(d_model // 2)]
+    assert off[best] <= min(off) + 1e-9
+
+
+def test_default_waves_are_few_and_readable_over_the_positions():
+    dims = default_dims(64, 64, 10_000.0)
+    assert dims == [6, 7, 16, 62]  # λ ≈ 15 (sin and cos), λ ≈ 63, and the slowest sine
+    assert 10 < wavelength(6, 64, 10_000.0) < 24 and 40 < wavelength(16, 64, 10_000.0) < 100
+    assert default_dims(2, 64, 10_000.0) == [0, 1]  # the only pair there is
 
 
 def test_waves_pair_colours_and_dash_the_cosine():

@@ -11,9 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import model
-from components.figures import token_labels
 from components.i18n import t
-from components.qkv import panels_figure, visible_positions
+from components.positions import shown
 from tests.apptest import APP, run_app, specs, z_of
 
 
@@ -44,33 +43,30 @@ def test_the_scores_are_q_times_k_transposed_over_root_d(trace):
 
 
 def test_q_k_v_share_one_token_axis_and_one_signed_scale(trace):
-    lt = trace.layers[0]
-    labels = token_labels(trace.tokens)
-    fig = panels_figure([lt.q[0], lt.k[0], lt.v[0]], ["Q [6 × 32]", "K [6 × 32]", "V [6 × 32]"], y_labels=labels)
-    assert len(fig.data) == 3
-    for heat, matrix in zip(fig.data, (lt.q[0], lt.k[0], lt.v[0]), strict=True):
-        assert list(heat.y) == labels and heat.coloraxis == "coloraxis"
-        np.testing.assert_allclose(np.asarray(heat.z), matrix)
-    assert len(set(labels)) == len(labels) and "2 saw" in labels and "4 saw" in labels
-    bound = max(float(np.abs(m[0]).max()) for m in (lt.q, lt.k, lt.v))
-    axis = fig.layout.coloraxis
-    assert axis.cmin == pytest.approx(-bound) and axis.cmax == pytest.approx(bound) and axis.cmid == 0
-    assert [a.text for a in fig.layout.annotations] == ["Q [6 × 32]", "K [6 × 32]", "V [6 × 32]"]
-    assert fig.layout.yaxis.matches is None and fig.layout.yaxis2.matches == "y"  # shared rows
-
-
-def test_weight_slices_are_stacked_on_one_column_axis(pretrained):
-    weights = pretrained.head_weights(3, 1)
-    fig = panels_figure([weights[n] for n in ("W_Q", "W_K", "W_V")], ["a", "b", "c"], across=False)
-    assert [np.asarray(h.z).shape for h in fig.data] == [(32, 384)] * 3
-    assert fig.layout.xaxis.matches == fig.layout.xaxis2.matches == "x3"  # shared columns
+    at = run_app("qkv", text="I saw a saw.")
+    spec = specs(at)[0]
+    lt = trace.layers[3]
+    labels = ["0 [CLS]", "1 i", "2 saw", "3 a", "4 saw", "5 .", "6 [SEP]"]
+    assert len(spec["data"]) == 3
+    for heat, matrix in zip(spec["data"], (lt.q[1], lt.k[1], lt.v[1]), strict=True):
+        assert heat["y"] == labels and heat["coloraxis"] == "coloraxis"
+        np.testing.assert_allclose(z_of(heat), matrix, atol=1e-5)
+    bound = max(float(np.abs(m[1]).max()) for m in (lt.q, lt.k, lt.v))
+    axis = spec["layout"]["coloraxis"]
+    assert axis["cmin"] == pytest.approx(-bound, rel=1e-4) and axis["cmax"] == pytest.approx(bound, rel=1e-4)
+    assert axis["cmid"] == 0
+    assert [a["text"] for a in spec["layout"]["annotations"]] == [
+        f"{name} = X·W<sup>{name}ᵀ</sup> + b  [7 × 32]" for name in "QKV"
+    ]
+    assert "matches" not in spec["layout"]["yaxis"] and spec["layout"]["yaxis2"]["matches"] == "y"  # shared rows
+    assert spec["layout"]["yaxis2"]["showticklabels"] is False
 
 
 def test_hiding_special_tokens_keeps_the_rest_unless_nothing_is_left(trace):
-    assert visible_positions(trace, False).tolist() == list(range(7))  # [CLS] i saw a saw . [SEP]
-    assert visible_positions(trace, True).tolist() == [1, 2, 3, 4, 5]
+    assert shown(trace, False).positions.tolist() == list(range(7))  # [CLS] i saw a saw . [SEP]
+    assert shown(trace, True).positions.tolist() == [1, 2, 3, 4, 5]
     only_special = dataclasses.replace(trace, special=(True,) * trace.n_positions)
-    assert visible_positions(only_special, True).tolist() == list(range(7))
+    assert shown(only_special, True).positions.tolist() == list(range(7))
 
 
 # ── The page ──────────────────────────────────────────────────────────────────────────────────────
@@ -91,7 +87,7 @@ def test_the_view_shows_q_k_v_and_scores_with_their_shapes():
     titles = all_titles(at)
     for name in "QKV":
         assert f"{name} = X·W<sup>{name}ᵀ</sup> + b  [7 × 32]" in titles
-    assert "[7 × 7]" in titles and "layer 3, head 1" in titles
+    assert "[7 × 7]" in titles and "layer 3 · head 1" in titles
     assert specs(at)[0]["data"][0]["y"] == ["0 [CLS]", "1 i", "2 saw", "3 a", "4 saw", "5 .", "6 [SEP]"]
     assert len(at.get("download_button")) == 8
     assert "W^q·aᵢ" in at.markdown[0].value
@@ -116,10 +112,13 @@ def test_the_weights_tab_draws_the_three_slices():
     (spec,) = specs(at)
     assert [z_of(trace).shape for trace in spec["data"]] == [(32, 384)] * 3
     assert "rows 64–95  [32 × 384]" in all_titles(at)
+    layout = spec["layout"]
+    assert layout["xaxis2"]["matches"] == layout["xaxis3"]["matches"] == "x"  # one column axis, labelled once
+    assert not layout["xaxis"]["showticklabels"] and layout["xaxis3"]["showticklabels"]
 
 
 def test_chinese_qkv():
     at = run_app("qkv", lang="zh")
     assert not at.exception and not at.error
-    assert "第 3 层" in all_titles(at)
+    assert "层 3 · 头 1" in all_titles(at)
     assert "每个词元向量" in at.markdown[0].value

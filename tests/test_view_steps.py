@@ -102,9 +102,9 @@ def test_the_table_has_one_row_per_key_and_shows_the_mask(qkv):
     frame = step_frame(query_step(q[0, 3], k[0], v[0], mask[3]), tokens)
     assert list(frame.columns) == list(COLUMNS) and frame.index.name == "j"
     assert frame["token"].tolist() == tokens
-    assert frame["α'"].sum() == pytest.approx(1.0)
+    assert frame["α′"].sum() == pytest.approx(1.0)
     assert np.isneginf(frame["mask"].iloc[4:]).all() and np.isfinite(frame["mask"].iloc[:4]).all()
-    assert (frame["α'"].iloc[4:] == 0).all() and (frame["‖α'·v‖"].iloc[4:] == 0).all()
+    assert (frame["α′"].iloc[4:] == 0).all() and (frame["‖α′·v‖"].iloc[4:] == 0).all()
 
 
 def test_the_pretrained_trace_passes_its_own_check_in_every_head(pretrained):
@@ -150,13 +150,15 @@ def test_the_figure_keeps_repeated_tokens_apart_and_ends_with_the_sum(qkv):
     labels = token_labels(["[CLS]", "i", "saw", "a", "saw", "<b>x</b>", "[SEP]"])
     step = query_step(q[0, 2], k[0], v[0], build_mask("causal", N).numpy()[2])
     fig = step_figure(step, labels, sum_label="Σ = b2")
-    bar, heat = fig.data
+    (bar,) = [t for t in fig.data if t.type == "bar"]
+    (heat,) = [t for t in fig.data if t.type == "heatmap"]
     assert list(bar.x) == labels and len(set(bar.x)) == N and "&lt;b&gt;" in bar.x[5]
     assert list(heat.x) == [*labels, "Σ = b2"]
     z = np.asarray(heat.z)  # [d_head, key_pos + 1]
     np.testing.assert_allclose(z[:, -1], step.output, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(z[:, :-1].sum(axis=1), step.output, rtol=1e-4, atol=1e-5)
-    assert heat.zmid == 0 and heat.zmin == -heat.zmax
+    axis = fig.layout.coloraxis
+    assert axis.cmid == 0 and axis.cmin == -axis.cmax
     hidden = [color for color, seen in zip(bar.marker.color, step.visible, strict=True) if not seen]
     assert hidden and set(hidden) == {"#bdbdbd"}
 
@@ -178,10 +180,10 @@ def test_the_view_walks_one_query_through_six_steps_with_a_green_check():
         assert number in steps
     assert "No mask — every key visible" in steps
     badges = [s.value for s in at.success]
-    assert any("max |Δα'|" in b and "✓" in b and "6 × 6" in b for b in badges), badges
+    assert any("max |Δα′|" in b and "✓" in b and "6 × 6" in b for b in badges), badges
     assert any("max |Δb|" in b and "✓" in b for b in badges), badges
     frame = at.dataframe[0].value
-    assert len(frame) == 6 and frame["α'"].sum() == pytest.approx(1.0)
+    assert len(frame) == 6 and frame["α′"].sum() == pytest.approx(1.0)
     assert any("4 saw" in title for title in titles(at))
 
 
@@ -200,18 +202,8 @@ def test_a_query_beyond_the_sentence_is_clamped_with_a_notice_at_once():
     assert any("40" in w.value and "5" in w.value for w in at.warning)
 
 
-def test_picking_a_query_reslices_the_cached_trace_and_goes_into_the_link(monkeypatch):
-    from components.cache import trace_cache
-
-    calls = []
-    real = model.trace_any
-
-    def counting(*args, **kwargs):
-        calls.append(args[1])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(model, "trace_any", counting)
-    trace_cache.clear()
+def test_picking_a_query_reslices_the_cached_trace_and_goes_into_the_link(model_runs):
+    calls = model_runs
     at = run_app("steps", text="Counting model runs in the steps view")
     assert len(calls) == 1
     at.selectbox(key="query").set_value(3).run()
@@ -254,5 +246,5 @@ def test_a_masked_relu_trace_shows_its_hidden_keys():
     assert "5 of the 8 keys are hidden" in steps and "−∞" in steps
     assert "ReLU instead of softmax" in steps
     frame = at.dataframe[0].value
-    assert np.isneginf(frame["after mask"].iloc[3:]).all() and (frame["α'"].iloc[3:] == 0).all()
+    assert np.isneginf(frame["after mask"].iloc[3:]).all() and (frame["α′"].iloc[3:] == 0).all()
     assert len(at.success) == 2

@@ -13,6 +13,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from components import training
+from components.settings import nearest
 from components.training import (
     D_MODELS,
     SNAPSHOTS,
@@ -48,7 +49,7 @@ def test_state_config_reads_the_settings_and_moves_heads_to_a_divisor():
         {"train_task": "match", "train_d_model": 32, "train_heads": 3, "train_steps": 2000, "train_slow": False}
     )
     assert (config.task, config.n_heads, config.steps, config.snapshot_every, pace) == ("match", 2, 2000, 50, 0.0)
-    assert training.nearest_heads(3, 48) == 3 and training.nearest_heads(3, 16) == 2
+    assert nearest(3, valid_heads(48)) == 3 and nearest(3, valid_heads(16)) == 2
 
 
 def test_snapshots_per_run_are_bounded():
@@ -78,15 +79,17 @@ def test_alpha_grid_has_every_head_and_the_expected_pattern():
     )
     heatmaps = [t for t in fig.data if t.type == "heatmap"]
     assert len(heatmaps) == 2 * 4 + 1
-    np.testing.assert_array_equal(heatmaps[-1].z, s.expected)
-    np.testing.assert_array_equal(heatmaps[5].z, s.weights[1, 1])  # row-major: layer 1, head 1
+    # Row-major: layer 0's four heads and the expected pattern, then layer 1's heads.
+    np.testing.assert_array_equal(heatmaps[4].z, s.expected)
+    np.testing.assert_array_equal(heatmaps[6].z, s.weights[1, 1])
+    assert heatmaps[6].xaxis == "x7" and fig.layout.xaxis7.matches == "x2"  # under layer 0's head 1
     assert {a.text for a in fig.layout.annotations} == {*titles, "expected"}
     assert not fig.layout.shapes  # no outline unless asked
     outlined = alpha_grid_figure(
         s.weights, s.expected, symbol_labels(s.tokens), titles, ["l0", "l1"], expected_title="e", best=(1, 2)
     )
     (shape,) = outlined.layout.shapes
-    assert shape.xref == f"x{1 * 4 + 2 + 1} domain"  # the seventh panel's axes
+    assert shape.xref == "x8 domain"  # the eighth panel: layer 1, head 2
 
 
 def test_scores_figure_marks_the_shown_step():

@@ -62,7 +62,7 @@ def test_first_page_paints_attention_for_the_preset_sentence(lab: LabPage):
     lab.open()
     heatmap = lab.heatmap()
     expect(heatmap).to_be_visible()
-    assert heatmap_title(lab) == "α · layer 3, head 1"
+    assert heatmap_title(lab) == "α′ · layer 3 · head 1"
     assert "2 · animal" in lab.chips()
     expect(heatmap.locator(".ytick text", has_text=re.compile(r"^2 animal$"))).to_be_visible()
     assert heatmap_picture(lab).startswith("data:image/png")
@@ -89,10 +89,10 @@ def test_picking_another_head_changes_the_heatmap(lab: LabPage):
     lab.open()
     before = heatmap_picture(lab)
     lab.step_slider("head")
-    assert heatmap_title(lab) == "α · layer 3, head 2"
+    assert heatmap_title(lab) == "α′ · layer 3 · head 2"
     assert heatmap_picture(lab) != before
     lab.step_slider("layer", "ArrowLeft")
-    assert heatmap_title(lab) == "α · layer 2, head 2"
+    assert heatmap_title(lab) == "α′ · layer 2 · head 2"
     assert query_of(lab.page.url) == {"layer": "2", "head": "2"}
 
 
@@ -110,7 +110,7 @@ def test_clicking_a_thumbnail_in_the_overview_shows_that_head(lab: LabPage):
     assert box is not None and box["width"] > 200
     # The middle of the thumbnail in row 2 (layer 2), column 5 (head 5) of the 6 × 12 grid.
     lab.run(lambda: image.click(position={"x": box["width"] * 5.5 / 12, "y": box["height"] * 2.5 / 6}))
-    assert heatmap_title(lab) == "α · layer 2, head 5"
+    assert heatmap_title(lab) == "α′ · layer 2 · head 5"
     assert query_of(lab.page.url) == {"layer": "2", "head": "5"}
     assert outline_of_chosen_head(lab) == (2, 5)
     expect(lab.page.locator('.st-key-head input[type="range"]')).to_have_value("5")
@@ -141,7 +141,7 @@ def test_simplified_chinese_changes_the_labels(lab: LabPage):
     expect(lab.main.get_by_role("heading", name="注意力实验室")).to_be_visible()
     expect(lab.sentence_box("句子（按回车运行）")).to_be_visible()
     expect(lab.page.get_by_role("radio", name="注意力", exact=True)).to_be_checked()
-    assert heatmap_title(lab) == "α · 第 3 层，第 1 个头"
+    assert heatmap_title(lab) == "α′ · 层 3 · 头 1"
     expect(lab.main.get_by_text("Attention Lab", exact=True)).to_have_count(0)
     assert query_of(lab.page.url)["lang"] == "zh"
     assert_no_failure(lab, "简体中文")
@@ -161,7 +161,7 @@ def test_presentation_mode_draws_larger_figures(lab: LabPage):
 
 def test_a_shared_link_reproduces_the_view_in_a_fresh_page(new_lab):
     first = new_lab().open("view=attention&layer=2&head=5&text=The+bank+of+the+river")
-    assert heatmap_title(first) == "α · layer 2, head 5"
+    assert heatmap_title(first) == "α′ · layer 2 · head 5"
     assert "5 · river" in first.chips()
     expect(first.sentence_box()).to_have_value("The bank of the river")
 
@@ -171,7 +171,7 @@ def test_a_shared_link_reproduces_the_view_in_a_fresh_page(new_lab):
     assert query_of(shared) == {"layer": "2", "head": "6", "text": "The bank of the river"}
 
     second = new_lab().goto_url(shared)
-    assert heatmap_title(second) == "α · layer 2, head 6"
+    assert heatmap_title(second) == "α′ · layer 2 · head 6"
     assert second.chips() == first.chips()
     expect(second.sentence_box()).to_have_value("The bank of the river")
     assert heatmap_picture(second) == heatmap_picture(first)

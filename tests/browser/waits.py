@@ -173,8 +173,8 @@ class LabPage:
         return self.charts.filter(has=self.page.locator(".gtitle", has_text=prefix))
 
     def heatmap(self) -> Locator:
-        """The one-head α heatmap of the Attention view (its title starts with "α ·")."""
-        return self.chart_with_title("α ·").first
+        """The one-head α′ heatmap of the Attention view (its title starts with "α′ ·")."""
+        return self.chart_with_title("α′ ·").first
 
     def chips(self) -> list[str]:
         """The token chips, e.g. "2 · animal" (thin spaces around the dot made plain)."""

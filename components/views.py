@@ -1,0 +1,59 @@
+"""The table of views: every view the page offers and the URL may name, with what it needs around it.
+
+app.py draws the chosen view and only the controls it uses; params.py takes the view names for the
+`view` URL parameter from here. A new view is one line in VIEWS and one module with render(ctx).
+
+Pure: no Streamlit here. A view's module is imported when the view is first drawn, so that params.py
+(also pure, and imported by the views themselves) can read this table without a cycle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from components.controls import Controls
+
+
+def any_model(loaded: Any) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class View:
+    """One view: its URL name (also its i18n key app.view_<name>) and what it uses of the page."""
+
+    name: str
+    module: str  # the module holding render(ctx)
+    needs_text: bool = True  # an empty sentence box stops it with a hint
+    sentence: bool = True  # it reads the sentence box (otherwise the box is hidden)
+    layer_head: bool = True  # it draws the sidebar's layer and head (otherwise they are hidden)
+    query: bool = False  # it has a query picker (the "query" widget), stepped by keys while presenting
+    chips: bool = False  # the chosen model's tokens matter to it: on a projector they wait behind a header button
+    applies: Callable[[Any], bool] = any_model  # for which loaded models it is offered
+
+    def render(self, ctx: Controls) -> None:
+        importlib.import_module(self.module).render(ctx)
+
+
+VIEWS: dict[str, View] = {
+    view.name: view
+    for view in (
+        View("attention", "components.attention", chips=True),
+        View("qkv", "components.qkv", chips=True),
+        View("steps", "components.steps", query=True, chips=True),
+        View("positional", "components.positional", needs_text=False, layer_head=False),
+        View("playground", "components.playground", layer_head=False),
+        View("compare", "components.compare", chips=True),
+        View("training", "components.training", needs_text=False, sentence=False, layer_head=False),
+    )
+}
+DEFAULT_VIEW = "attention"
+
+
+def offered(loaded: Any) -> list[str]:
+    """The names of the views that apply to the loaded model, in the table's order."""
+    return [name for name, view in VIEWS.items() if view.applies(loaded)]
