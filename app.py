@@ -41,6 +41,7 @@ h1 {font-size: 3.2rem !important;}
 
 st.set_page_config(page_title="Attention Lab", page_icon="🔍", layout="wide")
 controls.init_state()
+controls.check_state()
 lang = controls.render_language_and_presentation()
 
 try:

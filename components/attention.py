@@ -53,7 +53,7 @@ def _pick_head_from_overview() -> None:
         layer, head = int(pick["layer"]), int(pick["head"])
     except (TypeError, KeyError, ValueError):  # no click this run, or not what the page sends
         return
-    # The sidebar clamps both to the model's range (controls.clamp_state), as it does for the URL.
+    # The sidebar clamps both to the model's range (controls.checked_state), as it does for the URL.
     st.session_state["layer"], st.session_state["head"] = layer, head
 
 

@@ -17,9 +17,9 @@ from plotly.subplots import make_subplots
 
 from components import ui
 from components.cache import get_playground_trace, get_trace
-from components.controls import Controls
+from components.controls import Controls, checked_state
 from components.figures import ALPHA_COLORAXIS, style, token_labels
-from components.params import clean_text
+from components.params import Param, clean_text
 from components.playground import MAX_TICK_LABELS, state_config
 from model.analysis import renormalize_without
 from model.errors import EmptyTextError, InvalidConfigError
@@ -236,8 +236,7 @@ def _render_causal(ctx: Controls) -> None:
         )
     )
     layer = min(int(st.session_state.get("pg_layer", 0)), config.n_layers - 1)
-    if st.session_state.get("cmp_head") not in range(config.n_heads):
-        st.session_state["cmp_head"] = 0
+    checked_state("cmp_head", Param("int", 0, 0, config.n_heads - 1))
     head = st.segmented_control(
         ctx.t("compare.pg_head"), range(config.n_heads), key="cmp_head", required=True, persist_state="session"
     )

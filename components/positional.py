@@ -18,8 +18,9 @@ import streamlit as st
 
 from components import ui
 from components.cache import get_trace
-from components.controls import Controls
+from components.controls import Controls, checked_state
 from components.figures import DIVERGING, escape, style
+from components.params import Param
 from model import sinusoidal_encoding
 from model.analysis import cosine_similarity
 from model.trace import AttentionTrace
@@ -27,6 +28,7 @@ from model.trace import AttentionTrace
 BASES = (100.0, 1_000.0, 10_000.0, 100_000.0)
 MAX_CELLS = 2**18  # values per heatmap sent to the browser: ~1.4 MB as base64 float32
 MAX_WAVES = 8
+ALL_DIMS = tuple(range(1024))  # what the dimensions picker may hold, at any d_model
 FALLBACK_TEXT = "I saw a saw"
 SERIES_COLORS = ("#e6550d", "#3182bd")  # with positions, without positions
 PALETTE = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")  # one colour per sin/cos pair
@@ -241,8 +243,8 @@ def _default_dims(d_model: int) -> list[int]:
 def _dims_picker(ctx: Controls, d_model: int) -> list[int]:
     """The multiselect of dimensions; it follows d_model while the class has not changed the defaults."""
     last_d_model = st.session_state.get("_pe_dims_d_model")
-    chosen = st.session_state.get("pe_dims")
-    if chosen is None or (last_d_model != d_model and sorted(chosen) == _default_dims(last_d_model or d_model)):
+    chosen = checked_state("pe_dims", Param("list", _default_dims(d_model), choices=ALL_DIMS))
+    if last_d_model != d_model and sorted(chosen) == _default_dims(last_d_model or d_model):
         chosen = _default_dims(d_model)
     chosen = [d for d in chosen if d < d_model] or _default_dims(d_model)
     st.session_state["pe_dims"] = chosen
@@ -333,13 +335,12 @@ def render(ctx: Controls) -> None:
 def _pick_positions(ctx: Controls, trace: AttentionTrace, text: str, default: tuple[int, int]) -> tuple[int, int]:
     """Two position pickers; they start on the first repeated word and follow the sentence."""
     options = [i for i in range(trace.n_positions) if not trace.is_special()[i]] or list(range(trace.n_positions))
-    if st.session_state.get("_pe_pair_text") != text or not {
-        st.session_state.get("pe_i"),
-        st.session_state.get("pe_j"),
-    } <= set(options):
+    if st.session_state.get("_pe_pair_text") != text:
         st.session_state["pe_i"], st.session_state["pe_j"] = default
         st.session_state["_pe_pair_text"] = text
     label = dict(enumerate(f"{i} {tok}" for i, tok in enumerate(trace.tokens)))
+    for key, value in zip(("pe_i", "pe_j"), default, strict=True):
+        checked_state(key, Param("choice", value, choices=tuple(options)), labels=label.get)
     c1, c2 = st.columns(2)
     i = c1.selectbox(ctx.t("positional.first"), options, key="pe_i", format_func=label.get, persist_state="session")
     j = c2.selectbox(ctx.t("positional.second"), options, key="pe_j", format_func=label.get, persist_state="session")

@@ -28,7 +28,7 @@ from plotly.subplots import make_subplots
 from components import ui
 from components.attention import trace_notices
 from components.cache import get_trace
-from components.controls import Controls, clamp_state, show_notices
+from components.controls import Controls, checked_state, show_notices
 from components.figures import BLUES, DIVERGING, style, token_labels
 from model.trace import AttentionTrace
 
@@ -253,13 +253,14 @@ def render(ctx: Controls) -> None:
 def render_trace(ctx: Controls, trace: AttentionTrace, layer: int, head: int) -> None:
     """The six steps for the query picked in the widget "query", on any trace (pretrained or playground)."""
     tokens, n, d = trace.tokens, trace.n_positions, trace.d_head
-    clamp_state("query", n - 1)
+    label = lambda j: f"{j} {tokens[j]}"  # noqa: E731 - the selectbox's labels, which follow the sentence
+    checked_state("query", high=n - 1, labels=label)
     show_notices(ctx.lang)  # the page's notices were already shown; a clamped query's must not wait a rerun
     i = st.selectbox(
         ctx.t("steps.query_picker"),
         options=range(n),
         key="query",
-        format_func=lambda j: f"{j} {tokens[j]}",
+        format_func=label,
         help=ctx.t("steps.query_help"),
         persist_state="page",  # kept while another view is shown, so a shared link keeps its query
     )
