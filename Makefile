@@ -1,13 +1,15 @@
 # Two entry points for a newcomer: `make run` (set up, start the app) and `make test` (set up, run every test).
-# For a class: `make classroom` serves the local network. Neither connects to anything outside the machine.
+# For a class: `make classroom` (this machine, on the local network) or `make school` (nginx in front of
+# REPLICAS servers). None of them connects to anything outside the machine.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?=
+REPLICAS ?= 2
 # This machine's own address on the local network, read from its interfaces (no outside service asked).
 LAN_ADDRESS ?= $(shell hostname -I 2>/dev/null | cut -d' ' -f1)
 
-.PHONY: run classroom test lint
+.PHONY: run classroom school test lint
 
 $(VENV)/.app: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +29,10 @@ run: $(VENV)/.app
 classroom: $(VENV)/.app
 	$(PY) -m streamlit run app.py $(if $(PORT),--server.port $(PORT)) --server.address 0.0.0.0 \
 		--browser.serverAddress $(or $(LAN_ADDRESS),localhost)
+
+# nginx on 127.0.0.1:8080 (or PORT) in front of REPLICAS servers; Ctrl-C stops them all (deploy/school.py).
+school: $(VENV)/.app
+	$(PY) deploy/school.py --replicas $(REPLICAS) $(if $(PORT),--port $(PORT))
 
 test: $(VENV)/.dev
 	$(PY) -m ruff check .

@@ -51,6 +51,7 @@ class Run:
     status: str = ""
     bytes: int = 0  # ForwardMsg bytes received for it
     problems: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # every alert's text (notices, warnings, errors)
 
 
 @dataclass
@@ -62,8 +63,16 @@ class Widget:
 class ProtocolSession:
     """One browser tab's worth of Streamlit session, without the tab."""
 
-    def __init__(self, base_url: str, query: dict[str, str] | None = None, timeout_s: float = 90.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        query: dict[str, str] | None = None,
+        timeout_s: float = 90.0,
+        previous_session: str | None = None,
+    ) -> None:
+        """previous_session: the id of a session this page had, sent as the frontend does when it reconnects."""
         self.url = base_url.rstrip("/").replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        self.subprotocols = ["streamlit", "PLACEHOLDER_AUTH_TOKEN", *([previous_session] if previous_session else [])]
         self.query_string = urlencode(query or {})
         self.timeout_s = timeout_s
         self.widgets: dict[str, Widget] = {}  # key → the widget as last sent by the server
@@ -80,7 +89,7 @@ class ProtocolSession:
         """Connect and run the page once, as a first visit does."""
         self._ws = await websockets.connect(
             f"{self.url}/_stcore/stream",
-            subprotocols=["streamlit", "PLACEHOLDER_AUTH_TOKEN"],
+            subprotocols=self.subprotocols,
             max_size=None,
             open_timeout=self.timeout_s,
             compression=None,
@@ -185,6 +194,8 @@ class ProtocolSession:
             return
         if kind == "alert":
             body = element.alert.body
+            if run is not None:
+                run.alerts.append(body)
             if run is not None and any(text in body for text in _VIEW_FAILED):
                 run.problems.append("view_failed")
             elif run is not None and any(text in body for text in _STATE_RESET):

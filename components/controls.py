@@ -23,6 +23,7 @@ from components.i18n import LANG_NAMES, LANGS, t
 from components.params import Notice, Param
 
 _NOTICES = "_notices"  # notices gathered before the page is drawn: shown once, then cleared
+RECONNECT_FRAGMENT_S = 3600
 _SHOWN = "_notices_shown"  # the gathered notices are on the page already: later ones are shown where they arise
 
 
@@ -52,7 +53,21 @@ def init_state() -> None:
         st.session_state[name] = value
     text, text_notices = params.clean_text(st.session_state["text"])
     st.session_state["text"] = text
-    st.session_state[_NOTICES] = notices + text_notices
+    restarted = [Notice("app.session_restarted", {})] if came_back() else []
+    st.session_state[_NOTICES] = restarted + notices + text_notices
+
+
+def came_back() -> bool:
+    """True when this new session's page was already connected to a session that its server lost.
+
+    Streamlit's page reconnects on its own when its websocket drops, and then sends the id of the session it
+    had as the third entry of the websocket's subprotocol header ("streamlit, <xsrf token>, <session id>").
+    A server that still holds that session resumes it, and no first run happens; one that does not (it
+    restarted, or the page came through nginx to another replica) starts a new session, whose first run sees
+    the old id. A fresh visit, a shared link or a reload has no session to name, so the entry is absent.
+    """
+    entries = [e.strip() for e in st.context.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    return len(entries) >= 3 and bool(entries[2])
 
 
 def add_notice(notice: Notice) -> None:
@@ -196,3 +211,14 @@ def sync_url() -> None:
     query = params.to_query(st.session_state)
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
+    with st.sidebar:
+        _rerun_after_reconnect()
+
+
+@st.fragment(run_every=RECONNECT_FRAGMENT_S)
+def _rerun_after_reconnect() -> None:
+    """Draws nothing; it is there for its `run_every`. When its websocket reconnects, Streamlit's page asks
+    for a run only if it has a fragment that reruns on a timer: otherwise it takes for granted that the
+    server resumed its session. A server that lost the session (a replica that died, see came_back) starts
+    a new one that would stay empty until the student's next click; with this the page is redrawn at once,
+    its view restored from the URL. Its own run, once an hour, costs nothing."""

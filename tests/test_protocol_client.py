@@ -45,3 +45,22 @@ def test_a_student_without_a_browser_types_picks_and_is_answered(url):
         assert run.status == "FINISHED_SUCCESSFULLY" and run.seconds is not None and not run.problems, run
         assert run.bytes > 1000, run
     assert tampered.problems == ["state_reset"], tampered
+
+
+def test_a_page_that_reconnects_to_a_server_without_its_session_is_told_so(url):
+    """The frontend names its old session when it reconnects; a server that lost it starts a new one, whose
+    first run says the session restarted and restores the view from the link. A fresh visit says nothing."""
+    query = {"view": "qkv", "layer": "2", "head": "5", "text": "The bank of the river"}
+
+    async def visit(previous):
+        s = ProtocolSession(url, query, timeout_s=120, previous_session=previous)
+        run = await s.open()
+        await s.close()
+        return run
+
+    fresh = asyncio.run(visit(None))
+    back = asyncio.run(visit("3f2c9a40-0000-4000-8000-00000000dead"))  # a session this server never had
+    restarted = "The server that held this page stopped"
+    assert not any(restarted in a for a in fresh.alerts), fresh.alerts
+    assert any(restarted in a for a in back.alerts), back.alerts
+    assert back.status == fresh.status == "FINISHED_SUCCESSFULLY" and back.bytes > 1000
