@@ -23,8 +23,8 @@ from components.i18n import LANG_NAMES, LANGS, t
 from components.params import Notice, Param
 
 _NOTICES = "_notices"  # notices gathered before the page is drawn: shown once, then cleared
-RECONNECT_FRAGMENT_S = 3600
 _SHOWN = "_notices_shown"  # the gathered notices are on the page already: later ones are shown where they arise
+RECONNECT_FRAGMENT_S = 3600  # the empty timed fragment that has a page rerun after a reconnect (see below)
 
 
 @dataclass(frozen=True)
@@ -126,9 +126,11 @@ def check_state() -> None:
 
 
 def _clean_text_widget(key: str) -> None:
-    text, notices = params.clean_text(checked_state(key))
+    """The sentence box's callback (before the run): its text checked, then cleaned, the notices kept for the page."""
+    value, notice = params.check_value(key, params.PARAMS[key], st.session_state[key])
+    text, notices = params.clean_text(value)
     st.session_state[key] = text
-    st.session_state.setdefault(_NOTICES, []).extend(notices)
+    st.session_state.setdefault(_NOTICES, []).extend(n for n in (notice, *notices) if n is not None)
 
 
 def _use_example(text: str) -> None:

@@ -5,6 +5,7 @@ belong to bench/bench_protocol.py."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,13 @@ from bench.protocol import ProtocolSession
 from browserkit.server import ServerError, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def in_own_loop(coroutine):
+    """asyncio.run on a thread of its own: Playwright's sync API (the browser tests' session-wide Chromium)
+    keeps an event loop running on the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +48,7 @@ def test_a_student_without_a_browser_types_picks_and_is_answered(url):
         await s.close()
         return runs, tampered
 
-    runs, tampered = asyncio.run(visit())
+    runs, tampered = in_own_loop(visit())
     for run in runs:
         assert run.status == "FINISHED_SUCCESSFULLY" and run.seconds is not None and not run.problems, run
         assert run.bytes > 1000, run
@@ -58,8 +66,8 @@ def test_a_page_that_reconnects_to_a_server_without_its_session_is_told_so(url):
         await s.close()
         return run
 
-    fresh = asyncio.run(visit(None))
-    back = asyncio.run(visit("3f2c9a40-0000-4000-8000-00000000dead"))  # a session this server never had
+    fresh = in_own_loop(visit(None))
+    back = in_own_loop(visit("3f2c9a40-0000-4000-8000-00000000dead"))  # a session this server never had
     restarted = "The server that held this page stopped"
     assert not any(restarted in a for a in fresh.alerts), fresh.alerts
     assert any(restarted in a for a in back.alerts), back.alerts

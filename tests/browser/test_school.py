@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -60,13 +61,12 @@ def status(run_dir) -> dict:
 
 
 def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (Linux /proc)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    with contextlib.suppress(OSError):  # a zombie is gone for our purposes
-        return "zombie" not in open(f"/proc/{pid}/status").read().lower()  # noqa: SIM115
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.fixture
