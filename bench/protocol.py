@@ -8,8 +8,9 @@ alone, the same on every server), and a select_slider's options are its labels. 
 alone, with nothing drawn: the time from sending the rerun to its script_finished is the turnaround.
 
 What a student would see go wrong is counted per run: an exception element, the app's "could not be drawn"
-alert, a notice that the app had to replace widget state ("held a value it cannot take"), a run that
-ended with a compile error or not at all, and a dropped websocket.
+alert, a notice that the app had to replace widget state ("held a value it cannot take") or that the server
+does not offer the model the URL asks for, a run that ended with a compile error or not at all, and a
+dropped websocket.
 
 The `websockets` package comes with Streamlit (it is its server's websocket implementation).
 """
@@ -32,6 +33,8 @@ from components.i18n import LANG_NAMES, t
 FULL_RUN_FINISHES = frozenset({ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR})
 # Alerts that mean something went wrong for the student, in both languages.
 _VIEW_FAILED = tuple(t(lang, "app.view_failed") for lang in LANG_NAMES)
+# The start of the notice that the server does not offer the model a URL asks for.
+_MODEL_UNKNOWN = tuple(t(lang, "app.model_unknown", name="\0").split("\0")[0] for lang in LANG_NAMES)
 # The words between a reset notice's setting and its value ("” held a value it cannot take (").
 _STATE_RESET = tuple(t(lang, "app.value_reset", name="\0", value="\0", used="\0").split("\0")[1] for lang in LANG_NAMES)
 WATCHED = ("text", "view", "layer", "head", "query", "lang")  # keyed widgets a student changes or reads
@@ -200,6 +203,8 @@ class ProtocolSession:
                 run.problems.append("view_failed")
             elif run is not None and any(text in body for text in _STATE_RESET):
                 run.problems.append("state_reset")
+            elif run is not None and body.startswith(_MODEL_UNKNOWN):
+                run.problems.append("model_unknown")
             return
         proto = getattr(element, kind)
         widget_id = getattr(proto, "id", "") if hasattr(proto, "id") else ""
