@@ -253,7 +253,10 @@ def render(ctx: Controls) -> None:
 def render_trace(ctx: Controls, trace: AttentionTrace, layer: int, head: int) -> None:
     """The six steps for the query picked in the widget "query", on any trace (pretrained or playground)."""
     tokens, n, d = trace.tokens, trace.n_positions, trace.d_head
-    label = lambda j: f"{j} {tokens[j]}"  # noqa: E731 - the selectbox's labels, which follow the sentence
+
+    def label(j: int) -> str:  # the picker's labels, which follow the sentence
+        return f"{j} {tokens[j]}"
+
     checked_state("query", high=n - 1, labels=label)
     show_notices(ctx.lang)  # the page's notices were already shown; a clamped query's must not wait a rerun
     i = st.selectbox(
