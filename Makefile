@@ -1,9 +1,15 @@
 # Two entry points for a newcomer: `make run` (set up, start the app) and `make test` (set up, run every test).
+# For a class: `make classroom` (this machine, on the local network) or `make school` (nginx in front of
+# REPLICAS servers). None of them connects to anything outside the machine.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+PORT ?=
+REPLICAS ?= 2
+# This machine's own address on the local network, read from its interfaces (no outside service asked).
+LAN_ADDRESS ?= $(shell hostname -I 2>/dev/null | cut -d' ' -f1)
 
-.PHONY: run test lint bench
+.PHONY: run classroom school test lint
 
 $(VENV)/.app: requirements.txt requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +22,18 @@ $(VENV)/.dev: $(VENV)/.app requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# This machine only (127.0.0.1, .streamlit/config.toml).
 run: $(VENV)/.app
-	$(PY) -m streamlit run app.py
+	$(PY) -m streamlit run app.py $(if $(PORT),--server.port $(PORT))
+
+# The class on the local network: every interface, and the address the students type printed at start-up.
+classroom: $(VENV)/.app
+	$(PY) -m streamlit run app.py $(if $(PORT),--server.port $(PORT)) --server.address 0.0.0.0 \
+		--browser.serverAddress $(or $(LAN_ADDRESS),localhost)
+
+# nginx on 127.0.0.1:8080 (or PORT) in front of REPLICAS servers; Ctrl-C stops them all (deploy/school.py).
+school: $(VENV)/.app
+	$(PY) deploy/school.py --replicas $(REPLICAS) $(if $(PORT),--port $(PORT))
 
 test: $(VENV)/.dev
 	$(PY) -m ruff check .

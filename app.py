@@ -68,6 +68,7 @@ def _header_chips(place, text: str, lang: str) -> None:
 
 
 controls.init_state()
+controls.check_state()
 presentation = bool(st.session_state["present"])
 st.set_page_config(
     page_title="Attention Lab",

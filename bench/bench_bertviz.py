@@ -46,8 +46,8 @@ from playwright.sync_api import Route, sync_playwright  # noqa: E402
 import model  # noqa: E402
 from bench.bench_browser import Session, sentence  # noqa: E402
 from bench.common import LOGS, load_average, machine_line  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT  # noqa: E402
-from tests.browser.server import streamlit_server  # noqa: E402
+from browserkit.chromium import ARGS, CHROMIUM, VIEWPORT  # noqa: E402
+from browserkit.server import streamlit_server  # noqa: E402
 
 N_TOKENS = 128
 VENV = ROOT / "bench" / ".venv-bertviz"
@@ -178,7 +178,7 @@ def main() -> None:
         route.abort()
 
     with streamlit_server("app.py", LOGS / "bertviz-app.log") as (app_url, _), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             # bertviz, from its file.
             viz = browser.new_context(viewport=VIEWPORT).new_page()

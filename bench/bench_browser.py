@@ -25,11 +25,11 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
 from bench.common import tokenizer  # noqa: E402
-from tests.browser import waits  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.browser.server import rss_mb, streamlit_server  # noqa: E402
+from browserkit.chromium import ARGS, CHROMIUM, VIEWPORT  # noqa: E402
+from browserkit.runs import RunWatcher  # noqa: E402
+from browserkit.server import rss_mb, streamlit_server  # noqa: E402
 
-waits.POLL_MS = 5  # finer than the tests need: a benchmark should not round its times up by 25 ms
+POLL_MS = 5  # finer than the tests need: a benchmark should not round its times up by 25 ms
 LOGS = ROOT / "bench" / "results"
 WORDS = [
     "the",
@@ -70,13 +70,12 @@ class Session:
 
     def __init__(self, page: Page, url: str):
         self.page, self.url = page, url
-        self.bytes = 0
-        self.runs = waits.RunWatcher(page)
-        page.on("websocket", lambda ws: ws.on("framereceived", self._count))
+        self.runs = RunWatcher(page, POLL_MS)
         self.runs.run(lambda: page.goto(url))
 
-    def _count(self, payload) -> None:
-        self.bytes += len(payload)
+    @property
+    def bytes(self) -> int:
+        return self.runs.bytes
 
     def timed(self, action) -> tuple[float, int]:
         """Seconds from the action to the rerun painted, and bytes received meanwhile."""
@@ -111,9 +110,9 @@ def main() -> None:
         streamlit_server("bench/floor_app.py", LOGS / "bench-floor.log") as (floor_url, _),
         sync_playwright() as pw,
     ):
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        app = Session(browser.new_context(viewport={"width": 1400, "height": 1000}).new_page(), app_url)
-        floor = Session(browser.new_context(viewport={"width": 1400, "height": 1000}).new_page(), floor_url)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        app = Session(browser.new_context(viewport=VIEWPORT).new_page(), app_url)
+        floor = Session(browser.new_context(viewport=VIEWPORT).new_page(), floor_url)
         rss_loaded = rss_mb(app_pid)
 
         print("\n| tokens | app ms | floor ms | app / floor | app bytes per rerun | floor bytes |")

@@ -37,7 +37,6 @@ sys.path.insert(0, str(ROOT))
 from playwright.async_api import async_playwright  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    LOAD_CHROMIUM_ARGS,
     LOGS,
     CpuSample,
     Student,
@@ -53,8 +52,8 @@ from bench.common import (  # noqa: E402
     times_of,
     visible_pages,
 )
-from tests.browser.conftest import CHROMIUM  # noqa: E402
-from tests.browser.server import rss_mb, streamlit_server  # noqa: E402
+from browserkit.chromium import CHROMIUM, LOAD_ARGS  # noqa: E402
+from browserkit.server import rss_mb, streamlit_server  # noqa: E402
 
 INTERVAL_S = (5.0, 15.0)  # between one student's Enters
 CLASS_TOKENS = (8, 20)  # a classroom sentence, [CLS] and [SEP] included
@@ -90,7 +89,7 @@ async def run(args: argparse.Namespace) -> None:
     )
     with streamlit_server(args.script, LOGS / "classroom-app.log") as (url, pid):
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=LOAD_CHROMIUM_ARGS)
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=LOAD_ARGS)
             try:
                 await measure(args, browser, url, pid)
             finally:

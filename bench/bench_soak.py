@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 from playwright.async_api import async_playwright  # noqa: E402
 
 from bench.common import (  # noqa: E402
-    LOAD_CHROMIUM_ARGS,
     LOGS,
     CpuSample,
     Student,
@@ -44,10 +43,10 @@ from bench.common import (  # noqa: E402
     times_of,
     visible_pages,
 )
+from browserkit.chromium import CHROMIUM, LOAD_ARGS  # noqa: E402
+from browserkit.server import rss_mb, streamlit_server  # noqa: E402
 from components.i18n import LANG_NAMES  # noqa: E402
 from components.params import VIEWS  # noqa: E402
-from tests.browser.conftest import CHROMIUM  # noqa: E402
-from tests.browser.server import rss_mb, streamlit_server  # noqa: E402
 
 THINK_S = (1.0, 5.0)
 RSS_EVERY_S = 10.0
@@ -117,7 +116,7 @@ async def run(args: argparse.Namespace) -> None:
     )
     with streamlit_server("app.py", LOGS / "soak-app.log") as (url, pid):
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=LOAD_CHROMIUM_ARGS)
+            browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=LOAD_ARGS)
             try:
                 await measure(args, browser, url, pid)
             finally:

@@ -1,5 +1,5 @@
 """What the benchmarks in bench/ share: the bundled tokenizer, classroom sentences, and many students at once in
-one Chromium (Playwright's async API), each waiting for its reruns the way tests/browser/waits.py does.
+one Chromium (Playwright's async API), each waiting for its reruns with browserkit's AsyncRunWatcher.
 
 A `Student` is one browser context with one page on the app. Its actions (type a sentence, step a slider, pick
 a view or a language) each wait until the server said the run finished and the page shows it painted, and
@@ -12,7 +12,6 @@ Run by hand only; nothing in tests/ imports this.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import math
 import os
@@ -27,29 +26,16 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, WebSocket
 from playwright.async_api import Error as PlaywrightError
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from browserkit.chromium import VIEWPORT
+from browserkit.runs import RUN_TIMEOUT_S, AsyncRunWatcher, RunTimeout
 from components.i18n import LANG_NAMES, t
 from components.params import DEFAULT_TEXT, VIEWS
 from model.encoder import bundled_model_dir
-from tests.browser.conftest import CHROMIUM_ARGS, VIEWPORT
-from tests.browser.waits import _PAINTED_JS, FULL_RUN_FINISHES, RUN_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / "bench" / "results"
 POLL_MS = 20  # how often a waiting page checks the DOM; 20 pages polling every 5 ms would cost the CPU measured
-# Twenty students are twenty pages in one headless Chromium. Chromium slows the timers and lowers the priority
-# of renderers it takes for background tabs or hidden windows, which would make the pages' own work (Plotly's
-# drawing) look slower than on twenty laptops each in front of a student. These switches turn that off.
-LOAD_CHROMIUM_ARGS = [
-    *CHROMIUM_ARGS,
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-    "--disable-backgrounding-occluded-windows",
-]
-# A script_finished ForwardMsg is a few dozen bytes; frames far larger carry figures and are not parsed at all,
-# which spares this process (it shares the 2 cores with the server and Chromium) from decoding megabytes.
-_SMALL_FRAME = 4096
 
 # Common English words; those the bundled (uncased WordPiece) tokenizer keeps as one token make the sentences.
 _WORDS = """\
@@ -175,64 +161,6 @@ class CpuSample:
 
 
 # --- one student ------------------------------------------------------------------------------------------------
-class RunTimeout(Exception):
-    """No full run finished in time after an action."""
-
-
-class AsyncRunWatcher:
-    """tests/browser/waits.RunWatcher for Playwright's async API: counts the full-run `script_finished` messages
-    the server sends to one page, then waits in the DOM with the same painted check (`_PAINTED_JS`)."""
-
-    def __init__(self, page: Page, on_socket: Callable[[WebSocket], None] | None = None) -> None:
-        self.page = page
-        self.finished = 0
-        self.statuses: list[str] = []
-        self.bytes = 0
-        self.finished_at = 0.0  # time.perf_counter() when the last full run's script_finished arrived
-        self._changed = asyncio.Event()
-        self._on_socket = on_socket
-        page.on("websocket", self._watch)
-
-    def _watch(self, ws: WebSocket) -> None:
-        ws.on("framereceived", self._on_frame)
-        if self._on_socket is not None:
-            self._on_socket(ws)
-
-    def _on_frame(self, payload: str | bytes) -> None:
-        if isinstance(payload, str):
-            return
-        self.bytes += len(payload)
-        if len(payload) > _SMALL_FRAME:
-            return
-        msg = ForwardMsg()
-        try:
-            msg.ParseFromString(bytes(payload))
-        except Exception:  # noqa: BLE001 - not every frame need be a ForwardMsg; it then says nothing
-            return
-        if msg.WhichOneof("type") != "script_finished":
-            return
-        self.statuses.append(ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished))
-        if msg.script_finished in FULL_RUN_FINISHES:
-            self.finished += 1
-            self.finished_at = time.perf_counter()
-            self._changed.set()
-
-    async def run(self, action: Callable[[], Awaitable[object]], timeout_s: float = RUN_TIMEOUT_S) -> None:
-        """Do `action` (which must start a rerun), then wait until that run finished and is painted."""
-        deadline = time.monotonic() + timeout_s
-        before = self.finished
-        await action()
-        while self.finished <= before:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise RunTimeout(f"no run finished within {timeout_s:.0f} s (seen: {self.statuses[-3:] or 'none'})")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-        remaining = max(deadline - time.monotonic(), 0.001)
-        await self.page.wait_for_function(_PAINTED_JS, timeout=remaining * 1000, polling=POLL_MS)
-
-
 @dataclass
 class Action:
     kind: str  # "type", "head", "view", ...
@@ -278,7 +206,7 @@ class Student:
     last_painted_at: float = 0.0
 
     def __post_init__(self) -> None:
-        self.runs = AsyncRunWatcher(self.page, on_socket=self._on_socket)
+        self.runs = AsyncRunWatcher(self.page, POLL_MS, on_socket=self._on_socket)
         self.page.on("pageerror", lambda err: self._problem("page_error", str(err)[:200]))
         self.page.on("dialog", self._on_dialog)
         self.page.on("crash", lambda _page: self._problem("crash", "the tab crashed"))

@@ -15,9 +15,9 @@ import streamlit as st
 
 from components import ui
 from components.cache import get_trace
-from components.controls import Controls
+from components.controls import Controls, checked_state
 from components.figures import Panel, heatmap_grid, token_labels
-from components.params import clean_text
+from components.params import Param, clean_text
 from components.positions import Shown, shown
 from components.settings import playground_config, playground_traces
 from model import PlaygroundConfig
@@ -201,8 +201,7 @@ def _render_causal(ctx: Controls) -> None:
         )
     )
     layer = min(int(st.session_state.get("pg_layer", 0)), config.n_layers - 1)
-    if st.session_state.get("cmp_head") not in range(config.n_heads):
-        st.session_state["cmp_head"] = 0
+    checked_state("cmp_head", Param("int", 0, 0, config.n_heads - 1))
     head = st.segmented_control(
         ctx.t("compare.pg_head"), range(config.n_heads), key="cmp_head", required=True, persist_state="session"
     )

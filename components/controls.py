@@ -2,19 +2,29 @@
 
 Every widget whose value belongs in a shared link uses its URL parameter's name as its key
 (components/params.py), so the three stay in step without copying values around.
+
+Session State can hold what a widget does not expect: a tampered URL or websocket message, a value
+left by an earlier run, the label of an option instead of the option. Every keyed widget takes its
+value through `checked_state` (the URL's settings all at once in `check_state`, at the top of a run),
+which puts a usable value in its place with a notice, so no view fails on it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
 import streamlit as st
 
 from components import params
 from components.i18n import LANG_NAMES, LANGS, t
-from components.params import Notice
+from components.params import Notice, Param
 
 _NOTICES = "_notices"  # notices gathered before the page is drawn: shown once, then cleared
+_SHOWN = "_notices_shown"  # the gathered notices are on the page already: later ones are shown where they arise
+RECONNECT_FRAGMENT_S = 3600  # the empty timed fragment that has a page rerun after a reconnect (see below)
 
 
 @dataclass(frozen=True)
@@ -43,34 +53,84 @@ def init_state() -> None:
         st.session_state[name] = value
     text, text_notices = params.clean_text(st.session_state["text"])
     st.session_state["text"] = text
-    st.session_state[_NOTICES] = notices + text_notices
+    restarted = [Notice("app.session_restarted", {})] if came_back() else []
+    st.session_state[_NOTICES] = restarted + notices + text_notices
+
+
+def came_back() -> bool:
+    """True when this new session's page was already connected to a session that its server lost.
+
+    Streamlit's page reconnects on its own when its websocket drops, and then sends the id of the session it
+    had as the third entry of the websocket's subprotocol header ("streamlit, <xsrf token>, <session id>").
+    A server that still holds that session resumes it, and no first run happens; one that does not (it
+    restarted, or the page came through nginx to another replica) starts a new session, whose first run sees
+    the old id. A fresh visit, a shared link or a reload has no session to name, so the entry is absent.
+    """
+    entries = [e.strip() for e in st.context.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    return len(entries) >= 3 and bool(entries[2])
 
 
 def add_notice(notice: Notice) -> None:
+    """Show a notice with the page's others, or where it arises once those are on the page."""
     st.session_state.setdefault(_NOTICES, []).append(notice)
+    if st.session_state.get(_SHOWN):
+        show_notices(st.session_state.get("lang", "en"))
 
 
 def show_notices(lang: str) -> None:
     """Every pending notice as a warning in the page, then forget them."""
     for notice in st.session_state.pop(_NOTICES, []):
         st.warning(t(lang, notice.key, **notice.values), icon="⚠️")
+    st.session_state[_SHOWN] = True
 
 
-def clamp_state(name: str, high: int) -> int:
-    """Keep an integer setting within [0, high], with a notice when it had to move."""
-    value = int(st.session_state.get(name, 0))
-    if 0 <= value <= high:
-        return value
-    clamped = min(max(value, 0), high)
-    st.session_state[name] = clamped
-    add_notice(Notice("app.value_clamped", {"name": name, "value": value, "used": clamped}))
-    return clamped
+def checked_state(
+    key: str, spec: Param | None = None, *, high: float | None = None, labels: Callable[[Any], str] | None = None
+) -> Any:
+    """The value of the keyed widget `key` in Session State, made what its widget expects (with a notice).
+
+    spec: what the widget takes; by default the URL parameter of the same name, `high` narrowing its
+    range to this run's sentence or model. labels: the widget's format_func, when its labels change from
+    run to run (a selectbox naming tokens). Streamlit's selectbox keeps the *label* of its choice in the
+    browser and sends it back on every rerun, so after the sentence changes the browser still holds
+    "1 the" where the options now read "1 cat", and that label no longer names any option. Handing such
+    a widget its value again on every run makes Streamlit send the browser the current label.
+    """
+    spec = spec or params.PARAMS[key]
+    if high is not None:
+        spec = replace(spec, high=high)
+    try:
+        value = st.session_state[key]
+    except KeyError:  # not set yet: the widget starts at the default
+        st.session_state[key] = spec.default
+        return spec.default
+    except Exception:  # noqa: BLE001 - a widget state Streamlit's own deserializer cannot read (tampered)
+        value = "?"
+    used, notice = params.check_value(key, spec, value, labels)
+    if notice is not None:
+        add_notice(notice)
+    if notice is not None or labels is not None:
+        # Dropped first: a widget state read from a tampered message can keep a wrong type inside
+        # Streamlit (its value field), which the widget would trip over; a plain assignment keeps it.
+        with contextlib.suppress(KeyError):
+            del st.session_state[key]
+        st.session_state[key] = used
+    return used
+
+
+def check_state() -> None:
+    """Every URL setting in Session State made what its widget expects, before any widget reads it."""
+    st.session_state[_SHOWN] = False
+    for name in params.PARAMS:
+        checked_state(name)
 
 
 def _clean_text_widget(key: str) -> None:
-    text, notices = params.clean_text(st.session_state[key])
+    """The sentence box's callback (before the run): its text checked, then cleaned, the notices kept for the page."""
+    value, notice = params.check_value(key, params.PARAMS[key], st.session_state[key])
+    text, notices = params.clean_text(value)
     st.session_state[key] = text
-    st.session_state.setdefault(_NOTICES, []).extend(notices)
+    st.session_state.setdefault(_NOTICES, []).extend(n for n in (notice, *notices) if n is not None)
 
 
 def _use_example(text: str) -> None:
@@ -99,8 +159,8 @@ def render_sidebar(
     with st.sidebar:
         lang = st.session_state["lang"]
         st.divider()
-        layer = clamp_state("layer", n_layers - 1)
-        head = clamp_state("head", n_heads - 1)
+        layer = checked_state("layer", high=n_layers - 1)
+        head = checked_state("head", high=n_heads - 1)
         hide_special = bool(st.session_state.get("hide_special", False))
         if layer_head:
             keep = {"persist_state": "session"}
@@ -172,3 +232,14 @@ def sync_url() -> None:
     query = params.to_query(st.session_state)
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
+    with st.sidebar:
+        _rerun_after_reconnect()
+
+
+@st.fragment(run_every=RECONNECT_FRAGMENT_S)
+def _rerun_after_reconnect() -> None:
+    """Draws nothing; it is there for its `run_every`. When its websocket reconnects, Streamlit's page asks
+    for a run only if it has a fragment that reruns on a timer: otherwise it takes for granted that the
+    server resumed its session. A server that lost the session (a replica that died, see came_back) starts
+    a new one that would stay empty until the student's next click; with this the page is redrawn at once,
+    its view restored from the URL. Its own run, once an hour, costs nothing."""

@@ -3,13 +3,14 @@
 Pure (no Streamlit), so parsing a tampered URL is tested directly. Each parameter's name is also
 the key of the widget that shows it, so the URL, Session State and the widgets share one name.
 A value that is malformed is dropped and one that is out of range is clamped; either way a notice
-says so, and nothing raises.
+says so, and nothing raises. `check_value` does the same for a value already in Session State (put
+there by a widget, a tampered websocket message or an earlier run), which a widget takes as it is.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,20 +23,23 @@ from model.registry import DEFAULT_MODEL
 VIEWS: tuple[str, ...] = tuple(VIEW_TABLE)
 MAX_CHARS = 5_000  # longer text is cut with a notice; 512 tokens of English is ~2,500 characters
 MAX_POSITIONS = 512
+MAX_LABELLED = 4096  # a labelled number setting (a position) is looked up among at most this many labels
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired."
 DEFAULT_TEXT_B = "The animal didn't cross the street because it was too wide."
 
 
 @dataclass(frozen=True)
 class Param:
-    """One query parameter: kind is "str", "int", "float", "bool", "choice" or "range" (two whole numbers
-    first–last, written "3-18", for a window of positions; None when the view picks it)."""
+    """One setting: kind is "str", "int", "float", "bool", "choice" (one of `choices`), "list" (a list of
+    distinct `choices`, as a multiselect holds) or "range" (two whole numbers first–last, written "3-18" in a
+    URL, for a window of positions; None when the view picks it). low/high bound numbers; high also bounds a
+    str's length in a URL."""
 
     kind: str
     default: Any
     low: float | None = None
     high: float | None = None
-    choices: tuple[str, ...] = ()
+    choices: tuple[Any, ...] = ()
 
 
 PARAMS: dict[str, Param] = {
@@ -151,6 +155,94 @@ def parse_query(query: Mapping[str, str | list[str]]) -> tuple[dict[str, Any], l
         if notice:
             notices.append(notice)
     return values, notices
+
+
+def _shown(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _number(value: Any, kind: str) -> float | int | None:
+    """value as an int or float when it is one (or a str that reads as one), else None; never a bool."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    if kind == "int":
+        return int(value) if value == int(value) else None
+    return float(value)
+
+
+def check_value(
+    name: str, p: Param, value: Any, labels: Callable[[Any], str] | None = None
+) -> tuple[Any, Notice | None]:
+    """`value` as the widget of setting `p` expects it, and a notice when it had to change.
+
+    A Session State value can be anything a client sent or an earlier run left: another type, out of
+    range, not among the options, or the label a widget shows for an option (`labels` is the widget's
+    format_func) instead of the option. A number out of range is clamped; a label, or a number written
+    as text, becomes its option; anything else becomes the default. Never raises.
+    """
+    used, clamped = _checked(p, value, labels)
+    if type(used) is type(value) and used == value:
+        return value, None
+    key = "app.value_clamped" if clamped else "app.value_reset"
+    return used, Notice(key, {"name": name, "value": _shown(value), "used": _shown(used)})
+
+
+def _checked(p: Param, value: Any, labels: Callable[[Any], str] | None) -> tuple[Any, bool]:
+    """The value to use for `value`, and whether it was clamped (a number or a text too large)."""
+    if p.kind == "str":  # its length is clean_text's to cut, with its own notice
+        return (value if isinstance(value, str) else p.default), False
+    if p.kind == "bool":
+        return (value if isinstance(value, bool) else p.default), False
+    if p.kind == "range":
+        ends = [_number(v, "int") for v in value] if isinstance(value, list | tuple) and len(value) == 2 else None
+        if value is None or ends is None or None in ends:
+            return p.default, False
+        first, last = sorted(min(max(v, int(p.low)), int(p.high)) for v in ends)
+        return (first, last), (first, last) != tuple(ends)
+    if p.kind == "list":
+        if not isinstance(value, list | tuple):
+            return list(p.default), False
+        return list(dict.fromkeys(v for v in value if _among(v, p.choices))), False
+    if p.kind == "choice":
+        if _among(value, p.choices):
+            return value, False
+        if isinstance(value, str):
+            for c in p.choices:  # the option's label, or a number written as text ("3" for 3)
+                if (labels is not None and _label(labels, c) == value) or (
+                    not isinstance(c, str | bool) and _number(value, "float") == c
+                ):
+                    return c, False
+        default = p.default if _among(p.default, p.choices) or not p.choices else p.choices[0]
+        return default, False
+    number = _number(value, p.kind)
+    if number is None and labels is not None and isinstance(value, str) and p.high - p.low <= MAX_LABELLED:
+        number = next((i for i in range(int(p.low), int(p.high) + 1) if _label(labels, i) == value), None)
+    if number is None:
+        return min(max(p.default, p.low), p.high), False
+    within = min(max(number, p.low), p.high)
+    if p.kind == "int":
+        within = int(within)
+    return within, within != number
+
+
+def _among(value: Any, choices: tuple[Any, ...]) -> bool:
+    """value is one of choices, of the same type (True is not 1, 1.0 is not 1)."""
+    return any(type(value) is type(c) and value == c for c in choices)
+
+
+def _label(labels: Callable[[Any], str], option: Any) -> str | None:
+    try:
+        return labels(option)
+    except Exception:  # noqa: BLE001 - a label function that fails on an option names no option
+        return None
 
 
 def to_query(state: Mapping[str, Any]) -> dict[str, str]:

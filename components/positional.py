@@ -18,8 +18,9 @@ import streamlit as st
 
 from components import ui
 from components.cache import get_trace
-from components.controls import Controls
+from components.controls import Controls, checked_state
 from components.figures import Panel, escape, heatmap_figure, heatmap_grid, sizes, styled_figure
+from components.params import Param
 from model import sinusoidal_encoding
 from model.analysis import cosine_similarity
 from model.trace import AttentionTrace
@@ -27,6 +28,7 @@ from model.trace import AttentionTrace
 BASES = (100.0, 1_000.0, 10_000.0, 100_000.0)
 MAX_CELLS = 2**18  # values per heatmap sent to the browser: ~1.4 MB as base64 float32
 MAX_WAVES = 6  # more lines than this on one chart cannot be told apart
+ALL_DIMS = tuple(range(1024))  # what the dimensions picker may hold, at any d_model
 FALLBACK_TEXT = "I saw a saw"
 SERIES_COLORS = ("#e6550d", "#3182bd")  # with positions, without positions
 PALETTE = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")  # one colour per sin/cos pair
@@ -243,7 +245,7 @@ def _dims_picker(ctx: Controls, d_model: int, n_positions: int, base: float) -> 
     """The multiselect of dimensions; it follows the sliders while the class has not changed the defaults."""
     shape = (d_model, n_positions, base)
     last = st.session_state.get("_pe_dims_for")
-    chosen = st.session_state.get("pe_dims")
+    chosen = checked_state("pe_dims", Param("list", default_dims(*shape), choices=ALL_DIMS))
     if chosen is None or (last != shape and sorted(chosen) == default_dims(*(last or shape))):
         chosen = default_dims(*shape)
     chosen = [d for d in chosen if d < d_model] or default_dims(*shape)
@@ -350,13 +352,12 @@ def _render_similarity(ctx: Controls, pe: np.ndarray) -> None:
 def _pick_positions(ctx: Controls, trace: AttentionTrace, text: str, default: tuple[int, int]) -> tuple[int, int]:
     """Two position pickers; they start on the first repeated word and follow the sentence."""
     options = [i for i in range(trace.n_positions) if not trace.is_special()[i]] or list(range(trace.n_positions))
-    if st.session_state.get("_pe_pair_text") != text or not {
-        st.session_state.get("pe_i"),
-        st.session_state.get("pe_j"),
-    } <= set(options):
+    if st.session_state.get("_pe_pair_text") != text:
         st.session_state["pe_i"], st.session_state["pe_j"] = default
         st.session_state["_pe_pair_text"] = text
     label = dict(enumerate(f"{i} {tok}" for i, tok in enumerate(trace.tokens)))
+    for key, value in zip(("pe_i", "pe_j"), default, strict=True):
+        checked_state(key, Param("choice", value, choices=tuple(options)), labels=label.get)
     c1, c2 = st.columns(2)
     i = c1.selectbox(ctx.t("positional.first"), options, key="pe_i", format_func=label.get, persist_state="session")
     j = c2.selectbox(ctx.t("positional.second"), options, key="pe_j", format_func=label.get, persist_state="session")

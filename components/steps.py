@@ -26,7 +26,7 @@ import streamlit as st
 
 from components import ui
 from components.cache import get_trace
-from components.controls import Controls, clamp_state, show_notices
+from components.controls import Controls, checked_state, show_notices
 from components.figures import BLUES, Bars, Panel, heatmap_grid, token_labels
 from components.keys import QUERY_LIMIT
 from components.positions import centred_range
@@ -247,14 +247,18 @@ def render_trace(ctx: Controls, trace: AttentionTrace, layer: int, head: int) ->
 def _pick_query(ctx: Controls, trace: AttentionTrace) -> int:
     """The query picker (the widget "query", also stepped by < > while presenting)."""
     tokens, n = trace.tokens, trace.n_positions
-    clamp_state("query", n - 1)
+
+    def label(j: int) -> str:  # the picker's labels, which follow the sentence
+        return f"{j} {tokens[j]}"
+
+    checked_state("query", high=n - 1, labels=label)
     st.session_state[QUERY_LIMIT] = n - 1
     show_notices(ctx.lang)  # the page's notices were already shown; a clamped query's must not wait a rerun
     i = st.selectbox(
         ctx.t("steps.query_picker"),
         options=range(n),
         key="query",
-        format_func=lambda j: f"{j} {tokens[j]}",
+        format_func=label,
         help=ctx.t("steps.query_help"),
         persist_state="page",  # kept while another view is shown, so a shared link keeps its query
     )

@@ -38,8 +38,9 @@ import streamlit as st
 import torch
 
 from components import ui
-from components.controls import Controls
+from components.controls import Controls, checked_state
 from components.figures import Panel, heatmap_grid, styled_figure, token_labels
+from components.params import Param
 from components.settings import heads_dividing, nearest, snap_heads
 from model.device import one_cpu_thread_here, pick_device
 from model.errors import InvalidConfigError
@@ -52,15 +53,16 @@ HEAD_COUNTS = (1, 2, 3, 4)  # only those dividing d_model are offered
 LAYER_COUNTS = (1, 2)
 STEP_CHOICES = (50, 100, 200, 300, 500, 1000, 1500, 2000)
 SEED_MAX = 9_999
-DEFAULTS = {
-    "train_task": "reverse",
-    "train_d_model": 32,
-    "train_heads": 2,
-    "train_layers": 1,
-    "train_steps": 200,  # every task's pattern has formed by step ~100 at the default size
-    "train_seed": 0,
-    "train_slow": True,
+SETTINGS = {  # each train_* widget: its default and what it may hold
+    "train_task": Param("choice", "reverse", choices=TASKS),
+    "train_d_model": Param("choice", 32, choices=D_MODELS),
+    "train_heads": Param("choice", 2, choices=HEAD_COUNTS),
+    "train_layers": Param("choice", 1, choices=LAYER_COUNTS),
+    "train_steps": Param("choice", 200, choices=STEP_CHOICES),  # the patterns have formed by step ~100
+    "train_seed": Param("int", 0, 0, SEED_MAX),
+    "train_slow": Param("bool", True),
 }
+DEFAULTS = {name: spec.default for name, spec in SETTINGS.items()}
 SNAPSHOTS = 40  # snapshots per run, whatever the steps: snapshot_every = ceil(steps / SNAPSHOTS)
 PACE_S = 0.25  # slow motion: at least this long between snapshots (~10 s a run)
 REFRESH_S = 0.5  # the live view redraws this often
@@ -352,8 +354,8 @@ def _controls(ctx: Controls, locked: bool) -> tuple[TrainConfig, float]:
     """The settings as widgets keyed train_* (locked while a run is going); returns the config and the pace.
     Two rows of four; on a projector folded under one line, so the heads fit the first screen."""
     state = st.session_state
-    for name, value in DEFAULTS.items():
-        state.setdefault(name, value)
+    for name, spec in SETTINGS.items():
+        checked_state(name, spec)
     if not ctx.presentation:
         return _widgets(ctx, locked)
     config, _ = state_config(state)

@@ -20,8 +20,16 @@ def test_rollout_matches_the_product_of_mixed_layers():
     np.testing.assert_allclose(rollout(w).sum(-1), 1.0, atol=1e-5)
 
 
-def test_head_average_rows_sum_to_one():
-    np.testing.assert_allclose(head_average(random_weights()).sum(-1), 1.0, atol=1e-5)
+def test_head_average_is_the_mean_over_heads_and_its_rows_sum_to_one():
+    w = random_weights()  # [layer 3, head 4, query 5, key 5]: every axis but the last two differs in size
+    expected = np.zeros((3, 5, 5))
+    for layer in range(3):
+        for head in range(4):
+            expected[layer] += w[layer, head] / 4
+    average = head_average(w)
+    assert average.shape == (3, 5, 5)
+    np.testing.assert_allclose(average, expected, atol=1e-6)
+    np.testing.assert_allclose(average.sum(-1), 1.0, atol=1e-5)
 
 
 def test_renormalize_without_drops_positions_and_rescales():

@@ -1,5 +1,6 @@
 """URL parameters: tampered values are clamped or dropped with a notice, never an exception."""
 
+import importlib
 import math
 
 import pytest
@@ -83,16 +84,24 @@ def test_any_query_parses_without_raising_and_stays_in_range(query):
 
 
 def test_clean_text_removes_control_characters_and_cuts():
-    text, notices = clean_text("a\x00b\x1bc\u200bd\n\te\x7f")
-    assert text == "abc\u200bd\n\te" or text == "abcd\n\te"
-    assert notices[0].key == "app.control_removed"
+    # Invisible format characters go too (zero-width space, right-to-left override): they could hide or
+    # reorder what the class reads. Newline and tab stay.
+    text, notices = clean_text("a\x00b\x1bc\u200bd\n\te\x7f\u202ef")
+    assert text == "abcd\n\tef"
+    assert notices[0].key == "app.control_removed" and notices[0].values["count"] == 5
     text, notices = clean_text("y" * (MAX_CHARS + 10))
     assert len(text) == MAX_CHARS and notices[0].key == "app.text_cut"
     assert clean_text("I saw a saw 😀 שלום") == ("I saw a saw 😀 שלום", [])
 
 
-def test_views_are_all_named():
-    assert params.PARAMS["view"].choices == params.VIEWS
+def test_the_view_parameter_offers_the_views_the_app_draws():
+    """The link's view names, in the picker's order, are the views README lists, each with a module that draws it."""
+    from components.views import VIEWS as TABLE
+
+    expected = ("attention", "qkv", "steps", "positional", "playground", "compare", "training")
+    assert params.PARAMS["view"].choices == expected == tuple(TABLE)
+    for view in TABLE.values():
+        assert callable(importlib.import_module(view.module).render), view.name
 
 
 def test_a_window_of_positions_round_trips_and_is_kept_in_range():

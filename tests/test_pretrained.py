@@ -130,9 +130,13 @@ def test_not_a_model_folder_gives_a_clear_error(tmp_path):
 
 
 def test_device_choice_honours_argument_and_environment(monkeypatch):
+    # "meta" is a device torch knows on every machine and never picks by itself, so only the
+    # environment variable can bring it; the argument wins over the variable.
+    monkeypatch.setenv("ATTENTION_LAB_DEVICE", "meta")
+    assert model.pick_device().type == "meta"
     assert model.pick_device("cpu").type == "cpu"
-    monkeypatch.setenv("ATTENTION_LAB_DEVICE", "cpu")
-    assert model.pick_device().type == "cpu"
+    monkeypatch.delenv("ATTENTION_LAB_DEVICE")
+    assert model.pick_device().type != "meta"
 
 
 def test_head_weights_reproduce_traced_q(pretrained):

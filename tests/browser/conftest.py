@@ -3,7 +3,7 @@ a fresh browser context per test.
 
 - `app_url`   the running app, e.g. "http://127.0.0.1:41234" (started here, stopped at the end)
 - `browser`   Debian's Chromium through Playwright (missing: fails in CI, skips elsewhere)
-- `new_lab`   factory: `new_lab()` → a `LabPage` (waits.py) on a new context and page, 1400×1000, downloads
+- `new_lab`   factory: `new_lab()` → a `LabPage` (browserkit/lab.py) on a new context and page, 1400×1000, downloads
               on, recording console errors, page errors and dialogs; any dialog or uncaught page error
               fails the test (at teardown). As many pages as a test needs, all closed afterwards.
 - `lab`       one such `LabPage`: the page plus its run watcher and actions that wait for their rerun
@@ -22,25 +22,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.server import ServerError, streamlit_server
-from tests.browser.waits import LabPage
+from browserkit.chromium import ARGS, CHROMIUM, VIEWPORT
+from browserkit.lab import LabPage
+from browserkit.server import ServerError, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 SERVER_LOG = ARTIFACTS / "browser-streamlit.log"
-CHROMIUM = Path(os.environ.get("ATTENTION_LAB_CHROMIUM", "/usr/bin/chromium"))  # Debian's; override for another
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1400, "height": 1000}
 
 
 def _in_ci() -> bool:
@@ -73,7 +62,7 @@ def browser():
     except ImportError:
         _unavailable("The Python package playwright is missing (pip install -r requirements-dev.txt).")
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             yield chromium
         finally:

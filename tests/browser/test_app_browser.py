@@ -2,7 +2,7 @@
 
 AppTest (tests/test_app.py) checks what the script sends; these check what gets drawn: the heatmap's
 SVG, the token chips, the URL in the address bar, files that land in the downloads folder, and that
-typed HTML never runs. Every action waits for its rerun to finish and paint (waits.py), never a sleep.
+typed HTML never runs. Every action waits for its rerun to finish and paint (browserkit/runs.py), never a sleep.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.waits import LabPage
+from browserkit.lab import LabPage
 
 pytestmark = pytest.mark.browser
 
@@ -254,3 +254,17 @@ def test_the_page_works_offline_no_request_leaves_this_machine(lab: LabPage):
     )
     assert requests, "no request was seen: the listener is broken"
     assert not outside, f"requests to other hosts: {outside[:5]}"
+
+
+def test_step_by_step_follows_a_new_sentence_and_keeps_working(lab: LabPage):
+    """The soak's failure: after a new sentence the page still sent the query picker's old label ("1 the")
+    and the view failed on the next rerun. The picker must show the new sentence's label and work on."""
+    lab.open({"view": "steps"})
+    picker = lab.page.locator(".st-key-query")
+    expect(picker).to_match_aria_snapshot('- combobox "Query token i": 1 the')
+    lab.type_sentence("Quantum giraffes dance")
+    expect(picker).to_match_aria_snapshot('- combobox "Query token i": 1 quantum')
+    lab.step_slider("head")
+    lab.step_slider("layer")
+    assert_no_failure(lab, "steps after a new sentence")
+    expect(lab.main.locator('[data-testid="stAlert"]', has_text="held a value")).to_have_count(0)

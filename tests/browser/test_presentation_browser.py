@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.waits import LabPage
+from browserkit.lab import LabPage
 
 pytestmark = pytest.mark.browser
 

@@ -1,5 +1,4 @@
-"""Start a Streamlit script as its own server on 127.0.0.1 and stop it again: shared by the browser
-tests' fixture and the benchmarks in bench/."""
+"""Start a Streamlit script as its own server on 127.0.0.1 and stop it again."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 90
 
 
