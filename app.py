@@ -6,13 +6,14 @@ Every view lives in components/ (listed in components/views.py), every number co
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from pathlib import Path
 
 import streamlit as st
 
 from components import controls
-from components.cache import get_model, get_trace, selected_model_name
+from components.cache import get_model, get_trace, is_loaded, selected_model_name
 from components.controls import Controls
 from components.i18n import t
 from components.keys import keyboard
@@ -20,7 +21,7 @@ from components.params import Notice
 from components.ui import guarded, token_chips
 from components.views import DEFAULT_VIEW, VIEWS, offered
 from model.errors import AttentionLabError, ModelNotInstalledError
-from model.registry import DEFAULT_MODEL, model_names
+from model.registry import DEFAULT_MODEL, LoadedModel, model_names
 
 EXAMPLES = tomllib.loads((Path(__file__).parent / "assets" / "examples.toml").read_text(encoding="utf-8"))["example"]
 # Constant CSS only, nothing a user typed goes into it. A compact header on every screen, so that the
@@ -57,6 +58,21 @@ def _legend(lang: str, settings: tuple[str, ...]) -> list[tuple[list[str], str]]
     return [(keys[name], t(lang, f"app.keys_{name}")) for name in settings]
 
 
+def load_chosen_model(lang: str) -> LoadedModel:
+    """The session's model, with a spinner the first time this server loads it. A model that cannot be
+    loaded (its package missing, an operator's broken folder) gives way to the default one, with a notice."""
+    name = selected_model_name()
+    try:
+        with st.spinner(t(lang, "models.loading", name=name)) if not is_loaded(name) else contextlib.nullcontext():
+            return get_model()
+    except AttentionLabError as err:
+        if name == DEFAULT_MODEL:
+            raise
+        st.error(t(lang, "app.model_failed", name=name, detail=str(err)), icon="📦")
+        st.session_state["model"] = DEFAULT_MODEL
+        return load_chosen_model(lang)
+
+
 def _header_chips(place, text: str, lang: str) -> None:
     """On a projector, the tokens behind a button in the header row; the view below says why when none."""
     try:
@@ -64,7 +80,7 @@ def _header_chips(place, text: str, lang: str) -> None:
     except AttentionLabError:
         return
     with place:
-        token_chips(trace.tokens, trace.is_special(), lang, folded=True)
+        token_chips(trace.tokens, trace.is_special(), lang, folded=True, unknown=trace.unknown)
 
 
 controls.init_state()
@@ -84,17 +100,13 @@ except AttentionLabError as err:  # the operator's model list is broken: say so,
     names = [DEFAULT_MODEL]
     st.sidebar.warning(str(err))
 controls.check_model_choice(names)
-controls.render_model_picker(lang, names)
 try:
-    loaded = get_model()
-except ModelNotInstalledError as err:
+    loaded = load_chosen_model(lang)
+except ModelNotInstalledError as err:  # the default model's package is missing: nothing can be shown
     st.title("Attention Lab")
     st.error(t(lang, "app.model_missing", detail=str(err)), icon="📦")
     st.stop()
-except AttentionLabError as err:  # an operator's folder that cannot be loaded
-    st.error(t(lang, "app.model_failed", name=selected_model_name(), detail=str(err)), icon="📦")
-    st.session_state["model"] = DEFAULT_MODEL
-    loaded = get_model()
+controls.render_model_picker(lang, names)
 
 views = offered(loaded)
 if st.session_state["view"] not in views:  # a link to a view this model does not have

@@ -97,12 +97,20 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
+_LOADED: set[str] = set()  # the models this process has loaded (the page shows a spinner before the first load)
+
+
 @st.cache_resource(show_spinner=False)
 def load_model(name: str) -> LoadedModel:
-    """The bundled model or one the operator listed, loaded once per process."""
+    """A built-in model or one the operator listed, loaded once per process, on first use."""
     loaded = load_named(name)
     freeze_long_lived()
+    _LOADED.add(name)
     return loaded
+
+
+def is_loaded(name: str) -> bool:
+    return name in _LOADED
 
 
 @st.cache_resource(show_spinner=False)
@@ -114,7 +122,7 @@ def _cpu_model(name: str) -> LoadedModel:
 
 
 def selected_model_name() -> str:
-    """The model this session chose in the sidebar (the bundled one unless the operator offers more)."""
+    """The model this session chose in the sidebar."""
     return st.session_state.get("model", DEFAULT_MODEL)
 
 
@@ -151,11 +159,11 @@ def trace_on_model(loaded: LoadedModel, text: str, positions: bool) -> model.Att
         return on_model_thread(model.trace_any, _cpu_model(loaded.name), text, positions=positions)
 
 
-def get_trace(text: str, positions: bool = True) -> model.AttentionTrace:
-    """The chosen model's trace of `text`, computed once and shared."""
-    name = selected_model_name()
+def get_trace(text: str, positions: bool = True, model_name: str | None = None) -> model.AttentionTrace:
+    """The trace of `text` by the session's model (or the one named), computed once and shared."""
+    name = model_name or selected_model_name()
     return trace_cache().get(
-        ("pretrained", name, text, positions), lambda: trace_on_model(get_model(), text, positions)
+        ("pretrained", name, text, positions), lambda: trace_on_model(load_model(name), text, positions)
     )
 
 

@@ -1,6 +1,7 @@
 """The Compare view: two sentences in the same layer and head of the pretrained model, side by side,
 with what every word found in both attends to in each; then one sentence on the playground model
-without and with a causal mask, where every α′ above the diagonal becomes exactly 0.
+without and with a causal mask, where every α′ above the diagonal becomes exactly 0; then the same
+sentence on a real encoder and a real decoder (SmolLM2), which looks only backwards.
 
 Figures come from the one heatmap builder (components/figures.py); render() draws.
 """
@@ -14,13 +15,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components import ui
-from components.cache import get_trace
+from components.cache import get_model, get_trace
 from components.controls import Controls, checked_state
 from components.figures import Panel, heatmap_grid, token_labels
-from components.params import Param, clean_text
+from components.params import Param, clean_text, has_chinese
 from components.positions import Shown, shown
 from components.settings import playground_config, playground_traces
 from model import PlaygroundConfig
+from model.llama import SMOLLM2_NAME
+from model.registry import CHINESE_READER, DEFAULT_MODEL, model_names
 from model.trace import AttentionTrace
 
 
@@ -111,6 +114,71 @@ def render(ctx: Controls) -> None:
     _render_sentences(ctx, text_b)
     st.divider()
     _render_causal(ctx)
+    st.divider()
+    _render_real_pair(ctx)
+
+
+def same_depth(layer: int, n_layers: int, other_layers: int) -> int:
+    """The layer of a model with other_layers at the same relative depth as `layer` of one with n_layers."""
+    return round(layer / max(n_layers - 1, 1) * (other_layers - 1))
+
+
+def later_share(weights: np.ndarray) -> float:
+    """The mean α′ a query gives to the keys after it (above the diagonal), over every layer, head and query.
+    [layer, head, query_pos, key_pos] -> a share in [0, 1]"""
+    n = weights.shape[-1]
+    return float(np.triu(weights, k=1).sum(-1).mean()) if n > 1 else 0.0
+
+
+def encoder_and_decoder(selected: str, decoder_selected: bool, text: str) -> tuple[str, str]:
+    """The two real models to set side by side: the session's own and the other kind (an encoder that reads
+    the text: e5 for Chinese; the built-in decoder)."""
+    if decoder_selected:
+        return (CHINESE_READER if has_chinese(text) else DEFAULT_MODEL), selected
+    return selected, SMOLLM2_NAME
+
+
+def _render_real_pair(ctx: Controls) -> None:
+    """The main sentence on a real encoder and on a real decoder, at the same relative depth: the decoder's
+    α′ above the diagonal is exactly 0, the encoder's is not."""
+    st.markdown(ctx.t("compare.real_heading"))
+    loaded = get_model()
+    names = encoder_and_decoder(loaded.name, loaded.decoder, ctx.text)
+    if names[0] not in model_names() or names[1] not in model_names():
+        return
+    traces = [get_trace(ctx.text, model_name=name) for name in names]
+    depth = [same_depth(ctx.layer, loaded.config.n_layers, trace.n_layers) for trace in traces]
+    heads = [min(ctx.head, trace.n_heads - 1) for trace in traces]
+    limit = min(ui.row_capacity(ctx.presentation), ui.key_capacity(ctx.presentation, panels=2))
+    matrices = [
+        t.layers[layer].weights[head][:limit, :limit] for t, layer, head in zip(traces, depth, heads, strict=True)
+    ]
+    labels = [token_labels(t.tokens[:limit]) for t in traces]
+    titles = [
+        ctx.t("compare.real_panel", model=name, layer=layer, head=head)
+        for name, layer, head in zip(names, depth, heads, strict=True)
+    ]
+    fig = pair_figure(
+        (matrices[0], matrices[1]),
+        (labels[0], labels[1]),
+        (titles[0], titles[1]),
+        title=ctx.t("compare.real_title"),
+        x_title=ctx.t("common.key"),
+        y_title=ctx.t("common.query"),
+        annotate=max(map(len, labels)) <= 10,
+        presentation=ctx.presentation,
+    )
+    ui.figure(fig, ctx.t("compare.real_caption"), key="cmp_real", lang=ctx.lang)
+    shares = [later_share(trace.weights()) for trace in traces]
+    st.markdown(
+        ctx.t(
+            "compare.real_share",
+            encoder=names[0],
+            decoder=names[1],
+            share=f"{shares[0]:.0%}",
+            zero=f"{shares[1]:.3f}",
+        )
+    )
 
 
 def _render_sentences(ctx: Controls, text_b: str) -> None:
@@ -120,9 +188,7 @@ def _render_sentences(ctx: Controls, text_b: str) -> None:
         return
     limit = min(ui.row_capacity(p), ui.key_capacity(p, panels=2))  # two panels side by side, every label drawn
     trace_a, trace_b = get_trace(ctx.text), get_trace(text_b)
-    unknown = sum(tok == "[UNK]" for tok in trace_a.tokens + trace_b.tokens)
-    if unknown:
-        st.info(ctx.t("attention.unknown_tokens", n=unknown), icon="🈚")
+    ui.unknown_notice(ctx.lang, trace_a if any(trace_a.unknown) else trace_b)
     a = shown_head(trace_a, layer, head, ctx.hide_special, limit)
     b = shown_head(trace_b, layer, head, ctx.hide_special, limit)
     n = max(len(a.positions), len(b.positions))

@@ -19,10 +19,11 @@ from typing import Any
 import streamlit as st
 
 from components import params
-from components.i18n import LANG_NAMES, LANGS, t
+from components.i18n import LANG_NAMES, LANGS, strings, t
 from components.params import Notice, Param
 
 _NOTICES = "_notices"  # notices gathered before the page is drawn: shown once, then cleared
+_MODEL_CHOSEN = "_model_chosen"  # the class picked the model (in the picker or the link): never switched for it
 _SHOWN = "_notices_shown"  # the gathered notices are on the page already: later ones are shown where they arise
 RECONNECT_FRAGMENT_S = 3600  # the empty timed fragment that has a page rerun after a reconnect (see below)
 
@@ -53,6 +54,7 @@ def init_state() -> None:
         st.session_state[name] = value
     text, text_notices = params.clean_text(st.session_state["text"])
     st.session_state["text"] = text
+    st.session_state[_MODEL_CHOSEN] = "model" in values
     restarted = [Notice("app.session_restarted", {})] if came_back() else []
     st.session_state[_NOTICES] = restarted + notices + text_notices
 
@@ -138,17 +140,45 @@ def _use_example(text: str) -> None:
 
 
 def check_model_choice(names: list[str]) -> None:
-    """Fall back to the bundled model when the session asks for one the operator does not offer."""
+    """Fall back to the default model when the session asks for one the server does not offer; and show
+    Chinese text on a model that reads it, unless the class chose the model itself."""
     if st.session_state.get("model") not in names:
         add_notice(Notice("app.model_unknown", {"name": str(st.session_state.get("model"))[:60]}))
         st.session_state["model"] = names[0]
+    current, text = st.session_state["model"], st.session_state.get("text", "")
+    reader = params.model_for_chinese(current, text, chosen=bool(st.session_state.get(_MODEL_CHOSEN)))
+    if reader is not None and reader in names:
+        st.session_state["model"] = reader
+        add_notice(Notice("models.switched_for_chinese", {"old": current, "new": reader}))
+
+
+def use_model(name: str) -> None:
+    """A button's callback: show the text on `name`, as if the class had picked it."""
+    st.session_state["model"] = name
+    st.session_state[_MODEL_CHOSEN] = True
+
+
+def _picked_model() -> None:
+    st.session_state[_MODEL_CHOSEN] = True
+
+
+def model_about(lang: str, name: str) -> str:
+    """One line on what a model is: the built-in ones each have theirs, an operator's says who added it."""
+    key = f"models.about_{name}"
+    return t(lang, key) if key in strings() else t(lang, "models.about_operator")
 
 
 def render_model_picker(lang: str, names: list[str]) -> None:
-    """Shown only when the operator offers more than the bundled model."""
-    if len(names) > 1:
-        with st.sidebar:
-            st.selectbox(t(lang, "app.model"), names, key="model", help=t(lang, "app.model_help"))
+    """Every model the server offers, each with one line on what it is."""
+    with st.sidebar:
+        st.radio(
+            t(lang, "models.picker"),
+            names,
+            key="model",
+            captions=[model_about(lang, name) for name in names],
+            on_change=_picked_model,
+            help=t(lang, "models.picker_help"),
+        )
 
 
 def render_sidebar(

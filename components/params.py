@@ -18,7 +18,7 @@ from components.views import DEFAULT_VIEW
 from components.views import VIEWS as VIEW_TABLE
 from model.attention import MASK_KINDS, NORMALIZERS
 from model.playground import D_MODEL_RANGE, N_HEADS_RANGE, N_LAYERS_RANGE, SEED_RANGE, TEMPERATURE_RANGE
-from model.registry import DEFAULT_MODEL
+from model.registry import CHINESE_READER, DEFAULT_MODEL
 
 VIEWS: tuple[str, ...] = tuple(VIEW_TABLE)
 MAX_CHARS = 5_000  # longer text is cut with a notice; 512 tokens of English is ~2,500 characters
@@ -54,6 +54,11 @@ PARAMS: dict[str, Param] = {
     "query": Param("int", 1, 0, MAX_POSITIONS - 1),
     "win_q": Param("range", None, 0, MAX_POSITIONS - 1),  # the α′ heatmap's window of queries (long texts)
     "win_k": Param("range", None, 0, MAX_POSITIONS - 1),  # … and of keys
+    "after": Param("int", -1, -1, MAX_POSITIONS - 1),  # Next word: the token to predict after; -1 the last
+    "next_t": Param("float", 1.0, 0.1, 2.0),  # Next word: the temperature that reshapes the distribution
+    "rope_layer": Param("int", 0, 0, 63),  # Positional: the RoPE panel's layer, head and pair of numbers
+    "rope_head": Param("int", 0, 0, 63),
+    "rope_pair": Param("int", 0, 0, 511),
     "hide_special": Param("bool", False),
     "present": Param("bool", False),
     "pe_d_model": Param("int", 64, 2, 1024),
@@ -271,3 +276,17 @@ def clean_text(text: str) -> tuple[str, list[Notice]]:
         notices.append(Notice("app.text_cut", {"count": len(kept), "limit": MAX_CHARS}))
         kept = kept[:MAX_CHARS]
     return kept, notices
+
+
+def has_chinese(text: str) -> bool:
+    """Whether `text` holds a CJK ideograph (the Unified Ideographs and their Extension A)."""
+    return any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
+
+
+def model_for_chinese(current: str, text: str, chosen: bool) -> str | None:
+    """The model to show `text` on instead of `current`, or None to stay: Chinese text goes from the default
+    model (whose vocabulary turns most Chinese characters into [UNK]) to one that reads Chinese, unless the
+    class chose the model itself (in the picker, or a link that names it)."""
+    if chosen or current != DEFAULT_MODEL or not has_chinese(text):
+        return None
+    return CHINESE_READER

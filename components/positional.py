@@ -23,6 +23,7 @@ from components.figures import Panel, escape, heatmap_figure, heatmap_grid, size
 from components.params import Param
 from model import sinusoidal_encoding
 from model.analysis import cosine_similarity
+from model.positional import rotary_np
 from model.trace import AttentionTrace
 
 BASES = (100.0, 1_000.0, 10_000.0, 100_000.0)
@@ -184,12 +185,13 @@ def repeat_figure(
 ) -> go.Figure:
     """Cosine similarity of two positions per layer, with and without position information."""
     layers = np.arange(len(with_positions))
+    labelled = len(layers) <= 12  # a number on every point while they have room (MiniLM's 6, e5's 12 layers)
     traces = [
         go.Scatter(
             x=layers,
             y=values,
             name=name,
-            mode="lines+markers+text",
+            mode="lines+markers+text" if labelled else "lines+markers",
             text=[f"{v:.3f}" for v in values],
             textposition="top center" if index == 1 else "bottom center",
             textfont={"size": sizes(presentation).tick},
@@ -206,13 +208,133 @@ def repeat_figure(
         traces,
         {
             "title": {"text": title},
-            "xaxis": {"title": {"text": x_title}, "tickvals": layers.tolist()},
+            "xaxis": {"title": {"text": x_title}, "tickvals": layers.tolist() if labelled else None},
             "yaxis": {"title": {"text": y_title}, "range": [min(low - 0.08, 0.9), 1.06]},
             "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"},
         },
         presentation,
         460,
     )
+
+
+def rope_shift_scores(
+    q: np.ndarray, k: np.ndarray, m: int, n: int, base: float, shifts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """RoPE's promise in numbers: the score of a query at position m + s and a key at n + s, for every shift s,
+    and, for contrast, with only the query moved (m + s and n). q, k: [d_head], before rotation.
+
+    R(a)q · R(b)k = q · R(b − a)k: a rotation's angle is position × θᵢ, so only the offset b − a is left. The
+    first series is flat, the second is not.  -> ([shift], [shift]), each q·k/√d_head"""
+    d = q.shape[-1]
+    both = rotary_np(np.stack([q] * len(shifts)), m + shifts, base) * rotary_np(
+        np.stack([k] * len(shifts)), n + shifts, base
+    )
+    moved = rotary_np(np.stack([q] * len(shifts)), m + shifts, base) * rotary_np(k[None], [n], base)
+    return both.sum(-1) / math.sqrt(d), moved.sum(-1) / math.sqrt(d)  # [shift] each
+
+
+def rope_circle(x: np.ndarray, pair: int, positions: np.ndarray, base: float) -> np.ndarray:
+    """Where one pair of a vector's numbers (x_i, x_{i + d/2}) goes at each position: it turns by position × θᵢ
+    on a circle, its length unchanged.  x: [d_head] before rotation -> [pos, 2]"""
+    d = x.shape[-1]
+    turned = rotary_np(np.stack([x] * len(positions)), positions, base)  # [pos, d_head]
+    return turned[:, [pair, pair + d // 2]]
+
+
+def rope_figures(
+    q: np.ndarray,
+    k: np.ndarray,
+    m: int,
+    n: int,
+    base: float,
+    pair: int,
+    names: dict[str, str],
+    *,
+    presentation: bool = False,
+) -> tuple[go.Figure, go.Figure]:
+    """Left: one pair of q's and k's numbers on its circle, turned by RoPE at every position up to the text's
+    end, each at its own position drawn as an arrow. Right: the score with both positions shifted (flat) and
+    with only the query moved. names: i18n'd labels (q, k, position, both, query, pair_title, shift_title,
+    shift_axis, score_axis)."""
+    s = sizes(presentation)
+    positions = np.arange(max(m, n) + 1)
+    around = np.linspace(0, 2 * np.pi, 97)
+    traces, radii = [], []
+    for label, vector, own, colour in (("q", q, m, SERIES_COLORS[0]), ("k", k, n, SERIES_COLORS[1])):
+        path = rope_circle(vector, pair, positions, base)  # [pos, 2]
+        radius = float(np.hypot(*path[0]))  # the same at every position: a turn keeps the length
+        radii.append(radius)
+        traces += [
+            go.Scatter(
+                x=radius * np.cos(around),
+                y=radius * np.sin(around),
+                mode="lines",
+                showlegend=False,
+                hoverinfo="skip",
+                line={"color": colour, "width": 1},
+                opacity=0.35,
+            ),
+            go.Scatter(
+                x=path[:, 0],
+                y=path[:, 1],
+                mode="lines+markers",
+                name=names[label],
+                line={"color": colour, "width": 1.5, "dash": "dot"},
+                marker={"size": 6, "color": colour},
+                text=[f"{names['position']} {p}" for p in positions],
+                hovertemplate="%{text}: (%{x:.2f}, %{y:.2f})<extra>" + escape(names[label]) + "</extra>",
+            ),
+            go.Scatter(
+                x=[0, path[own, 0]],
+                y=[0, path[own, 1]],
+                mode="lines+markers+text",
+                showlegend=False,
+                line={"color": colour, "width": 4},
+                marker={"size": [1, 12], "color": colour},
+                text=["", escape(f"{names[label]} @ {own}")],
+                textposition="top center",
+                textfont={"size": s.tick},
+                hoverinfo="skip",
+            ),
+        ]
+    reach = [-1.3 * max(*radii, 1e-6), 1.3 * max(*radii, 1e-6)]
+    circle = styled_figure(
+        traces,
+        {
+            "title": {"text": names["pair_title"]},
+            "xaxis": {"range": reach, "zeroline": True, "title": {"text": ""}},
+            "yaxis": {"range": reach, "zeroline": True, "scaleanchor": "x", "title": {"text": ""}},
+            "legend": {"orientation": "h", "y": -0.12, "yanchor": "top"},
+            "plot_bgcolor": "white",
+        },
+        presentation,
+        460,
+    )
+    shifts = np.arange(0, 65)
+    both, moved = rope_shift_scores(q, k, m, n, base, shifts)
+    lines = [
+        go.Scatter(
+            x=shifts,
+            y=values,
+            name=name,
+            mode="lines",
+            line={"color": colour, "width": 3},
+            hovertemplate="s = %{x}: %{y:.4f}<extra>" + escape(name) + "</extra>",
+        )
+        for values, name, colour in ((both, names["both"], SERIES_COLORS[0]), (moved, names["query"], SERIES_COLORS[1]))
+    ]
+    shift = styled_figure(
+        lines,
+        {
+            "title": {"text": names["shift_title"]},
+            "xaxis": {"title": {"text": names["shift_axis"]}},
+            "yaxis": {"title": {"text": names["score_axis"]}},
+            "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"},
+        },
+        presentation,
+        460,
+    )
+    return circle, shift
 
 
 def _number(x: float) -> str:
@@ -274,7 +396,9 @@ def render(ctx: Controls) -> None:
     with left:
         _render_similarity(ctx, pe)
     with right:
-        _render_repeat(ctx)
+        pair = _render_repeat(ctx)
+    if pair is not None:
+        _render_rope(ctx, *pair)
 
 
 def _sliders(ctx: Controls) -> tuple[int, int, float]:
@@ -364,8 +488,9 @@ def _pick_positions(ctx: Controls, trace: AttentionTrace, text: str, default: tu
     return i, j
 
 
-def _render_repeat(ctx: Controls) -> None:
-    """The "I saw a saw" experiment: two copies of a word, traced with and without positions."""
+def _render_repeat(ctx: Controls) -> tuple[AttentionTrace, int, int] | None:
+    """The "I saw a saw" experiment: two copies of a word, traced with and without positions. Returns the trace
+    and the two positions shown (None when they are one), for the RoPE panel."""
     st.markdown(ctx.t("positional.repeat_heading"))
     text = ctx.text if ctx.text.strip() else FALLBACK_TEXT
     trace = get_trace(text)
@@ -379,7 +504,7 @@ def _render_repeat(ctx: Controls) -> None:
     i, j = _pick_positions(ctx, trace, text, pair)
     if i == j:
         st.info(ctx.t("positional.same_position"), icon="↔️")
-        return
+        return None
     bag = get_trace(text, positions=False)
     with_pos, without_pos = repeat_similarity(trace, i, j), repeat_similarity(bag, i, j)  # [layer] each
     tok_i, tok_j = trace.tokens[i], trace.tokens[j]
@@ -410,10 +535,72 @@ def _render_repeat(ctx: Controls) -> None:
     if same:
         st.markdown(
             ctx.t(
-                "positional.repeat_result",
-                token=ui.md_escape(tok_i),
+                "positional.repeat_result_rope" if trace.rope_base else "positional.repeat_result",
+                token=ui.md_escape(tok_i.strip() or tok_i),
                 low=f"{with_pos.min():.3f}",
                 without=f"{without_pos.min():.3f}",
                 model=ui.md_escape(trace.model_name),
+            )
+        )
+    return trace, max(i, j), min(i, j)
+
+
+def _render_rope(ctx: Controls, trace: AttentionTrace, m: int, n: int) -> None:
+    """The decoder's answer to "how does the model know the order?": RoPE turns q and k by their positions.
+    Shown on the sentence of the experiment above, for the later copy's query and the earlier copy's key."""
+    if trace.rope_base is None:
+        return
+    st.markdown(ctx.t("positional.rope_heading"))
+    ui.intro(ctx, ctx.t("positional.rope_intro", model=trace.model_name, base=_number(trace.rope_base)))
+    d_head = trace.d_head
+    for key, high in (
+        ("rope_layer", trace.n_layers - 1),
+        ("rope_head", trace.n_heads - 1),
+        ("rope_pair", d_head // 2 - 1),
+    ):
+        checked_state(key, high=high)
+    c1, c2, c3 = st.columns(3, gap="medium")
+    layer = c1.select_slider(ctx.t("common.layer"), range(trace.n_layers), key="rope_layer", persist_state="session")
+    head = c2.select_slider(ctx.t("common.head"), range(trace.n_heads), key="rope_head", persist_state="session")
+    pair = c3.select_slider(
+        ctx.t("positional.rope_pair"),
+        range(d_head // 2),
+        key="rope_pair",
+        help=ctx.t("positional.rope_pair_help"),
+        persist_state="session",
+    )
+    positions = np.arange(trace.n_positions)
+    lt = trace.layers[layer]
+    q = rotary_np(lt.q[head], positions, trace.rope_base, inverse=True)[m]  # [d_head], before RoPE
+    k = rotary_np(lt.k[head], positions, trace.rope_base, inverse=True)[n]  # [d_head]
+    period = 2 * math.pi * trace.rope_base ** (2 * pair / d_head)
+    names = {
+        "q": f"q ({trace.tokens[m]})",
+        "k": f"k ({trace.tokens[n]})",
+        "position": ctx.t("common.position"),
+        "both": ctx.t("positional.rope_both", m=m, n=n),
+        "query": ctx.t("positional.rope_query", m=m, n=n),
+        "pair_title": ctx.t("positional.rope_pair_title", pair=pair, period=_number(period)),
+        "shift_title": ctx.t("positional.rope_shift_title"),
+        "shift_axis": ctx.t("positional.rope_shift_axis"),
+        "score_axis": "q·k/√d",
+    }
+    circle, shift = rope_figures(q, k, m, n, trace.rope_base, pair, names, presentation=ctx.presentation)
+    both, moved = rope_shift_scores(q, k, m, n, trace.rope_base, np.array([0, 7, 40]))
+    left, right = st.columns(2, gap="medium")
+    with left:
+        ui.figure(circle, ctx.t("positional.rope_pair_caption"), key="rope_circle")
+    with right:
+        ui.figure(shift, ctx.t("positional.rope_shift_caption"), key="rope_shift")
+        st.markdown(
+            ctx.t(
+                "positional.rope_proof",
+                m=m,
+                n=n,
+                s0=f"{both[0]:.4f}",
+                s7=f"{both[1]:.4f}",
+                s40=f"{both[2]:.4f}",
+                q7=f"{moved[1]:.4f}",
+                spread=f"{np.ptp(rope_shift_scores(q, k, m, n, trace.rope_base, np.arange(65))[0]):.1e}",
             )
         )

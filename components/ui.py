@@ -16,10 +16,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components.cache import get_model
+from components.controls import use_model
 from components.figures import PLOT_CONFIG, PROJECTOR, columns_that_fit, heatmap_figure, matrix_csv, rows_that_fit
 from components.i18n import t
+from components.params import has_chinese
 from components.positions import Shown, Window, fit_range
 from model.errors import AttentionLabError
+from model.layers import BYTE_HEX, BYTE_PART
+from model.registry import CHINESE_READER
 from model.trace import AttentionTrace
 
 if TYPE_CHECKING:
@@ -68,12 +72,16 @@ def figure(
     st.caption(caption)
 
 
-def token_chips(tokens: tuple[str, ...], special: np.ndarray, lang: str, folded: bool = False) -> None:
-    """The tokens with their positions, as the model sees them; a long text's chips (more than FOLD_CHIPS)
-    fold into a summary that opens on demand, and `folded` puts them behind a button (a projector's header)."""
+def token_chips(
+    tokens: tuple[str, ...], special: np.ndarray, lang: str, folded: bool = False, unknown: Sequence[bool] = ()
+) -> None:
+    """The tokens with their positions, as the model sees them (special ones grey, unknown ones orange); a long
+    text's chips (more than FOLD_CHIPS) fold into a summary that opens on demand, and `folded` puts them behind
+    a button (a projector's header)."""
+    unknown = list(unknown) or [tok == "[UNK]" for tok in tokens]
     chips = []
     for i, tok in enumerate(tokens):
-        color = "gray" if special[i] else ("orange" if tok == "[UNK]" else "blue")
+        color = "gray" if special[i] else ("orange" if unknown[i] else "blue")
         chips.append(f":{color}-badge[{i}\u2009·\u2009{md_escape(tok)}]")
     if folded:
         with st.popover(t(lang, "app.tokens_button", n=len(tokens)), width="stretch", key="token_chips"):
@@ -248,9 +256,25 @@ def trace_notices(lang: str, trace: AttentionTrace) -> None:
         st.warning(t(lang, "attention.device_fallback", device=get_model().device.type), icon="🖥️")
     if trace.truncated:
         st.warning(t(lang, "attention.truncated", n=trace.n_positions), icon="✂️")
-    unknown = sum(tok == "[UNK]" for tok in trace.tokens)
-    if unknown:
-        st.info(t(lang, "attention.unknown_tokens", n=unknown), icon="🈚")
+    unknown_notice(lang, trace)
+    if any(BYTE_PART in tok or BYTE_HEX in tok for tok in trace.tokens):
+        st.caption(t(lang, "models.byte_tokens"))
+
+
+def unknown_notice(lang: str, trace: AttentionTrace) -> None:
+    """How many tokens the model could not read, with a button to show the text on a model that reads Chinese."""
+    unknown = sum(trace.unknown)
+    if not unknown:
+        return
+    st.info(t(lang, "models.unknown_tokens", n=unknown, model=trace.model_name), icon="🈚")
+    if trace.model_name != CHINESE_READER and has_chinese("".join(trace.tokens) + st.session_state.get("text", "")):
+        st.button(
+            t(lang, "models.use_model", name=CHINESE_READER),
+            key=f"use_reader_{trace.model_name}",
+            on_click=use_model,
+            args=(CHINESE_READER,),
+            icon=":material/translate:",
+        )
 
 
 def guarded(render: Callable[[], None], message: str) -> None:

@@ -22,6 +22,11 @@ def any_model(loaded: Any) -> bool:
     return True
 
 
+def decoder(loaded: Any) -> bool:
+    """A model that predicts the next token (a causal decoder: GPT-2, Llama)."""
+    return bool(getattr(loaded, "decoder", False))
+
+
 @dataclass(frozen=True)
 class View:
     """One view: its URL name (also its i18n key app.view_<name>) and what it uses of the page."""
@@ -43,6 +48,7 @@ VIEWS: dict[str, View] = {
     view.name: view
     for view in (
         View("attention", "components.attention", chips=True),
+        View("next", "components.next_word", chips=True, applies=decoder),
         View("qkv", "components.qkv", chips=True),
         View("steps", "components.steps", query=True, chips=True),
         View("positional", "components.positional", needs_text=False, layer_head=False),

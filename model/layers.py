@@ -247,7 +247,11 @@ def _utf8_spans(data: bytes) -> list[tuple[int, int, str | None]]:
 
 def _part(char: str, n_bytes: int, of: int) -> str:
     """A character of which a token holds n_bytes of its `of` UTF-8 bytes: "锯¹⁄₃"."""
-    return f"{char}{str(n_bytes).translate(_SUPERSCRIPT)}⁄{str(of).translate(_SUBSCRIPT)}"
+    return f"{char}{str(n_bytes).translate(_SUPERSCRIPT)}{BYTE_PART}{str(of).translate(_SUBSCRIPT)}"
+
+
+BYTE_PART = "⁄"  # the fraction slash of "锯¹⁄₃": a token that holds part of a character's bytes
+BYTE_HEX = "⟨"  # opens "⟨E9 94⟩": bytes that make no whole character
 
 
 def _show_run(tokens: list[str]) -> list[str]:
@@ -264,7 +268,7 @@ def _show_run(tokens: list[str]) -> list[str]:
                 loose.append(f"{data[first]:02X}")
             else:
                 if loose:
-                    text.append(f"⟨{' '.join(loose)}⟩")
+                    text.append(BYTE_HEX + " ".join(loose) + "⟩")
                     loose = []
                 held = min(last, end) - max(first, start)
                 text.append(char if held == last - first else _part(char, held, last - first))
@@ -272,7 +276,7 @@ def _show_run(tokens: list[str]) -> list[str]:
                 break
             s += 1
         if loose:
-            text.append(f"⟨{' '.join(loose)}⟩")
+            text.append(BYTE_HEX + " ".join(loose) + "⟩")
         out.append("".join(text))
         start = end
     return out

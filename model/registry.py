@@ -48,6 +48,7 @@ from model.trace import AttentionTrace
 MODELS_ENV = "ATTENTION_LAB_MODELS"
 MODELS_FILE = Path(__file__).resolve().parent.parent / "attention_lab_models.toml"
 DEFAULT_MODEL = BUNDLED_NAME
+CHINESE_READER = E5_NAME  # the built-in model Chinese text is shown on when the default cannot read it
 _PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}  # weights saved with torch.save / pickle
 
 LoadedModel = EncoderModel | GPT2Model | LlamaModel

@@ -13,7 +13,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import model
-from tests.apptest import run_app
+from tests.apptest import run_app, specs
 
 
 def figure_titles(at: AppTest) -> list[str]:
@@ -131,9 +131,34 @@ def test_long_text_is_cut_and_says_so():
     assert "5000" in notices and "512" in notices
 
 
-def test_chinese_on_the_pretrained_model_points_to_character_tokens():
-    at = run_app(text="我看见了一把锯子")
-    assert any("[UNK]" in i.value for i in at.info)
+def test_every_user_picks_among_the_three_built_in_models_each_with_a_line_on_it():
+    at = run_app()
+    picker = at.radio(key="model")
+    assert picker.options[:3] == ["all-MiniLM-L6-v2", "multilingual-e5-small", "SmolLM2-135M-Instruct"]
+    assert picker.value == "all-MiniLM-L6-v2"
+    captions = [c.value for c in at.sidebar.caption] + [str(picker.proto)]
+    assert "reads Chinese" in str(picker.proto) and "predicts the next word" in str(picker.proto), captions
+
+
+def test_chinese_text_is_shown_on_a_model_that_reads_it_with_a_notice():
+    at = run_app(text="我看见了一把锯子。", lang="zh")
+    assert not at.exception
+    assert at.radio(key="model").value == "multilingual-e5-small"
+    assert any("multilingual-e5-small" in w.value for w in at.warning)
+    chart = specs(at)[0]
+    labels = chart["data"][0]["y"]
+    assert not any("<unk>" in label or "[UNK]" in label for label in labels) and any("锯" in label for label in labels)
+    assert at.query_params["model"] == "multilingual-e5-small"  # the choice is in the share URL
+
+
+def test_a_chosen_model_is_kept_and_its_unknown_tokens_point_to_the_one_that_reads_chinese():
+    at = run_app(text="我看见了一把锯子。", model="all-MiniLM-L6-v2")
+    assert at.radio(key="model").value == "all-MiniLM-L6-v2"
+    assert any("[UNK]" in i.value and "all-MiniLM-L6-v2" in i.value for i in at.info)
+    (button,) = [b for b in at.button if b.label == "Show it on multilingual-e5-small"]
+    button.click().run()
+    assert at.radio(key="model").value == "multilingual-e5-small" and not at.exception
+    assert not any("[UNK]" in i.value for i in at.info)
 
 
 def test_missing_model_package_says_how_to_install(monkeypatch):

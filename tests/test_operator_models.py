@@ -438,7 +438,7 @@ def test_the_page_offers_an_operator_model_and_draws_its_causal_attention(gpt2_d
     at.query_params["text"] = "a b c a"
     at.run()
     assert not at.exception and not at.error
-    assert at.selectbox(key="model").value == gpt2_dir.name
+    assert at.radio(key="model").value == gpt2_dir.name
     import json
 
     z = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["z"]

@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import model
-from components.compare import Drawn, pair_figure, shared_summary, shown_head, top_other
+from components.compare import Drawn, later_share, pair_figure, same_depth, shared_summary, shown_head, top_other
 from components.positions import Shown
 from tests.apptest import run_app, specs, z_of
 
@@ -80,11 +80,11 @@ def test_pair_figure_keeps_each_sentence_on_its_own_axes():
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_default_page_draws_both_comparisons(lang):
+def test_default_page_draws_every_comparison(lang):
     at = run_app("compare", lang=lang)
     assert not at.exception and not at.error
-    pair, causal = specs(at)
-    assert len(pair["data"]) == 2 and len(causal["data"]) == 2
+    pair, causal, real = specs(at)
+    assert len(pair["data"]) == 2 and len(causal["data"]) == 2 and len(real["data"]) == 2
     assert ("层 3 · 头 1" if lang == "zh" else "layer 3 · head 1") in pair["layout"]["title"]["text"]
 
 
@@ -114,7 +114,7 @@ def test_sentence_b_and_the_head_change_the_picture():
 def test_empty_or_dirty_sentence_b_explains_itself():
     at = run_app("compare", text_b="   ")
     assert not at.exception and at.info
-    assert len(at.get("plotly_chart")) == 1  # the causal comparison still draws
+    assert len(at.get("plotly_chart")) == 2  # the causal comparisons still draw
     at = run_app("compare", text_b="a\x07b")
     assert at.text_input(key="text_b").value == "ab"
     assert any("1" in w.value for w in at.warning)
@@ -149,6 +149,30 @@ def test_causal_comparison_follows_the_playground_settings():
 def test_typed_sentences_give_a_picture(text):
     at = run_app("compare", text=text, text_b=text + " again", lang="zh")
     assert not at.exception and not at.error
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("plotly_chart")) == 3
     assert all("<script>" not in chart.proto.spec for chart in at.get("plotly_chart"))
     assert "<script>" not in markdown(at)
+
+
+def test_a_real_decoder_looks_only_backwards_and_a_real_encoder_does_not(pretrained):
+    """The real pair: the encoder's panel is the session's model (MiniLM) at the sidebar's layer and head, the
+    decoder's SmolLM2 at the same relative depth; SmolLM2's α′ above the diagonal is exactly 0."""
+    from model.registry import load_named, trace_any
+
+    at = run_app("compare", text=RIVER)
+    encoder, decoder = (z_of(t) for t in specs(at)[2]["data"])
+    np.testing.assert_allclose(encoder, model.trace_encoder(pretrained, RIVER).layers[3].weights[1], atol=1e-5)
+    smol = trace_any(load_named("SmolLM2-135M-Instruct", device="cpu"), RIVER)
+    layer = same_depth(3, 6, smol.n_layers)
+    assert layer == 17
+    np.testing.assert_allclose(decoder, smol.layers[layer].weights[1], atol=1e-5)
+    assert np.all(np.triu(decoder, k=1) == 0) and np.triu(encoder, k=1).sum() > 0.1
+    assert later_share(smol.weights()) == 0.0 and later_share(model.trace_encoder(pretrained, RIVER).weights()) > 0.05
+
+
+def test_later_share_against_an_explicit_loop():
+    rng = np.random.default_rng(0)
+    weights = rng.dirichlet(np.ones(5), size=(2, 3, 5))  # [layer, head, query_pos, key_pos], rows sum to 1
+    loop = np.mean([weights[la, h, i, i + 1 :].sum() for la in range(2) for h in range(3) for i in range(5)])
+    assert later_share(weights) == pytest.approx(loop)
+    assert same_depth(0, 6, 30) == 0 and same_depth(5, 6, 30) == 29 and same_depth(29, 30, 12) == 11
