@@ -32,6 +32,6 @@ def z_of(trace: dict) -> np.ndarray:
     """A heatmap's z from Plotly's JSON, where numpy arrays travel as base64 typed arrays."""
     z = trace["z"]
     if isinstance(z, dict):
-        shape = tuple(int(s) for s in str(z["shape"]).split(","))
+        shape = tuple(int(s) for s in str(z["shape"]).split(",")) if "shape" in z else (-1,)  # 1-D: no shape
         return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape)
     return np.asarray(z, dtype=float)

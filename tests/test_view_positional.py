@@ -186,3 +186,41 @@ def test_typed_sentences_give_a_picture(text):
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) == 4
     assert all("<script>" not in s and "<b>" not in s for s in specs(at))
+
+
+# --- RoPE (SmolLM2) -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smol_trace():
+    from model.registry import load_named, trace_any
+
+    return trace_any(load_named("SmolLM2-135M-Instruct", device="cpu"), "I saw a saw, and the saw was sharp.")
+
+
+def test_shifting_both_positions_keeps_the_models_own_score(smol_trace):
+    """On the model's own q and k (turned back to before RoPE): at s = 0 the score is the one the model used,
+    with both positions shifted it stays, and with the query alone moved it changes."""
+    from components.positional import rope_circle, rope_shift_scores
+    from model.positional import rotary_np
+
+    trace, layer, head, m, n = smol_trace, 5, 4, 4, 2
+    positions = np.arange(trace.n_positions)
+    q = rotary_np(trace.layers[layer].q[head], positions, trace.rope_base, inverse=True)[m]
+    k = rotary_np(trace.layers[layer].k[head], positions, trace.rope_base, inverse=True)[n]
+    both, moved = rope_shift_scores(q, k, m, n, trace.rope_base, np.arange(65))
+    assert both[0] == pytest.approx(float(trace.layers[layer].scores[head][m, n]), abs=1e-4)
+    assert np.ptp(both) < 1e-4 * max(1.0, abs(both[0]))
+    assert np.ptp(moved) > 0.05
+    radius = np.hypot(*rope_circle(q, 3, np.arange(20), trace.rope_base).T)
+    np.testing.assert_allclose(radius, radius[0], rtol=1e-5)  # a turn keeps the pair's length
+
+
+def test_the_rope_panel_shows_for_the_decoder_only():
+    at = run_app("positional", model="SmolLM2-135M-Instruct", text="I saw a saw.")
+    assert not at.exception and not at.error
+    titles = [str(json.loads(spec)["layout"].get("title", {}).get("text", "")) for spec in specs(at)]
+    assert any(title.startswith("Shift both positions") for title in titles)
+    assert any("comes out" in m.value or "Live check" in m.value for m in at.markdown)
+    at = run_app("positional", text="I saw a saw.")
+    assert not any("Shift both" in spec for spec in specs(at))
