@@ -223,6 +223,8 @@ def _byte_alphabet() -> dict[str, int]:
 
 
 BYTE_ALPHABET = _byte_alphabet()
+BYTE_PART = "⁄"  # the fraction slash of "锯¹⁄₃": a token that holds part of a character's bytes
+BYTE_HEX = "⟨"  # opens "⟨E9 94⟩": bytes that make no whole character
 
 
 def _utf8_spans(data: bytes) -> list[tuple[int, int, str | None]]:
@@ -248,10 +250,6 @@ def _utf8_spans(data: bytes) -> list[tuple[int, int, str | None]]:
 def _part(char: str, n_bytes: int, of: int) -> str:
     """A character of which a token holds n_bytes of its `of` UTF-8 bytes: "锯¹⁄₃"."""
     return f"{char}{str(n_bytes).translate(_SUPERSCRIPT)}{BYTE_PART}{str(of).translate(_SUBSCRIPT)}"
-
-
-BYTE_PART = "⁄"  # the fraction slash of "锯¹⁄₃": a token that holds part of a character's bytes
-BYTE_HEX = "⟨"  # opens "⟨E9 94⟩": bytes that make no whole character
 
 
 def _show_run(tokens: list[str]) -> list[str]:
