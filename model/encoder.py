@@ -173,16 +173,16 @@ def load_encoder(
     path: str | Path | None = None, device: str | torch.device | None = None, *, name: str | None = None
 ) -> EncoderModel:
     """Load all-MiniLM-L6-v2 from its pip package (path=None) or a BERT/XLM-RoBERTa folder, safetensors only."""
-    folder = Path(path) if path is not None else bundled_model_dir()
-    L.require_files(folder)
-    raw = L.read_config(folder)
-    config = EncoderConfig.from_hf(raw, folder)
-    dev = pick_device(str(device) if device is not None else None)
-    params = L.load_params(folder / "model.safetensors", [WORD_EMBEDDINGS, *config.required_params()], dev, _PREFIXES)
-    words = DenseRows(params.pop(WORD_EMBEDDINGS))
-    tokenizer = L.fit_tokenizer(L.read_tokenizer(folder / "tokenizer.json"), config.max_positions)
-    label = name or (BUNDLED_NAME if path is None else folder.name)
-    return EncoderModel(label, config, tokenizer, params, words, dev, raw)
+    read = L.read_folder(
+        path if path is not None else bundled_model_dir(),
+        EncoderConfig.from_hf,
+        device,
+        extra_params=(WORD_EMBEDDINGS,),
+        prefixes=_PREFIXES,
+    )
+    words = DenseRows(read.params.pop(WORD_EMBEDDINGS))
+    label = name or (BUNDLED_NAME if path is None else read.path.name)
+    return EncoderModel(label, read.config, read.tokenizer, read.params, words, read.device, read.raw)
 
 
 def load_multilingual_e5(device: str | torch.device | None = None) -> EncoderModel:
@@ -233,18 +233,4 @@ def trace_encoder(
         hidden = activation(L.linear(x, p, pre + "intermediate.dense"))  # [pos, d_ff]
         x = L.layer_norm(x + L.linear(hidden, p, pre + "output.dense"), p, pre + "output.LayerNorm", cfg.layer_norm_eps)
         layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=x))
-    return AttentionTrace(
-        model_name=model.name,
-        tokens=tuple(tok.tokens),
-        layers=tuple(layers),
-        token_embeddings=to_numpy(token_emb),
-        position_embeddings=to_numpy(position_emb),
-        rule=rule,
-        truncated=tok.truncated,
-        positions=positions,
-        device=model.device.type,
-        special=tuple(tok.special),
-        token_ids=tuple(tok.ids),
-        word_ids=tuple(tok.word_ids),
-        unknown=tuple(tok.unknown),
-    )
+    return L.build_trace(model.name, model.device, tok, layers, token_emb, position_emb, rule, positions)

@@ -32,7 +32,6 @@ from tokenizers import Tokenizer
 
 from model import layers as L
 from model.attention import build_mask, scaled_dot_product_attention
-from model.device import pick_device
 from model.errors import InvalidConfigError
 from model.trace import AttentionRule, AttentionTrace, LayerTrace, to_numpy
 
@@ -121,17 +120,9 @@ class GPT2Model:
 
 def load_gpt2(path: str | Path, device: str | torch.device | None = None, *, name: str | None = None) -> GPT2Model:
     """Load a GPT-2-family folder (config.json, tokenizer.json, model.safetensors); never pickle, never remote code."""
-    folder = Path(path)
-    L.require_files(folder)
-    raw = L.read_config(folder)
-    if raw.get("model_type") not in MODEL_TYPES:
-        raise InvalidConfigError(f"{folder}/config.json has model_type {raw.get('model_type')!r}, not 'gpt2'")
-    config = GPT2Config.from_hf(raw, folder)
-    dev = pick_device(str(device) if device is not None else None)
     # Only the weights the forward pass reads: older checkpoints also carry each layer's mask buffer (attn.bias).
-    params = L.load_params(folder / "model.safetensors", config.required_params(), dev, ("transformer.",))
-    tokenizer = L.fit_tokenizer(L.read_tokenizer(folder / "tokenizer.json"), config.max_positions)
-    return GPT2Model(name or folder.name, config, tokenizer, params, dev, raw)
+    read = L.read_folder(path, GPT2Config.from_hf, device, model_types=MODEL_TYPES, prefixes=("transformer.",))
+    return GPT2Model(name or read.path.name, read.config, read.tokenizer, read.params, read.device, read.raw)
 
 
 def _conv1d(x: torch.Tensor, params: L.Params, prefix: str) -> torch.Tensor:
@@ -174,18 +165,5 @@ def trace_gpt2(
         x = x + _conv1d(activation(_conv1d(h, p, pre + "mlp.c_fc")), p, pre + "mlp.c_proj")  # [pos, d_model]
         output = L.layer_norm(x, p, "ln_f", cfg.layer_norm_eps) if i == cfg.n_layers - 1 else x  # [pos, d_model]
         layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=output))
-    return AttentionTrace(
-        model_name=model.name,
-        tokens=tuple(L.display_tokens(model.tokenizer, tok.tokens)),
-        layers=tuple(layers),
-        token_embeddings=to_numpy(token_emb),
-        position_embeddings=to_numpy(position_emb),
-        rule=rule,
-        truncated=tok.truncated,
-        positions=positions,
-        device=model.device.type,
-        special=tuple(tok.special),
-        token_ids=tuple(tok.ids),
-        word_ids=tuple(tok.word_ids),
-        unknown=tuple(tok.unknown),
-    )
+    tokens = tuple(L.display_tokens(model.tokenizer, tok.tokens))
+    return L.build_trace(model.name, model.device, tok, layers, token_emb, position_emb, rule, positions, tokens=tokens)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +20,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from tokenizers import Tokenizer, decoders
 
+from model.device import pick_device
 from model.errors import EmptyTextError, InvalidConfigError
+from model.trace import AttentionRule, AttentionTrace, LayerTrace, to_numpy
 
 MAX_TOKENS = 512  # the most tokens any model is given: longer text is cut, with a notice in the page
 MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
@@ -149,6 +151,44 @@ def load_params(path: Path, needed: list[str], device: torch.device, prefixes: t
     if absent:
         raise InvalidConfigError(f"{path} lacks {len(absent)} weights, e.g. {absent[0]}")
     return {key: renamed[key].to(device, torch.float32) for key in needed}  # fp16 checkpoints too
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A Hugging Face folder read for a family: its config.json, the family's config, the weights the forward
+    pass reads (float32, on `device`) and the fitted tokenizer."""
+
+    path: Path
+    raw: dict
+    config: Any
+    params: Params
+    tokenizer: Tokenizer
+    device: torch.device
+
+
+def read_folder(
+    path: str | Path,
+    from_hf: Callable[[dict, object], Any],
+    device: str | torch.device | None,
+    *,
+    model_types: tuple[str, ...] = (),
+    extra_params: tuple[str, ...] = (),
+    prefixes: tuple[str, ...] = (),
+) -> Folder:
+    """config.json, tokenizer.json and model.safetensors of a folder, each checked (never pickle, never remote
+    code): the family's config from `from_hf`, and the weights its `required_params()` names plus `extra_params`,
+    with any of `prefixes` dropped from their names. `model_types`, when given, are the ones the family takes."""
+    folder = Path(path)
+    require_files(folder)
+    raw = read_config(folder)
+    if model_types and raw.get("model_type") not in model_types:
+        expected = " or ".join(repr(t) for t in model_types)
+        raise InvalidConfigError(f"{folder}/config.json has model_type {raw.get('model_type')!r}, not {expected}")
+    config = from_hf(raw, folder)
+    dev = pick_device(str(device) if device is not None else None)
+    params = load_params(folder / "model.safetensors", [*extra_params, *config.required_params()], dev, prefixes)
+    tokenizer = fit_tokenizer(read_tokenizer(folder / "tokenizer.json"), config.max_positions)
+    return Folder(folder, raw, config, params, tokenizer, dev)
 
 
 def read_tokenizer(path: Path) -> Tokenizer:
@@ -309,3 +349,37 @@ def display_tokens(tokenizer: Tokenizer, tokens: list[str]) -> list[str]:
         return list(tokens)
     shown = [decoder.decode([t]) for t in tokens]
     return [s if s and "\ufffd" not in s else t for s, t in zip(shown, tokens, strict=True)]
+
+
+def build_trace(
+    name: str,
+    device: torch.device,
+    tok: Tokens,
+    layers: list[LayerTrace],
+    token_emb: torch.Tensor,
+    position_emb: torch.Tensor,
+    rule: AttentionRule,
+    positions: bool,
+    **own: object,
+) -> AttentionTrace:
+    """The AttentionTrace of one forward pass, the same for every family: the tokens as tokenized, the layers
+    recorded, the embeddings made numpy. `own` sets what a family does differently (its tokens as shown, which
+    positions are special, grouped-query heads, RoPE's base)."""
+    fields = {
+        "tokens": tuple(tok.tokens),
+        "special": tuple(tok.special),
+        "token_ids": tuple(tok.ids),
+        "word_ids": tuple(tok.word_ids),
+        "unknown": tuple(tok.unknown),
+        "truncated": tok.truncated,
+    }
+    return AttentionTrace(
+        model_name=name,
+        layers=tuple(layers),
+        token_embeddings=to_numpy(token_emb),
+        position_embeddings=to_numpy(position_emb),
+        rule=rule,
+        positions=positions,
+        device=device.type,
+        **{**fields, **own},
+    )

@@ -44,7 +44,7 @@ from model.encoder import DenseRows, EmbeddingRows
 from model.errors import InvalidConfigError, ModelNotInstalledError
 from model.gguf_weights import Q8Rows, load_gguf
 from model.positional import rotary
-from model.trace import AttentionRule, AttentionTrace, LayerTrace, read_only, to_numpy
+from model.trace import AttentionRule, AttentionTrace, LayerTrace, to_numpy
 
 MODEL_TYPES = ("llama",)
 SMOLLM2_NAME = "SmolLM2-135M-Instruct"
@@ -192,17 +192,11 @@ class LlamaModel:
 
 def load_llama(path: str | Path, device: str | torch.device | None = None, *, name: str | None = None) -> LlamaModel:
     """Load a Llama folder (config.json, tokenizer.json, model.safetensors); never pickle, never remote code."""
-    folder = Path(path)
-    L.require_files(folder)
-    raw = L.read_config(folder)
-    if raw.get("model_type") not in MODEL_TYPES:
-        raise InvalidConfigError(f"{folder}/config.json has model_type {raw.get('model_type')!r}, not 'llama'")
-    config = LlamaConfig.from_hf(raw, folder)
-    dev = pick_device(str(device) if device is not None else None)
-    params = L.load_params(folder / "model.safetensors", [EMBEDDING, *config.required_params()], dev, ("model.",))
-    words = DenseRows(params.pop(EMBEDDING))
-    tokenizer = L.fit_tokenizer(L.read_tokenizer(folder / "tokenizer.json"), config.max_positions)
-    return LlamaModel(name or folder.name, config, tokenizer, params, words, dev, raw)
+    read = L.read_folder(
+        path, LlamaConfig.from_hf, device, model_types=MODEL_TYPES, extra_params=(EMBEDDING,), prefixes=("model.",)
+    )
+    words = DenseRows(read.params.pop(EMBEDDING))
+    return LlamaModel(name or read.path.name, read.config, read.tokenizer, read.params, words, read.device, read.raw)
 
 
 def smollm2_file() -> Path:
@@ -268,20 +262,18 @@ def trace_llama(
         x = x + L.linear(gate * L.linear(h, p, pre + "mlp.up_proj", bias=False), p, pre + "mlp.down_proj", bias=False)
         output = L.rms_norm(x, p["norm.weight"], cfg.rms_norm_eps) if i == cfg.n_layers - 1 else x  # [pos, d_model]
         layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=output))
-    return AttentionTrace(
-        model_name=model.name,
+    no_position_vectors = torch.zeros_like(token_emb)  # [pos, d_model]: RoPE adds nothing to x
+    return L.build_trace(
+        model.name,
+        model.device,
+        tok,
+        layers,
+        token_emb,
+        no_position_vectors,
+        rule,
+        positions,
         tokens=tuple(L.display_tokens(model.tokenizer, tok.tokens)),
-        layers=tuple(layers),
-        token_embeddings=to_numpy(token_emb),
-        position_embeddings=read_only(np.zeros((n, cfg.d_model), dtype=np.float32)),  # RoPE adds nothing to x
-        rule=rule,
-        truncated=tok.truncated,
-        positions=positions,
-        device=model.device.type,
         special=tuple(s or i in control for s, i in zip(tok.special, tok.ids, strict=True)),
-        token_ids=tuple(tok.ids),
-        word_ids=tuple(tok.word_ids),
-        unknown=tuple(tok.unknown),
         kv_heads=cfg.kv_heads,
         rope_base=cfg.rope_base if positions else None,
     )
