@@ -36,6 +36,8 @@ class View:
     applies: Callable[[Any], bool] = any_model  # for which loaded models it is offered
 
     def render(self, ctx: Controls) -> None:
+        """The view, and the glossary's button in the sidebar (every view shows it)."""
+        importlib.import_module("components.notation").glossary_button(ctx.lang)
         importlib.import_module(self.module).render(ctx)
 
 
