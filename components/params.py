@@ -55,6 +55,9 @@ PARAMS: dict[str, Param] = {
     "win_q": Param("range", None, 0, MAX_POSITIONS - 1),  # the α′ heatmap's window of queries (long texts)
     "win_k": Param("range", None, 0, MAX_POSITIONS - 1),  # … and of keys
     "hide_special": Param("bool", False),
+    "att_show": Param("choice", "weights", choices=("weights", "sent")),  # α′, or ‖α′·v·W^O‖ (what each key sends)
+    "att_scale": Param("choice", "linear", choices=("linear", "row", "log")),  # the α′ heatmap's colour scale
+    "att_words": Param("bool", False),  # the Attention view's matrices over words instead of sub-word pieces
     "present": Param("bool", False),
     "pe_d_model": Param("int", 64, 2, 1024),
     "pe_positions": Param("int", 64, 1, MAX_POSITIONS),

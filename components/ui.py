@@ -39,7 +39,7 @@ def md_escape(text: str) -> str:
 class Download:
     """A matrix on screen offered as CSV and JSON, with its row and column labels."""
 
-    name: str  # the file's name, e.g. "alpha_layer3_head1" (never shown in the page)
+    name: str  # the file's name, e.g. "alpha_prime_layer3_head1" (glossary.file_name; never shown in the page)
     matrix: np.ndarray
     rows: list[str]
     cols: list[str]
@@ -134,9 +134,11 @@ def window_heatmap(
     value_name: str = "α′",
     x_title: str = "",
     y_title: str = "",
+    scale: str = "linear",
 ) -> go.Figure:
     """The window of a [query_pos, key_pos] matrix over the shown positions, every label drawn, in a
-    figure `share` of the page wide; values written in the cells of a short sentence."""
+    figure `share` of the page wide, on a linear, per-row or log colour `scale`; values written in the cells
+    of a short sentence."""
     return heatmap_figure(
         matrix[window.rows, window.cols],
         positions.labels[window.cols],
@@ -145,6 +147,7 @@ def window_heatmap(
         x_title=x_title or ctx.t("common.key"),
         y_title=y_title or ctx.t("common.query"),
         value_name=value_name,
+        scale=scale,
         annotate=len(positions) <= 12,
         presentation=ctx.presentation,
         width_px=int(PAGE_PX[ctx.presentation] * share),
