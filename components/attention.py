@@ -172,14 +172,13 @@ def _display_settings(ctx: Controls) -> tuple[str, str]:
 
 def _open_importance() -> None:
     st.session_state["view"] = "lab"
-    st.session_state["lab_tab"] = IMPORTANCE_TAB
+    st.session_state["lab_open"] = IMPORTANCE_TAB  # the Experiments view opens this tab on its next run
 
 
 def _not_an_explanation(ctx: Controls) -> None:
     """α′ is where a head looks, not why the model decides: said under the heatmap, with the way to the test."""
-    text, button = st.columns([4, 1.4], vertical_alignment="center")
-    text.caption(ctx.t("attention.not_explanation"))
-    button.button(
+    st.caption(ctx.t("attention.not_explanation"))
+    st.button(
         ctx.t("attention.to_importance"),
         key="to_importance",
         on_click=_open_importance,

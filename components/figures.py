@@ -241,9 +241,10 @@ def heatmap_grid(
         return not share_x or r == n_rows - 1
 
     def cells_px(row: list[Panel | None]) -> int:
+        labelled = [len(p.y) for p in row if p is not None and _is_category(p.y)]
+        if labelled:  # every token label readable; a numbered panel beside them (W^O's dimensions) stretches along
+            return max(labelled) * max(s.cell, cell_px or 0)
         rows = max((len(p.y) for p in row if p is not None), default=1)
-        if any(_is_category(p.y) for p in row if p is not None):
-            return rows * max(s.cell, cell_px or 0)
         return int(min(max(6 * rows, 150), 420))
 
     above = [s.font * 1.7 if any(p is not None and p.title for p in row) else 0.0 for row in grid]

@@ -51,6 +51,8 @@ VIEWS: dict[str, View] = {
         View("playground", "components.playground", layer_head=False),
         View("compare", "components.compare", chips=True),
         View("training", "components.training", needs_text=False, sentence=False, layer_head=False),
+        View("atlas", "components.atlas", needs_text=False, sentence=False, layer_head=False),
+        View("lab", "components.lab", needs_text=False, chips=True),
     )
 }
 DEFAULT_VIEW = "attention"

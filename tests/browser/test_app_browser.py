@@ -22,12 +22,12 @@ pytestmark = pytest.mark.browser
 
 VIEWS = {  # URL value → the label on its segmented-control button (English)
     "attention": "Attention",
-    "qkv": "Q · K · V",
-    "steps": "Step by step",
-    "positional": "Positional encoding",
+    "qkv": "Q·K·V",
+    "steps": "Steps",
+    "positional": "Positions",
     "playground": "Playground",
     "compare": "Compare",
-    "training": "Watch it learn",
+    "training": "Training",
 }
 VIEW_FAILED = "This view could not be drawn"
 HOSTILE = [
