@@ -181,8 +181,9 @@ def atlas_figure(
         )
     )
     fig.update_traces(hoverinfo="skip", hovertemplate=None, selector={"type": "heatmap"})
-    fig.update_xaxes(range=[-0.5, n_heads - 0.5], autorange=False)  # the markers must not widen the axes
-    fig.update_yaxes(range=[n_layers - 0.5, -0.5], autorange=False)  # layer 0 on top
+    # The markers must not widen the axes; layer 0 on top; every layer and head numbered while they are few.
+    fig.update_xaxes(range=[-0.5, n_heads - 0.5], autorange=False, dtick=1 if n_heads <= 16 else 4)
+    fig.update_yaxes(range=[n_layers - 0.5, -0.5], autorange=False, dtick=1 if n_layers <= 12 else 5)
     if chosen is not None:
         layer, head = chosen
         fig.add_shape(
@@ -308,7 +309,7 @@ def _render_map(ctx: Controls, atlas: Atlas, field: str) -> None:
         st.plotly_chart(fig, key="atlas_map", config=PLOT_CONFIG, on_select=_open_head, selection_mode="points")
         caption = ctx.t("atlas.map_caption", **{f"mark_{k}": v for k, v in MARKS.items()})
         if n_layers * n_heads > ANNOTATE_CELLS:
-            caption += " " + ctx.t("atlas.marks_off", n=n_layers * n_heads)
+            caption = ui.joined(ctx.lang, caption, ctx.t("atlas.marks_off", n=n_layers * n_heads))
         st.caption(caption)
     with right:
         curves = {
@@ -331,7 +332,7 @@ def _render_labels(ctx: Controls, atlas: Atlas) -> None:
     lines = []
     for field, label in LABELS.items():
         found = atlas.labelled(label)
-        strongest = ", ".join(
+        strongest = ctx.t("atlas.list_sep").join(
             ctx.t("atlas.head_value", layer=layer, head=head, value=f"{value:.2f}") for layer, head, value in found[:4]
         )
         more = ctx.t("atlas.and_more", n=len(found) - 4) if len(found) > 4 else ""

@@ -132,9 +132,9 @@ def _render_head(
                 file_name("weight", layer=layer, head=head), weights, positions.files, positions.files
             )
         if scale != "linear":
-            caption += " " + ctx.t(f"attention.scale_note_{scale}")
+            caption = ui.joined(ctx.lang, caption, ctx.t(f"attention.scale_note_{scale}"))
         if positions.hidden:
-            caption += " " + ctx.t("attention.hidden_note")
+            caption = ui.joined(ctx.lang, caption, ctx.t("attention.hidden_note"))
         ui.figure(fig, caption, key="heatmap", downloads=[download], lang=ctx.lang)
         _not_an_explanation(ctx)
     with right:

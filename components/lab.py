@@ -346,7 +346,7 @@ def reach_figure(
         share_x=True,
         presentation=presentation,
         width_px=width_px,
-        cell_px=sizes(presentation).cell,
+        cell_px=int(sizes(presentation).cell * 1.3),  # three rows a panel: room for their labels
     )
     fig.update_layout(coloraxis_showscale=False)  # dark or white: a colour bar would say nothing
     return fig
@@ -391,7 +391,7 @@ def _render_reach(ctx: Controls) -> None:
     )
     caption = ctx.t("lab.reach_caption")
     if n < trace.n_positions:
-        caption += " " + ctx.t("lab.reach_first", n=n, total=trace.n_positions)
+        caption = ui.joined(ctx.lang, caption, ctx.t("lab.reach_first", n=n, total=trace.n_positions))
     ui.figure(fig, caption, key="reach")
     header = [ctx.t(f"lab.reach_col_{c}") for c in ("kind", "seen", "connect", "pairs", "sequential")]
     lines = ["| " + " | ".join(header) + " |", "| --- | ---: | ---: | ---: | ---: |"]
@@ -498,7 +498,8 @@ def _render_importance(ctx: Controls) -> None:
         ui.figure(fig, ctx.t("lab.importance_caption"), key="importance")
     with right:
         rho = "—" if math.isnan(result.spearman_l2) else f"{result.spearman_l2:+.2f}"
-        st.metric(ctx.t("lab.importance_rho"), rho, help=ctx.t("lab.importance_rho_help"))
+        st.markdown(f"#### {ctx.t('lab.importance_rho')}", help=ctx.t("lab.importance_rho_help"))
+        st.markdown(f"## ρ = {rho}")
         top_weight = int(result.keys[np.argmax(result.weights)])
         top_effect = int(result.keys[np.argmax(result.l2)])
         st.markdown(

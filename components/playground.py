@@ -69,8 +69,10 @@ def _widgets(ctx: Controls) -> tuple[int, int]:
     keep = {"persist_state": "session"}
     # Three rows of four (the third column holds the mask's buttons); six rows of two in a projector's
     # narrower, larger-lettered panel.
-    widths = [1, 1] if ctx.presentation else [3, 3, 4, 2]
-    places = [place for _ in range(12 // len(widths)) for place in st.columns(widths)]
+    rows = [[1, 1]] * 6 if ctx.presentation else [[2.5, 2.5, 4.8, 2.2]] * 3
+    if ctx.presentation:
+        rows[3] = [2.6, 1]  # the mask's four buttons in larger letters need most of the row
+    places = [place for widths in rows for place in st.columns(widths)]
     (at_d_model, at_heads, at_layers, at_layer, at_normalizer, at_temperature, at_mask, at_window) = places[:8]
     (at_scale, at_positions, at_chars, at_seed) = places[8:]
     d_options = sorted({*D_MODELS, int(state["pg_d_model"])})

@@ -140,5 +140,5 @@ def _render_weights(ctx: Controls, trace: AttentionTrace) -> None:
     )
     shared = trace.n_heads // max(1, len(set(trace.kv_heads))) if trace.kv_heads else 1
     if shared > 1:
-        caption += " " + ctx.t("qkv.weights_shared", kv=trace.kv_head(head), group=shared)
+        caption = ui.joined(ctx.lang, caption, ctx.t("qkv.weights_shared", kv=trace.kv_head(head), group=shared))
     ui.figure(fig, caption, key="qkv_weights")

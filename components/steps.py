@@ -388,7 +388,7 @@ def _render_after(ctx: Controls, trace: AttentionTrace, layer: int, head: int, i
     st.subheader(ctx.t("steps.after_title"))
     values = {"n_heads": n_heads, "d": d_head, "width": width, "d_model": d_model, "last": n_heads - 1}
     story = "steps.after_pre_norm" if loaded.decoder else "steps.after_post_norm"
-    st.markdown(ctx.t("steps.step7", **values) + " " + ctx.t(story, next=layer + 1))
+    st.markdown(ui.joined(ctx.lang, ctx.t("steps.step7", **values), ctx.t(story, next=layer + 1)))
     rows = min(trace.n_positions, ui.row_capacity(ctx.presentation))
     first, last = centred_range(i, trace.n_positions, rows)
     concat = lt.concat[first : last + 1]  # [rows, head · d_head]
@@ -417,7 +417,7 @@ def _render_after(ctx: Controls, trace: AttentionTrace, layer: int, head: int, i
     )
     caption = ctx.t("steps.after_caption", head=head, first=head * d_head, last=(head + 1) * d_head - 1)
     if row_stride > 1 or col_stride > 1:
-        caption += " " + ctx.t("steps.w_o_strided", stride=max(row_stride, col_stride))
+        caption = ui.joined(ctx.lang, caption, ctx.t("steps.w_o_strided", stride=max(row_stride, col_stride)))
     downloads = [
         ui.Download(
             file_name("w_o", layer=layer),

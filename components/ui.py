@@ -68,6 +68,11 @@ def figure(
     st.caption(caption)
 
 
+def joined(lang: str, *sentences: str) -> str:
+    """Sentences one after another: with a space in English, none in Chinese (whose full stop ends them)."""
+    return ("" if lang == "zh" else " ").join(s for s in sentences if s)
+
+
 def token_chips(tokens: tuple[str, ...], special: np.ndarray, lang: str, folded: bool = False) -> None:
     """The tokens with their positions, as the model sees them; a long text's chips (more than FOLD_CHIPS)
     fold into a summary that opens on demand, and `folded` puts them behind a button (a projector's header)."""

@@ -300,7 +300,7 @@ def test_the_page_s_rho_is_the_rank_correlation_of_its_bars():
     d = rank(weights) - rank(effects)
     n = len(d)
     rho = 1 - 6 * (d * d).sum() / (n * (n * n - 1))
-    assert at.metric[0].value == f"{rho:+.2f}"
+    assert f"## ρ = {rho:+.2f}" in [m.value for m in at.markdown]
 
 
 # ── Positional encoding ───────────────────────────────────────────────────────────────────────────
