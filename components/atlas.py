@@ -148,16 +148,12 @@ def atlas_figure(
     zmax = 1.0 if field in SHARES else float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
     panel = Panel(z, list(range(n_heads)), list(range(n_layers)), x_title=head_title, y_title=layer_title)
     s = sizes(presentation)
-    height = int(min(max(26 * n_layers, 220), 470)) + 150
-    fig = heatmap_grid(
-        [panel],
-        title=title,
-        value_name=value_name,
-        zmax=zmax,
-        presentation=presentation,
-        height=height,
-        width_px=width_px,
-    )
+    sizing = {
+        "presentation": presentation,
+        "width_px": width_px,
+        "height": int(min(max(26 * n_layers, 220), 470)) + 150,
+    }
+    fig = heatmap_grid([panel], title=title, value_name=value_name, zmax=zmax, **sizing)
     layers, heads = np.divmod(np.arange(n_layers * n_heads), n_heads)  # [cell] each, row-major
     names = hover_names or {f: f for f in FIELDS}
     hover = "<br>".join(
@@ -261,30 +257,14 @@ def render(ctx: Controls) -> None:
     at_corpus, at_field = st.columns([1.3, 5], vertical_alignment="bottom")
     if st.session_state.get("atlas_corpus") not in corpora:  # a link's corpus this model has no statistics for
         st.session_state["atlas_corpus"] = corpora[0]
-    corpus = at_corpus.segmented_control(
-        ctx.t("atlas.corpus"),
-        corpora,
-        key="atlas_corpus",
-        required=True,
-        format_func=lambda c: ctx.t(f"atlas.corpus_{c}"),
-        persist_state="session",
-    )
-    field = at_field.segmented_control(
-        ctx.t("atlas.statistic"),
-        FIELDS,
-        key="atlas_field",
-        required=True,
-        format_func=lambda f: ctx.t(f"atlas.stat_{f}"),
-        help=ctx.t("atlas.statistic_help"),
-        persist_state="session",
-    )
+    corpus = ui.choice(ctx, "atlas.corpus", corpora, "atlas_corpus", place=at_corpus, helped=False)
+    field = ui.choice(ctx, "atlas.statistic", FIELDS, "atlas_field", place=at_field)
     if "zh" not in corpora:
         st.caption(ctx.t("atlas.no_chinese", model=name))
     with st.spinner(ctx.t("atlas.computing", model=name)):
-        atlas = atlas_for(name, corpus or corpora[0])
+        atlas = atlas_for(name, corpus)
     if atlas.unknown is not None and atlas.unknown > 0.05:
         st.warning(ctx.t("atlas.unknown", share=f"{atlas.unknown:.0%}", model=name), icon="🈚")
-    field = field or FIELDS[0]
     _render_map(ctx, atlas, field)
 
 
@@ -292,7 +272,7 @@ def _render_map(ctx: Controls, atlas: Atlas, field: str) -> None:
     n_layers, n_heads = atlas.shape
     chosen = (ctx.layer, ctx.head) if ctx.layer < n_layers and ctx.head < n_heads else None
     left, right = st.columns([3, 2], gap="medium")
-    names = {f: ctx.t(f"atlas.stat_{f}") for f in FIELDS}
+    names = {f: ctx.t(f"atlas.statistic_{f}") for f in FIELDS}
     with left:
         fig = atlas_figure(
             atlas,

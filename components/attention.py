@@ -146,28 +146,12 @@ def _render_head(
 
 def _display_settings(ctx: Controls) -> tuple[str, str]:
     """What the heatmap shows, its colour scale, and words instead of pieces: one compact block."""
-    keep = {"persist_state": "session"}
-    show = st.segmented_control(
-        ctx.t("attention.show"),
-        SHOWS,
-        key="att_show",
-        required=True,
-        format_func=lambda v: ctx.t(f"attention.show_{v}"),
-        help=ctx.t("attention.show_help"),
-        **keep,
-    )
+    show = ui.choice(ctx, "attention.show", SHOWS, "att_show")
     at_scale, at_words = st.columns([3, 2], vertical_alignment="bottom")
-    scale = at_scale.segmented_control(
-        ctx.t("attention.scale"),
-        SCALES,
-        key="att_scale",
-        required=True,
-        format_func=lambda v: ctx.t(f"attention.scale_{v}"),
-        help=ctx.t("attention.scale_help"),
-        **keep,
-    )
+    scale = ui.choice(ctx, "attention.scale", SCALES, "att_scale", place=at_scale)
+    keep = {"persist_state": "session"}
     at_words.toggle(ctx.t("attention.words"), key="att_words", help=ctx.t("attention.words_help"), **keep)
-    return show or SHOWS[0], scale or SCALES[0]
+    return show, scale
 
 
 def _open_importance() -> None:
@@ -222,13 +206,8 @@ def _render_layer(
         download = ui.Download(
             file_name("head_average", layer=layer), average, positions.files, positions.files, ctx.t("attention.mean")
         )
-        ui.figure(
-            fig,
-            ctx.t("attention.average_caption", n_heads=trace.n_heads),
-            key="average",
-            downloads=[download],
-            lang=ctx.lang,
-        )
+        caption = ctx.t("attention.average_caption", n_heads=trace.n_heads)
+        ui.figure(fig, caption, key="average", downloads=[download], lang=ctx.lang)
     with right:
         title = _title(ctx, "attention.rollout_title", positions, window, layer=layer)
         fig = ui.window_heatmap(

@@ -34,6 +34,7 @@ from model.hand import DEFAULT_INPUTS, DEFAULT_W_K, DEFAULT_W_Q, DEFAULT_W_V, Ha
 from model.importance import Importance, ablation_effects
 from model.reach import operations, reach_table, steps_to_connect
 from model.scaling import DotProductSpread, spread_by_width
+from model.trace import AttentionTrace
 
 TABS = ("hand", "sqrt_d", "reach", "importance")
 WIDTHS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)  # the head widths the √d experiment offers
@@ -363,12 +364,19 @@ def reach_rows(n: int, window: int) -> list[tuple[str, int, int | None, int, int
     return rows
 
 
-def _render_reach(ctx: Controls) -> None:
-    st.markdown(ctx.t("lab.reach_intro"))
+def _sentence_trace(ctx: Controls, intro: str) -> AttentionTrace | None:
+    """A tab's paragraph, then the sentence's trace; None (with a hint) when the sentence box is empty."""
+    st.markdown(ctx.t(intro))
     if not ctx.text.strip():
         st.info(ctx.t("app.empty_text"), icon="✍️")
+        return None
+    return get_trace(ctx.text)
+
+
+def _render_reach(ctx: Controls) -> None:
+    trace = _sentence_trace(ctx, "lab.reach_intro")
+    if trace is None:
         return
-    trace = get_trace(ctx.text)
     n = min(trace.n_positions, ui.key_capacity(ctx.presentation, row_label="00 xxxxxxxxxxxx"))
     labels = token_labels(trace.tokens[:n])
     at_token, at_window = st.columns(2)
@@ -456,11 +464,9 @@ def importance_figure(
 
 
 def _render_importance(ctx: Controls) -> None:
-    st.markdown(ctx.t("lab.importance_intro"))
-    if not ctx.text.strip():
-        st.info(ctx.t("app.empty_text"), icon="✍️")
+    trace = _sentence_trace(ctx, "lab.importance_intro")
+    if trace is None:
         return
-    trace = get_trace(ctx.text)
     layer, head, n = ctx.layer, ctx.head, trace.n_positions
     labels = token_labels(trace.tokens)
     checked_state("lab_query", Param("int", min(1, n - 1), 0, n - 1))

@@ -240,6 +240,21 @@ def _take_window(key: str, positions: Shown, capacity: int) -> None:
         st.session_state[key] = _fitted(moved, positions, capacity)
 
 
+def choice(ctx: Controls, strings: str, options: Sequence, key: str, place=st, helped: bool = True):
+    """A segmented control kept under its URL parameter `key`: labelled by the i18n string `strings`, each option v
+    by `strings`_v, its help (when `helped`) by `strings`_help. Returns the option chosen."""
+    chosen = place.segmented_control(
+        ctx.t(strings),
+        options,
+        key=key,
+        required=True,
+        format_func=lambda v: ctx.t(f"{strings}_{v}"),
+        help=ctx.t(f"{strings}_help") if helped else None,
+        persist_state="session",
+    )
+    return options[0] if chosen is None else chosen
+
+
 def intro(ctx: Controls, text: str) -> None:
     """A view's opening paragraph; on a projector behind a small button (the teacher says it), so the
     figure fits the first screen."""
