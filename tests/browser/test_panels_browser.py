@@ -89,6 +89,6 @@ def test_the_view_picker_stays_on_one_row_on_a_projector(new_lab, lang):
                   edge: group.getBoundingClientRect().right};
         }"""
     )
-    assert row["n"] == 9, row
+    assert row["n"] >= 9, row  # nine views for an encoder (a decoder may be offered more)
     assert row["tops"] == 1, f"the view picker wraps onto {row['tops']} rows"
     assert row["fits"] and row["right"] <= row["edge"] + 1, f"a view's label is cut off: {row}"
