@@ -241,9 +241,10 @@ def heatmap_grid(
         return not share_x or r == n_rows - 1
 
     def cells_px(row: list[Panel | None]) -> int:
+        labelled = [len(p.y) for p in row if p is not None and _is_category(p.y)]
+        if labelled:  # every token label readable; a numbered panel beside them (W^O's dimensions) stretches along
+            return max(labelled) * max(s.cell, cell_px or 0)
         rows = max((len(p.y) for p in row if p is not None), default=1)
-        if any(_is_category(p.y) for p in row if p is not None):
-            return rows * max(s.cell, cell_px or 0)
         return int(min(max(6 * rows, 150), 420))
 
     above = [s.font * 1.7 if any(p is not None and p.title for p in row) else 0.0 for row in grid]
@@ -531,6 +532,52 @@ def _column_labels_px(s: Sizes, labels: Sequence) -> float:
     if not _is_category(labels) or max(len(str(label)) for label in labels) <= 3:
         return s.tick * 1.6
     return max(text_px(str(label), s.tick) for label in labels) * _SIN + s.tick * 0.5 + 4
+
+
+def mixing_figure(
+    concat: np.ndarray,
+    w_o: np.ndarray,
+    output: np.ndarray,
+    labels: list[str],
+    *,
+    d_head: int,
+    w_dims: np.ndarray,
+    w_cols: np.ndarray | None = None,
+    panel_titles: tuple[str, str, str],
+    title: str = "",
+    dim_title: str = "dimension",
+    in_title: str = "concat dimension",
+    out_title: str = "output dimension",
+    presentation: bool = False,
+) -> go.Figure:
+    """Multi-head attention's last step: concat [pos, n_heads·d_head] · W^O [n_heads·d_head, d_model] → output
+    [pos, d_model], side by side, each on its own signed colour scale (x·W layout: W^O's rows read the concat).
+
+    Lines mark where one head's block ends: columns of concat, rows of W^O. w_dims names the rows of W^O that
+    are drawn and w_cols its columns (default: the same; all of them, or every s-th for a large d_model).
+    """
+    dims = list(range(concat.shape[1]))
+    out_dims = list(range(output.shape[1]))
+    shown_dims = [int(d) for d in w_dims]
+    shown_cols = shown_dims if w_cols is None else [int(d) for d in w_cols]
+    edges = tuple(h * d_head - 0.5 for h in range(1, concat.shape[1] // d_head))
+    panels = [
+        Panel(concat, dims, labels, title=panel_titles[0], x_title=dim_title, name=panel_titles[0], rules_x=edges),
+        Panel(
+            w_o,
+            shown_cols,
+            shown_dims,
+            title=panel_titles[1],
+            x_title=out_title,
+            y_title=in_title,
+            name=panel_titles[1],
+            rules_y=edges,  # in dimension numbers, so they hold when only every s-th row is drawn
+        ),
+        Panel(output, out_dims, labels, title=panel_titles[2], x_title=dim_title, name=panel_titles[2]),
+    ]
+    return heatmap_grid(
+        panels, title=title, value_name="", scale="signed", shared_scale=False, presentation=presentation
+    )
 
 
 # ── Other figures: lines ──────────────────────────────────────────────────────────────────────────

@@ -17,6 +17,7 @@ from typing import Any
 from components.views import DEFAULT_VIEW
 from components.views import VIEWS as VIEW_TABLE
 from model.attention import MASK_KINDS, NORMALIZERS
+from model.heads import FIELDS as HEAD_FIELDS
 from model.playground import D_MODEL_RANGE, N_HEADS_RANGE, N_LAYERS_RANGE, SEED_RANGE, TEMPERATURE_RANGE
 from model.registry import CHINESE_READER, DEFAULT_MODEL
 
@@ -60,6 +61,11 @@ PARAMS: dict[str, Param] = {
     "rope_head": Param("int", 0, 0, 63),
     "rope_pair": Param("int", 0, 0, 511),
     "hide_special": Param("bool", False),
+    "att_show": Param("choice", "weights", choices=("weights", "sent")),  # α′, or ‖α′·v·W^O‖ (what each key sends)
+    "att_scale": Param("choice", "linear", choices=("linear", "row", "log")),  # the α′ heatmap's colour scale
+    "att_words": Param("bool", False),  # the Attention view's matrices over words instead of sub-word pieces
+    "atlas_corpus": Param("choice", "en", choices=("en", "zh")),  # the head atlas's corpus
+    "atlas_field": Param("choice", "prev", choices=HEAD_FIELDS),  # … and the statistic its map is coloured by
     "present": Param("bool", False),
     "pe_d_model": Param("int", 64, 2, 1024),
     "pe_positions": Param("int", 64, 1, MAX_POSITIONS),

@@ -15,14 +15,15 @@ import functools
 import math
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from components import ui
 from components.cache import get_playground_trace
 from components.controls import Controls
-from components.figures import Panel, heatmap_grid, overview_png
+from components.figures import mixing_figure, overview_png
+from components.glossary import file_name
 from components.overview import every_head
+from components.params import PARAMS
 from components.positions import Shown, Window, shown
 from components.settings import playground_config, playground_traces, snap_heads
 from model import PlaygroundConfig, valid_head_counts
@@ -31,49 +32,6 @@ from model.trace import AttentionTrace
 
 D_MODELS = (2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 MAX_PANEL_CELLS = 2**16  # per panel of the concat · W^O · output figure
-
-
-def mixing_figure(
-    concat: np.ndarray,
-    w_o: np.ndarray,
-    output: np.ndarray,
-    labels: list[str],
-    *,
-    d_head: int,
-    w_dims: np.ndarray,
-    panel_titles: tuple[str, str, str],
-    title: str = "",
-    dim_title: str = "dimension",
-    in_title: str = "concat dimension",
-    out_title: str = "output dimension",
-    presentation: bool = False,
-) -> go.Figure:
-    """concat [pos, d_model] · W^O [d_model, d_model] → output [pos, d_model], side by side, each on its
-    own signed colour scale.
-
-    Lines mark where one head's block ends: columns of concat, rows of W^O. w_dims names the rows
-    and columns of W^O that are drawn (all of them, or every s-th for a large d_model).
-    """
-    dims = list(range(concat.shape[1]))
-    shown_dims = [int(d) for d in w_dims]
-    edges = tuple(h * d_head - 0.5 for h in range(1, concat.shape[1] // d_head))
-    panels = [
-        Panel(concat, dims, labels, title=panel_titles[0], x_title=dim_title, name=panel_titles[0], rules_x=edges),
-        Panel(
-            w_o,
-            shown_dims,
-            shown_dims,
-            title=panel_titles[1],
-            x_title=out_title,
-            y_title=in_title,
-            name=panel_titles[1],
-            rules_y=edges,  # in dimension numbers, so they hold when only every s-th row is drawn
-        ),
-        Panel(output, dims, labels, title=panel_titles[2], x_title=dim_title, name=panel_titles[2]),
-    ]
-    return heatmap_grid(
-        panels, title=title, value_name="", scale="signed", shared_scale=False, presentation=presentation
-    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -111,8 +69,10 @@ def _widgets(ctx: Controls) -> tuple[int, int]:
     keep = {"persist_state": "session"}
     # Three rows of four (the third column holds the mask's buttons); six rows of two in a projector's
     # narrower, larger-lettered panel.
-    widths = [1, 1] if ctx.presentation else [3, 3, 3.5, 2.5]
-    places = [place for _ in range(12 // len(widths)) for place in st.columns(widths)]
+    rows = [[1, 1]] * 6 if ctx.presentation else [[2.5, 2.5, 4.8, 2.2]] * 3
+    if ctx.presentation:
+        rows[3] = [2.6, 1]  # the mask's four buttons in larger letters need most of the row
+    places = [place for widths in rows for place in st.columns(widths)]
     (at_d_model, at_heads, at_layers, at_layer, at_normalizer, at_temperature, at_mask, at_window) = places[:8]
     (at_scale, at_positions, at_chars, at_seed) = places[8:]
     d_options = sorted({*D_MODELS, int(state["pg_d_model"])})
@@ -154,18 +114,26 @@ def _widgets(ctx: Controls) -> tuple[int, int]:
         at_temperature.caption(ctx.t("playground.temperature_off"))
     mask = at_mask.segmented_control(
         ctx.t("playground.mask"),
-        ("none", "causal", "window"),
+        PARAMS["pg_mask"].choices,
         key="pg_mask",
         required=True,
         format_func=lambda v: ctx.t(f"playground.mask_{v}"),
         help=ctx.t("playground.mask_help"),
         **keep,
     )
-    if mask == "window":
+    if mask in ("window", "window2"):
         at_window.number_input(
             ctx.t("playground.window"), 1, 512, step=1, key="pg_window", help=ctx.t("playground.window_help"), **keep
         )
-    at_scale.toggle(ctx.t("playground.scale"), key="pg_scale", help=ctx.t("playground.scale_help"), **keep)
+    at_scale.toggle(
+        ctx.t("playground.scale"),
+        key="pg_scale",
+        disabled=normalizer == "relu",
+        help=ctx.t("playground.scale_help"),
+        **keep,
+    )
+    if normalizer == "relu":
+        at_scale.caption(ctx.t("playground.scale_off"))
     at_positions.toggle(
         ctx.t("playground.positions"), key="pg_positions", help=ctx.t("playground.positions_help"), **keep
     )
@@ -230,7 +198,7 @@ def _render_heads(
         fig = ui.window_heatmap(ctx, weights[head], positions, window, title, share=share)
         head_rows = [f"head {h} · {label}" for h in range(config.n_heads) for label in positions.files]
         download = ui.Download(
-            f"playground_alpha_layer{layer}",
+            file_name("weight", prefix="playground", layer=layer),
             weights.reshape(-1, trace.n_positions),  # [head · query_pos, key_pos]
             head_rows,
             positions.files,
@@ -266,7 +234,7 @@ def _render_mixing(ctx: Controls, config: PlaygroundConfig, trace: AttentionTrac
     concat, output = lt.concat[:rows], lt.output[:rows]  # [pos, d_model] each
     positions = shown(trace, False).first(rows)
     titles = (
-        f"concat(b<sub>0</sub> … b<sub>{config.n_heads - 1}</sub>)  [{rows} × {config.d_model}]",
+        f"concat(b<sup>(0)</sup> … b<sup>({config.n_heads - 1})</sup>)  [{rows} × {config.d_model}]",
         f"W<sup>O</sup>  [{config.d_model} × {config.d_model}]",
         ctx.t("playground.output_panel", n=rows, d=config.d_model),
     )
@@ -288,7 +256,7 @@ def _render_mixing(ctx: Controls, config: PlaygroundConfig, trace: AttentionTrac
     w_files = [f"dim {d}" for d in w_dims]
     downloads = [
         ui.Download(f"playground_concat_layer{layer}", concat, positions.files, dims, "concat"),
-        ui.Download(f"playground_W_O_layer{layer}", w_o, w_files, w_files, "W^O"),
+        ui.Download(file_name("w_o", prefix="playground", layer=layer), w_o, w_files, w_files, "W^O"),
         ui.Download(f"playground_output_layer{layer}", output, positions.files, dims, ctx.t("playground.output")),
     ]
     caption = ctx.t("playground.mixing_caption", n_heads=config.n_heads, d_head=config.d_head)

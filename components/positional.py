@@ -469,7 +469,12 @@ def _render_similarity(ctx: Controls, pe: np.ndarray) -> None:
     )
     rows = [f"pos {i}" for i in range(pe.shape[0])]
     download = ui.Download("positional_similarity", similarity, rows, rows)
-    caption = ctx.t("positional.similarity_caption", half=f"{pe.shape[1] / 2:g}")
+    caption = ctx.t(
+        "positional.similarity_caption",
+        half=" – ".join(
+            dict.fromkeys(f"{v:.4g}" for v in (np.diagonal(similarity).min(), np.diagonal(similarity).max()))
+        ),
+    )
     ui.figure(fig, caption, key="pe_similarity", downloads=[download], lang=ctx.lang)
 
 

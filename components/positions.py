@@ -1,5 +1,5 @@
-"""Which positions of a trace a view shows: all of them or all but the special tokens, and, for a long
-text, a window of them small enough that every label can be read.
+"""Which positions of a trace a view shows: all of them or all but the special tokens, its words instead of
+its sub-word pieces, and, for a long text, a window of them small enough that every label can be read.
 
 Pure numpy (no Streamlit), written once for every view that hides [CLS]/[SEP] or shows a window.
 """
@@ -13,13 +13,14 @@ import numpy as np
 from components.figures import plain_labels, token_labels
 from model.analysis import renormalize_without
 from model.trace import AttentionTrace
+from model.words import Words, word_groups
 
 
 @dataclass(frozen=True)
 class Shown:
-    """The positions a view draws, in order, with their tokens and labels."""
+    """The positions a view draws, in order, with their tokens and labels (or its words: see `shown_words`)."""
 
-    positions: np.ndarray  # [shown] indices into the trace's positions
+    positions: np.ndarray  # [shown] indices into the trace's positions (into its words, for shown_words)
     tokens: tuple[str, ...]
     special: np.ndarray  # [shown] bool
     labels: list[str]  # for Plotly, escaped: "5 river"
@@ -60,13 +61,24 @@ class Shown:
 
 def shown(trace: AttentionTrace, hide_special: bool) -> Shown:
     """All positions, or all but [CLS]/[SEP] when asked, unless that would leave nothing."""
-    special = trace.is_special()
+    return _shown(trace.tokens, trace.is_special(), hide_special)
+
+
+def shown_words(trace: AttentionTrace, hide_special: bool) -> tuple[Shown, Words]:
+    """The trace's words instead of its pieces (model/words.py), all or all but the special ones: a view merges
+    a [..., query_pos, key_pos] matrix with `merge_words(matrix, words)`, then draws it through the Shown,
+    whose positions are word indices. Labels are "index word", the index counting words."""
+    words = word_groups(trace.tokens, trace.is_special(), trace.word_ids)
+    return _shown(words.labels, np.array(words.special, dtype=bool), hide_special), words
+
+
+def _shown(tokens: tuple[str, ...], special: np.ndarray, hide_special: bool) -> Shown:
     hide = hide_special and special.any() and not special.all()
-    keep = np.flatnonzero(~special) if hide else np.arange(trace.n_positions)
-    labels, files = token_labels(trace.tokens), plain_labels(trace.tokens)
+    keep = np.flatnonzero(~special) if hide else np.arange(len(tokens))
+    labels, files = token_labels(tokens), plain_labels(tokens)
     return Shown(
         positions=keep,
-        tokens=tuple(trace.tokens[i] for i in keep),
+        tokens=tuple(tokens[i] for i in keep),
         special=special[keep],
         labels=[labels[i] for i in keep],
         files=[files[i] for i in keep],

@@ -1,8 +1,9 @@
 """The Q · K · V view: one head's queries, keys and values, the slices of W^Q, W^K, W^V that make
 them, and the scores Q·Kᵀ/√d_head, each with its shape in its title.
 
-The article writes one token at a time, qᵢ = W^q·aᵢ; BERT computes every token at once as
-Q = X·W^Qᵀ + b, X holding the tokens' vectors aᵢ as rows. Figures are pure builders; render() draws.
+The article writes one token at a time, qᵢ = W^q·aᵢ, and all of them as the columns of I (Q = W^q·I); the
+models compute every token at once with the tokens as rows, Q = X·W^qᵀ (+ a bias where the model has one),
+X = Iᵀ holding the vectors aᵢ as rows. Figures are pure builders; render() draws.
 """
 
 from __future__ import annotations
@@ -13,10 +14,20 @@ from components import ui
 from components.cache import get_model, get_trace
 from components.controls import Controls
 from components.figures import Panel, heatmap_figure, heatmap_grid
+from components.glossary import file_name
 from components.positions import Shown, shown
 from model.trace import AttentionTrace
 
 PROJECTIONS = ("Q", "K", "V")
+MATRICES = {"Q": "q", "K": "k", "V": "v"}  # the glossary's W^q, W^k, W^v (code: W_Q, W_K, W_V)
+
+
+def projection_title(name: str, n: int, d: int, rotary: bool) -> str:
+    """A panel's title, the formula with the shape: "Q = X·W<sup>q</sup>ᵀ  [n × d]"; with rotary positions
+    (RoPE) q and k are turned after the product, which the title says."""
+    product = f"X·W<sup>{MATRICES[name]}</sup>ᵀ"
+    formula = f"RoPE({product})" if rotary and name in ("Q", "K") else product
+    return f"{name} = {formula}  [{n} × {d}]"
 
 
 def render(ctx: Controls) -> None:
@@ -52,7 +63,7 @@ def _render_projections(ctx: Controls, trace: AttentionTrace, positions: Shown, 
                 m[window.rows],
                 features,
                 rows,
-                title=f"{name} = X·W<sup>{name}ᵀ</sup> + b  [{n} × {d}]",
+                title=projection_title(name, n, d, trace.rope_base is not None),
                 x_title=ctx.t("qkv.feature"),
                 y_title=ctx.t("common.position"),
                 name=name,
@@ -85,16 +96,18 @@ def _render_projections(ctx: Controls, trace: AttentionTrace, positions: Shown, 
         annotate=n <= 12,
         presentation=p,
     )
-    download = ui.Download(f"scores_layer{layer}_head{head}", scores, positions.files, positions.files)
+    download = ui.Download(file_name("score", layer=layer, head=head), scores, positions.files, positions.files)
     ui.figure(fig, ctx.t("qkv.scores_caption", d=d, n=n), key="qkv_scores", downloads=[download], lang=ctx.lang)
 
 
 def _render_weights(ctx: Controls, trace: AttentionTrace) -> None:
-    """The rows of W^Q, W^K, W^V that belong to the head, stacked on one column axis."""
+    """The rows of W^q, W^k, W^v that belong to the head, stacked on one column axis. With grouped-query
+    attention the head reads the rows of W^k and W^v of its key/value head, which other heads share."""
     layer, head = ctx.layer, ctx.head
     d, d_model = trace.d_head, trace.d_model
     weights = get_model().head_weights(layer, head)  # each [d_head, d_model]
     first, last = head * d, (head + 1) * d - 1
+    rows = {"Q": head * d, "K": trace.kv_head(head) * d, "V": trace.kv_head(head) * d}  # each matrix's first row
     fig = heatmap_grid(
         [
             Panel(
@@ -102,11 +115,16 @@ def _render_weights(ctx: Controls, trace: AttentionTrace) -> None:
                 list(range(d_model)),
                 list(range(d)),
                 title=ctx.t(
-                    "qkv.weight_panel", name=f"W<sup>{name}</sup>", first=first, last=last, rows=d, cols=d_model
+                    "qkv.weight_panel",
+                    name=f"W<sup>{MATRICES[name]}</sup>",
+                    first=rows[name],
+                    last=rows[name] + d - 1,
+                    rows=d,
+                    cols=d_model,
                 ),
                 x_title=ctx.t("qkv.input_dimension"),
                 y_title=ctx.t("qkv.feature"),
-                name=f"W<sup>{name}</sup>",
+                name=f"W<sup>{MATRICES[name]}</sup>",
             )
             for name in PROJECTIONS
         ],
@@ -120,4 +138,7 @@ def _render_weights(ctx: Controls, trace: AttentionTrace) -> None:
     caption = ctx.t(
         "qkv.weights_caption", head=head, first=first, last=last, d=d, d_model=d_model, n_heads=trace.n_heads
     )
+    shared = trace.n_heads // max(1, len(set(trace.kv_heads))) if trace.kv_heads else 1
+    if shared > 1:
+        caption = ui.joined(ctx.lang, caption, ctx.t("qkv.weights_shared", kv=trace.kv_head(head), group=shared))
     ui.figure(fig, caption, key="qkv_weights")

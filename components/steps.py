@@ -8,10 +8,12 @@ The article's six steps for one output bᵢ, in its notation:
     ④ mask                             hidden keys become −∞ (the pretrained encoder has none)
     ⑤ α′ᵢⱼ = softmax_j(αᵢⱼ)            or ReLU, then divide by the row sum
     ⑥ bᵢ  = Σⱼ α′ᵢⱼ·vⱼ                 (vⱼ = W^v·aⱼ); bᵢ is row i of the head's z
+    ⑦ concat over the heads, ·W^O, residual, norm, feed-forward: what the layer does with every head's bᵢ
 
 The math is pure numpy in float64 (`attention_weights`, `query_step`, `step_frame`, `check_head`), so
 it works on any trace, pretrained or playground, and the tests hold it against the model's torch code.
-The view recomputes α′ from the trace's Q and K and shows how far the model's own α′ is from it.
+The view recomputes α′ from the trace's Q and K in float64 and shows how far the α′ drawn (float32) is from it,
+and recomputes bᵢ and shows how far it is from the z the model's forward pass stored.
 """
 
 from __future__ import annotations
@@ -25,16 +27,19 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components import ui
-from components.cache import get_trace
+from components.cache import get_model, get_trace
 from components.controls import Controls, checked_state, show_notices
-from components.figures import BLUES, Bars, Panel, heatmap_grid, token_labels
+from components.figures import BLUES, Bars, Panel, heatmap_grid, mixing_figure, token_labels
+from components.glossary import file_name
 from components.keys import QUERY_LIMIT
 from components.positions import centred_range
+from model.analysis import layer_w_o
 from model.trace import AttentionTrace
 
 FIGURE_SHARE = 0.6  # the figure's column (3 of 2 + 3)
 LISTED = 12  # hidden keys named one by one in step ④; the rest are counted
 TOLERANCE = 1e-5  # float32 model vs float64 recomputation: agreement closer than this is a ✓
+MAX_W_O_SIDE = 256  # W^O is drawn with at most this many rows and columns (every s-th of a wider one)
 COLUMNS = ("token", "q·k", "÷√d", "mask", "α′", "‖α′·v‖")  # step_frame's columns; the view translates two
 
 
@@ -167,6 +172,14 @@ def check_head(trace: AttentionTrace, layer: int, head: int, step: QueryStep, qu
     )
 
 
+def full_w_o(w_o_heads: np.ndarray) -> np.ndarray:
+    """W^O of a layer in x·W layout, from every head's slice in nn.Linear layout: rows are the concatenated
+    heads' dimensions (head h's block first h·d_head … ), columns the model's.
+    [head, d_model, d_head] -> [head · d_head, d_model]"""
+    n_heads, d_model, d_head = w_o_heads.shape
+    return w_o_heads.transpose(0, 2, 1).reshape(n_heads * d_head, d_model)  # [head · d_head, d_model]
+
+
 # ── The figure, pure Plotly ───────────────────────────────────────────────────────────────────────
 
 
@@ -228,11 +241,13 @@ def _token(tokens: tuple[str, ...], j: int) -> str:
 def render(ctx: Controls) -> None:
     trace = get_trace(ctx.text)
     ui.trace_notices(ctx.lang, trace)
-    render_trace(ctx, trace, ctx.layer, ctx.head)
+    i = render_trace(ctx, trace, ctx.layer, ctx.head)
+    _render_after(ctx, trace, ctx.layer, ctx.head, i)
 
 
-def render_trace(ctx: Controls, trace: AttentionTrace, layer: int, head: int) -> None:
-    """The six steps for the query picked in the widget "query", on any trace (pretrained or playground)."""
+def render_trace(ctx: Controls, trace: AttentionTrace, layer: int, head: int) -> int:
+    """The six steps for the query picked in the widget "query", on any trace (pretrained or playground);
+    returns the query."""
     left, right = st.columns([2, 3], gap="medium")
     with left:
         i = _pick_query(ctx, trace)
@@ -242,6 +257,7 @@ def render_trace(ctx: Controls, trace: AttentionTrace, layer: int, head: int) ->
         _render_figure(ctx, trace, step, layer, head, i)
         _render_checks(ctx, trace, check_head(trace, layer, head, step, i), i)
     _render_table(ctx, trace, step, i)
+    return i
 
 
 def _pick_query(ctx: Controls, trace: AttentionTrace) -> int:
@@ -359,3 +375,56 @@ def _render_table(ctx: Controls, trace: AttentionTrace, step: QueryStep, i: int)
             key="steps_table",
         )
     st.caption(ctx.t("steps.table_caption"))
+
+
+def _render_after(ctx: Controls, trace: AttentionTrace, layer: int, head: int, i: int) -> None:
+    """⑦ What the layer does with every head's bᵢ: concatenate, ·W^O (the chosen model's, drawn), residual, norm,
+    feed-forward. The figure shows the rows around the query: concat, W^O, and concat·W^O (before any bias)."""
+    lt = trace.layers[layer]
+    n_heads, d_head, d_model = trace.n_heads, trace.d_head, trace.d_model
+    loaded = get_model()
+    w_o = full_w_o(layer_w_o(loaded.head_weights, layer, n_heads))  # [head · d_head, d_model]
+    width = w_o.shape[0]
+    st.subheader(ctx.t("steps.after_title"))
+    values = {"n_heads": n_heads, "d": d_head, "width": width, "d_model": d_model, "last": n_heads - 1}
+    story = "steps.after_pre_norm" if loaded.decoder else "steps.after_post_norm"
+    st.markdown(ui.joined(ctx.lang, ctx.t("steps.step7", **values), ctx.t(story, next=layer + 1)))
+    rows = min(trace.n_positions, ui.row_capacity(ctx.presentation))
+    first, last = centred_range(i, trace.n_positions, rows)
+    concat = lt.concat[first : last + 1]  # [rows, head · d_head]
+    output = concat @ w_o  # [rows, d_model]
+    row_stride = max(1, -(-width // MAX_W_O_SIDE))
+    col_stride = max(1, -(-d_model // MAX_W_O_SIDE))
+    labels = token_labels(trace.tokens)[first : last + 1]
+    fig = mixing_figure(
+        concat,
+        w_o[::row_stride, ::col_stride],
+        output,
+        labels,
+        d_head=d_head,
+        w_dims=np.arange(0, width, row_stride),
+        w_cols=np.arange(0, d_model, col_stride),
+        panel_titles=(
+            f"concat(b<sup>(0)</sup> … b<sup>({n_heads - 1})</sup>)  [{last - first + 1} × {width}]",
+            f"W<sup>O</sup>  [{width} × {d_model}]",
+            ctx.t("steps.after_output", n=last - first + 1, d=d_model),
+        ),
+        title=ctx.t("steps.after_figure_title", layer=layer),
+        dim_title=ctx.t("steps.dimension"),
+        in_title=ctx.t("steps.concat_dimension"),
+        out_title=ctx.t("steps.output_dimension"),
+        presentation=ctx.presentation,
+    )
+    caption = ctx.t("steps.after_caption", head=head, first=head * d_head, last=(head + 1) * d_head - 1)
+    if row_stride > 1 or col_stride > 1:
+        caption = ui.joined(ctx.lang, caption, ctx.t("steps.w_o_strided", stride=max(row_stride, col_stride)))
+    downloads = [
+        ui.Download(
+            file_name("w_o", layer=layer),
+            w_o,
+            [f"in {d}" for d in range(width)],
+            [f"out {d}" for d in range(d_model)],
+            "W^O",
+        )
+    ]
+    ui.figure(fig, caption, key="steps_after", downloads=downloads, lang=ctx.lang)

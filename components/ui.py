@@ -43,7 +43,7 @@ def md_escape(text: str) -> str:
 class Download:
     """A matrix on screen offered as CSV and JSON, with its row and column labels."""
 
-    name: str  # the file's name, e.g. "alpha_layer3_head1" (never shown in the page)
+    name: str  # the file's name, e.g. "alpha_prime_layer3_head1" (glossary.file_name; never shown in the page)
     matrix: np.ndarray
     rows: list[str]
     cols: list[str]
@@ -70,6 +70,11 @@ def figure(
             for download in downloads:
                 matrix_downloads(download, lang)
     st.caption(caption)
+
+
+def joined(lang: str, *sentences: str) -> str:
+    """Sentences one after another: with a space in English, none in Chinese (whose full stop ends them)."""
+    return ("" if lang == "zh" else " ").join(s for s in sentences if s)
 
 
 def token_chips(
@@ -142,9 +147,11 @@ def window_heatmap(
     value_name: str = "α′",
     x_title: str = "",
     y_title: str = "",
+    scale: str = "linear",
 ) -> go.Figure:
     """The window of a [query_pos, key_pos] matrix over the shown positions, every label drawn, in a
-    figure `share` of the page wide; values written in the cells of a short sentence."""
+    figure `share` of the page wide, on a linear, per-row or log colour `scale`; values written in the cells
+    of a short sentence."""
     return heatmap_figure(
         matrix[window.rows, window.cols],
         positions.labels[window.cols],
@@ -153,6 +160,7 @@ def window_heatmap(
         x_title=x_title or ctx.t("common.key"),
         y_title=y_title or ctx.t("common.query"),
         value_name=value_name,
+        scale=scale,
         annotate=len(positions) <= 12,
         presentation=ctx.presentation,
         width_px=int(PAGE_PX[ctx.presentation] * share),
@@ -238,6 +246,21 @@ def _take_window(key: str, positions: Shown, capacity: int) -> None:
     moved = st.session_state.get(f"{key}_slider")
     if isinstance(moved, tuple | list) and len(moved) == 2:
         st.session_state[key] = _fitted(moved, positions, capacity)
+
+
+def choice(ctx: Controls, strings: str, options: Sequence, key: str, place=st, helped: bool = True):
+    """A segmented control kept under its URL parameter `key`: labelled by the i18n string `strings`, each option v
+    by `strings`_v, its help (when `helped`) by `strings`_help. Returns the option chosen."""
+    chosen = place.segmented_control(
+        ctx.t(strings),
+        options,
+        key=key,
+        required=True,
+        format_func=lambda v: ctx.t(f"{strings}_{v}"),
+        help=ctx.t(f"{strings}_help") if helped else None,
+        persist_state="session",
+    )
+    return options[0] if chosen is None else chosen
 
 
 def intro(ctx: Controls, text: str) -> None:

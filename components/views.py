@@ -41,6 +41,8 @@ class View:
     applies: Callable[[Any], bool] = any_model  # for which loaded models it is offered
 
     def render(self, ctx: Controls) -> None:
+        """The view, and the glossary's button in the sidebar (every view shows it)."""
+        importlib.import_module("components.notation").glossary_button(ctx.lang)
         importlib.import_module(self.module).render(ctx)
 
 
@@ -55,6 +57,8 @@ VIEWS: dict[str, View] = {
         View("playground", "components.playground", layer_head=False),
         View("compare", "components.compare", chips=True),
         View("training", "components.training", needs_text=False, sentence=False, layer_head=False),
+        View("atlas", "components.atlas", needs_text=False, sentence=False, layer_head=False),
+        View("lab", "components.lab", needs_text=False, chips=True),
     )
 }
 DEFAULT_VIEW = "attention"

@@ -1,8 +1,9 @@
-"""The article's own example, small enough to do by hand: tokens a¹…aⁿ, integer matrices W^q, W^k, W^v.
+"""The article's own example, small enough to do by hand: tokens a₀…aₙ₋₁ (the article counts a¹…aⁿ), integer
+matrices W^q, W^k, W^v.
 
 The article writes vectors as columns (its matrix form):
 
-    I  = [a¹ a² … aⁿ]          [d, n]      column i is token i's input vector
+    I  = [a₀ a₁ … aₙ₋₁]        [d, n]      column i is token i's input vector
     Q  = W^q·I                 [d_k, n]    column i is qᵢ
     K  = W^k·I                 [d_k, n]
     V  = W^v·I                 [d_v, n]
@@ -101,7 +102,7 @@ class HandExample:
         div = f"/√{self.d_k}" if self.scale else ""
         a = f"(A{div})" if self.scale else "A"
         steps = [
-            Step("inputs", "I", "[a¹ … aⁿ]", self.inputs),
+            Step("inputs", "I", "[a₀ … aₙ₋₁]", self.inputs),
             Step("w_q", "W^q", "", self.w_q),
             Step("w_k", "W^k", "", self.w_k),
             Step("w_v", "W^v", "", self.w_v),

@@ -98,7 +98,7 @@ def test_the_view_parameter_offers_the_views_the_app_draws():
     """The link's view names, in the picker's order, are the views README lists, each with a module that draws it."""
     from components.views import VIEWS as TABLE
 
-    expected = ("attention", "next", "qkv", "steps", "positional", "playground", "compare", "training")
+    expected = ("attention", "next", "qkv", "steps", "positional", "playground", "compare", "training", "atlas", "lab")
     assert params.PARAMS["view"].choices == expected == tuple(TABLE)
     for view in TABLE.values():
         assert callable(importlib.import_module(view.module).render), view.name

@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from components.playground import mixing_figure, w_o_shown
+from components.figures import mixing_figure
+from components.playground import w_o_shown
 from components.settings import nearest, playground_config
 from model import PlaygroundConfig, trace_playground
 from tests.apptest import run_app, specs, z_of

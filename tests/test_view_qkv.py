@@ -23,7 +23,7 @@ def trace(pretrained) -> model.AttentionTrace:
 
 @pytest.mark.parametrize("layer, head", [(1, 0), (3, 1), (5, 11)])
 def test_the_weight_slices_shown_make_the_heads_q_k_v(pretrained, trace, layer, head):
-    """Q = X·W^Qᵀ + b with X the previous layer's output: the slice drawn is the one the model used."""
+    """Q = X·W^qᵀ + b with X the previous layer's output: the slice drawn is the one the model used."""
     x = trace.layers[layer - 1].output  # [pos, d_model]
     d = trace.d_head
     rows = slice(head * d, (head + 1) * d)
@@ -56,7 +56,7 @@ def test_q_k_v_share_one_token_axis_and_one_signed_scale(trace):
     assert axis["cmin"] == pytest.approx(-bound, rel=1e-4) and axis["cmax"] == pytest.approx(bound, rel=1e-4)
     assert axis["cmid"] == 0
     assert [a["text"] for a in spec["layout"]["annotations"]] == [
-        f"{name} = X·W<sup>{name}ᵀ</sup> + b  [7 × 32]" for name in "QKV"
+        f"{name} = X·W<sup>{name.lower()}</sup>ᵀ  [7 × 32]" for name in "QKV"
     ]
     assert "matches" not in spec["layout"]["yaxis"] and spec["layout"]["yaxis2"]["matches"] == "y"  # shared rows
     assert spec["layout"]["yaxis2"]["showticklabels"] is False
@@ -86,7 +86,7 @@ def test_the_view_shows_q_k_v_and_scores_with_their_shapes():
     assert len(at.get("plotly_chart")) == 2, "the weights wait in their own tab"
     titles = all_titles(at)
     for name in "QKV":
-        assert f"{name} = X·W<sup>{name}ᵀ</sup> + b  [7 × 32]" in titles
+        assert f"{name} = X·W<sup>{name.lower()}</sup>ᵀ  [7 × 32]" in titles
     assert "[7 × 7]" in titles and "layer 3 · head 1" in titles
     assert specs(at)[0]["data"][0]["y"] == ["0 [CLS]", "1 i", "2 saw", "3 a", "4 saw", "5 .", "6 [SEP]"]
     assert len(at.get("download_button")) == 8

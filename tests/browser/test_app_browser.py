@@ -22,12 +22,14 @@ pytestmark = pytest.mark.browser
 
 VIEWS = {  # URL value → the label on its segmented-control button (English)
     "attention": "Attention",
-    "qkv": "Q · K · V",
-    "steps": "Step by step",
-    "positional": "Positional encoding",
+    "qkv": "Q·K·V",
+    "steps": "Steps",
+    "positional": "Positions",
     "playground": "Playground",
     "compare": "Compare",
-    "training": "Watch it learn",
+    "training": "Training",
+    "atlas": "Atlas",
+    "lab": "Experiments",
 }
 VIEW_FAILED = "This view could not be drawn"
 HOSTILE = [
@@ -212,7 +214,7 @@ def test_png_csv_and_json_downloads(lab: LabPage, tmp_path):
     tokens = ["0 [CLS]", "1 the", "2 bank", "3 of", "4 the", "5 river", "6 [SEP]"]
     with page.expect_download(timeout=EXPECT_MS) as csv_info:
         page.get_by_role("button", name="Download CSV").click()
-    assert csv_info.value.suggested_filename == "alpha_layer3_head1.csv"
+    assert csv_info.value.suggested_filename == "alpha_prime_layer3_head1.csv"
     rows = list(csv.reader(io.StringIO(_read(csv_info.value, tmp_path / "a.csv"))))
     assert rows[0] == ["", *tokens]
     assert [r[0] for r in rows[1:]] == tokens
@@ -221,7 +223,7 @@ def test_png_csv_and_json_downloads(lab: LabPage, tmp_path):
 
     with page.expect_download(timeout=EXPECT_MS) as json_info:
         page.get_by_role("button", name="Download JSON").click()
-    assert json_info.value.suggested_filename == "alpha_layer3_head1.json"
+    assert json_info.value.suggested_filename == "alpha_prime_layer3_head1.json"
     payload = json.loads(_read(json_info.value, tmp_path / "a.json"))
     assert payload["rows"] == tokens and payload["columns"] == tokens
     assert len(payload["values"]) == len(tokens)

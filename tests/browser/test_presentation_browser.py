@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 PROJECTOR = {"width": 1280, "height": 720}
 FULL_HD = {"width": 1920, "height": 1080}
 SCREEN = {"width": 1600, "height": 1000}
-VIEWS = ("attention", "qkv", "steps", "positional", "playground", "compare", "training")
+VIEWS = ("attention", "qkv", "steps", "positional", "playground", "compare", "training", "atlas")
 MIN_TICK_PX = 16
 
 # Where the first chart of the page is drawn, relative to the window, and the sizes of its tick labels

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.browser
 COOKIE = "attention_lab_replica"
 RESTARTED = "The server that held this page stopped"
 RECONNECT_MS = 120_000  # the page notices the dropped socket, reconnects, and the new session runs
-VIEW_LABELS = {"attention": "Attention", "qkv": "Q · K · V", "steps": "Step by step"}
+VIEW_LABELS = {"attention": "Attention", "qkv": "Q·K·V", "steps": "Steps"}
 # What each student opens (the link) and then types (so the sentence reaches the URL through the page).
 STUDENTS = [
     ({"view": "qkv", "layer": "2", "head": "5"}, "The bank of the river"),
