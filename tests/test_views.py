@@ -42,13 +42,11 @@ def test_every_view_module_has_a_render_and_imports_no_other_view():
         assert not imported & (view_modules - {name}), f"{name} imports another view: {imported & view_modules}"
 
 
-def test_a_view_can_apply_to_some_models_only():
-    decoder_only = View("next_word", "components.attention", applies=lambda loaded: loaded.causal)
-    table = {**VIEWS, "next_word": decoder_only}
-    encoder, decoder = SimpleNamespace(causal=False), SimpleNamespace(causal=True)
-    assert [n for n, v in table.items() if v.applies(encoder)] == list(VIEWS)
-    assert [n for n, v in table.items() if v.applies(decoder)] == [*VIEWS, "next_word"]
-    assert offered(encoder) == list(VIEWS)
+def test_the_next_word_view_is_offered_for_a_decoder_only():
+    encoder, decoder = SimpleNamespace(decoder=False), SimpleNamespace(decoder=True)
+    assert offered(decoder) == list(VIEWS)
+    assert offered(encoder) == [name for name in VIEWS if name != "next"]
+    assert offered(SimpleNamespace()) == offered(encoder)  # a model that does not say is not a decoder
 
 
 def test_a_view_that_does_not_apply_falls_back_with_a_notice(monkeypatch):
