@@ -21,8 +21,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas  # noqa: F401 - whole before any figure is built; see below
 import plotly.graph_objects as go
 from PIL import Image
+
+# Plotly checks whether a value is a pandas Series with sys.modules.get("pandas"), without importing it. While
+# one session's thread imports pandas (the first visit to Steps, say), another thread building a figure then
+# finds the half-made module and fails ("partially initialized module 'pandas' has no attribute 'Series'"):
+# 39 failed views in a class of 200 that arrived at once. Importing pandas here, before plotly, has every
+# thread that draws wait for it to be whole.
 
 # Sequential ramp for α′ (white → deep blue), readable on a projector.
 BLUES = [(0.0, "#f7fbff"), (0.25, "#c6dbef"), (0.5, "#6baed6"), (0.75, "#2171b5"), (1.0, "#08306b")]
@@ -612,6 +619,30 @@ def styled_figure(data: list | go.Scatter, layout: dict, presentation: bool, hei
     update_layout by walking its property tree, which cost more than building the figure itself."""
     titled = bool(layout.get("title", {}).get("text"))
     return go.Figure(data, merged(style_layout(presentation, height, titled), layout))
+
+
+def line_series(
+    x: Sequence | np.ndarray,
+    series: Sequence[tuple[np.ndarray, str, str]],
+    hover: str,
+    *,
+    mode: str = "lines",
+    marker_size: int = 0,
+) -> list[go.Scatter]:
+    """One line per (values, name, colour) over x, 3 px wide, for the views' line figures. `hover` is a Plotly
+    hover template in which {name} stands for the series' escaped name."""
+    return [
+        go.Scatter(
+            x=x,
+            y=values,
+            name=name,
+            mode=mode,
+            line={"color": colour, "width": 3},
+            marker={"size": marker_size} if marker_size else None,
+            hovertemplate=hover.replace("{name}", escape(name)),
+        )
+        for values, name, colour in series
+    ]
 
 
 def arc_figure(

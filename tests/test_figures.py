@@ -173,3 +173,34 @@ def test_markdown_escape_leaves_no_active_syntax():
     escaped = md_escape("**b** [x](javascript:alert(1)) $x$ :red[y] <i>")
     for active in ("**b**", "[x](", "$x$", ":red[", "<i>"):
         assert active not in escaped
+
+
+def test_figures_drawn_while_another_session_first_imports_pandas_do_not_fail():
+    """Sessions run on threads: one's first visit to Steps imports pandas while others draw. Plotly looks pandas up
+    in sys.modules without importing it, so a half-imported pandas broke their figures (39 failed views in a
+    class of 200); components.figures imports it whole first. A fresh interpreter, as a new server."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import threading, numpy as np
+errors = []
+def first_visit():
+    import components.steps  # noqa: F401 - imports pandas
+def draw():
+    try:
+        from components.figures import heatmap_figure
+        for _ in range(20):
+            heatmap_figure(np.eye(3), ["a", "b", "c"], ["a", "b", "c"])
+    except Exception as err:  # noqa: BLE001
+        errors.append(repr(err))
+threads = [threading.Thread(target=first_visit)] + [threading.Thread(target=draw) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(len(errors), errors[:1])
+"""
+    root = Path(__file__).resolve().parent.parent
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+        assert out.stdout.strip().startswith("0 "), out.stdout
