@@ -38,6 +38,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -53,7 +54,8 @@ from bench.common import (  # noqa: E402
 )
 from bench.protocol import ProtocolSession, Run  # noqa: E402
 from browserkit.server import rss_mb, streamlit_server  # noqa: E402
-from components.params import VIEWS  # noqa: E402
+from components.views import VIEWS, offered  # noqa: E402
+from model.llama import SMOLLM2_NAME  # noqa: E402
 from model.registry import DEFAULT_MODEL  # noqa: E402
 
 ACTIONS = {"type": 50, "head": 20, "layer": 10, "view": 20}  # what a student does next, and how often
@@ -70,6 +72,17 @@ class Student:
         query = {} if model == DEFAULT_MODEL else {"model": model}
         self.session = ProtocolSession(url, query, timeout_s)
         self.view, self.layer, self.head, self.text = "attention", 3, 1, ""
+        self.views = offered(SimpleNamespace(decoder=model == SMOLLM2_NAME))  # the built-in decoder has Next word
+
+    def actions(self) -> dict[str, int]:
+        """What the page offers on the current view: Training hides the sentence box, several views the layer
+        and head."""
+        shown = VIEWS[self.view]
+        return {
+            kind: weight
+            for kind, weight in ACTIONS.items()
+            if (shown.sentence or kind != "type") and (shown.layer_head or kind not in ("head", "layer"))
+        }
 
     async def join(self) -> Run:
         try:
@@ -80,7 +93,8 @@ class Student:
             return run
 
     async def act(self) -> Run:
-        kind = self.rng.choices(list(ACTIONS), weights=list(ACTIONS.values()))[0]
+        actions = self.actions()
+        kind = self.rng.choices(list(actions), weights=list(actions.values()))[0]
         s = self.session
         if s.closed_unexpectedly or "text" not in s.widgets:
             return await s.rerun(kind)  # records the dropped socket or the missing page
@@ -90,7 +104,7 @@ class Student:
             self.text = text
             return await s.type_sentence(text)
         if kind == "view":
-            self.view = self.rng.choice([v for v in VIEWS if v != self.view])
+            self.view = self.rng.choice([v for v in self.views if v != self.view])
             return await s.pick_view(self.view)
         value, high = (self.head, s.n_options("head") - 1) if kind == "head" else (self.layer, s.n_options("layer") - 1)
         value = value + 1 if value < high and (value == 0 or self.rng.random() < 0.5) else value - 1

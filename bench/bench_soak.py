@@ -22,6 +22,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,7 +47,7 @@ from bench.common import (  # noqa: E402
 from browserkit.chromium import CHROMIUM, LOAD_ARGS  # noqa: E402
 from browserkit.server import rss_mb, streamlit_server  # noqa: E402
 from components.i18n import LANG_NAMES  # noqa: E402
-from components.params import VIEWS  # noqa: E402
+from components.views import VIEWS, offered  # noqa: E402
 
 THINK_S = (1.0, 5.0)
 RSS_EVERY_S = 10.0
@@ -74,8 +75,22 @@ ODD_TEXTS = [
 ]
 
 
+SOAK_VIEWS = offered(SimpleNamespace(decoder=False))  # the default model (MiniLM) is an encoder: no Next word
+
+
+def open_actions(view: str) -> dict[str, int]:
+    """The actions the page offers on `view`: Training hides the sentence box, several views the layer and head."""
+    shown = VIEWS[view]
+    return {
+        kind: weight
+        for kind, weight in ACTIONS.items()
+        if (shown.sentence or not kind.startswith("type")) and (shown.layer_head or kind not in ("head", "layer"))
+    }
+
+
 async def do_something(student: Student, counter: Counter) -> None:
-    kind = student.rng.choices(list(ACTIONS), weights=list(ACTIONS.values()))[0]
+    actions = open_actions(student.view)
+    kind = student.rng.choices(list(actions), weights=list(actions.values()))[0]
     counter[kind] += 1
     rng = student.rng
     if kind == "type":
@@ -87,7 +102,7 @@ async def do_something(student: Student, counter: Counter) -> None:
     elif kind in ("head", "layer"):
         await student.step_slider(kind)
     elif kind == "view":
-        await student.pick_view(rng.choice([v for v in VIEWS if v != student.view]))
+        await student.pick_view(rng.choice([v for v in SOAK_VIEWS if v != student.view]))
     else:
         await student.pick_language(next(lang for lang in LANG_NAMES if lang != student.lang))
 
