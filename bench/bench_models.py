@@ -133,6 +133,7 @@ def reference(loaded: LoadedModel, folder: Path, device: torch.device):
     from model.export import export
 
     logging.set_verbosity_error()  # no load report: the pooler BertModel adds is not in the export, and not used
+    logging.disable_progress_bar()
     export(loaded, folder)
     return AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval().to(device)
 

@@ -8,6 +8,7 @@ Figures come from the one heatmap builder (components/figures.py); render() draw
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -15,9 +16,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components import ui
-from components.cache import get_model, get_trace
+from components.cache import get_model, get_trace, is_loaded
 from components.controls import Controls, checked_state
 from components.figures import Panel, heatmap_grid, token_labels
+from components.glossary import file_name
 from components.params import Param, clean_text, has_chinese
 from components.positions import Shown, shown
 from components.settings import playground_config, playground_traces
@@ -146,7 +148,13 @@ def _render_real_pair(ctx: Controls) -> None:
     names = encoder_and_decoder(loaded.name, loaded.decoder, ctx.text)
     if names[0] not in model_names() or names[1] not in model_names():
         return
-    traces = [get_trace(ctx.text, model_name=name) for name in names]
+    other = names[1] if not loaded.decoder else names[0]
+    # Another model costs a load (seconds, the first time) and a trace per sentence on the one model thread
+    # every student shares: it runs when the class asks, not on every visit.
+    if not st.toggle(ctx.t("compare.real_show", model=other), key="cmp_real_on", persist_state="session"):
+        return
+    with st.spinner(ctx.t("models.loading", name=other)) if not is_loaded(other) else contextlib.nullcontext():
+        traces = [get_trace(ctx.text, model_name=name) for name in names]
     depth = [same_depth(ctx.layer, loaded.config.n_layers, trace.n_layers) for trace in traces]
     heads = [min(ctx.head, trace.n_heads - 1) for trace in traces]
     limit = min(ui.row_capacity(ctx.presentation), ui.key_capacity(ctx.presentation, panels=2))
@@ -204,7 +212,11 @@ def _render_sentences(ctx: Controls, text_b: str) -> None:
     )
     downloads = [
         ui.Download(
-            f"{name}_layer{layer}_head{head}", drawn.weights, drawn.positions.files, drawn.positions.files, label
+            file_name("weight", prefix=name, layer=layer, head=head),
+            drawn.weights,
+            drawn.positions.files,
+            drawn.positions.files,
+            label,
         )
         for drawn, name, label in ((a, "compare_a", "A"), (b, "compare_b", "B"))
     ]
@@ -287,10 +299,10 @@ def _render_causal(ctx: Controls) -> None:
     )
     files = shown(plain, False).files[:limit]
     downloads = [
-        ui.Download(f"{name}_layer{layer}_head{head}", matrix, files, files, ctx.t(label))
+        ui.Download(file_name("weight", prefix=name, layer=layer, head=head), matrix, files, files, ctx.t(label))
         for matrix, name, label in (
-            (before, "pg_no_mask", "compare.no_mask"),
-            (after, "pg_causal", "compare.causal_mask"),
+            (before, "playground_no_mask", "compare.no_mask"),
+            (after, "playground_causal", "compare.causal_mask"),
         )
     ]
     ui.figure(fig, ctx.t("compare.causal_caption"), key="cmp_causal", downloads=downloads, lang=ctx.lang)

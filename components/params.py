@@ -60,6 +60,7 @@ PARAMS: dict[str, Param] = {
     "rope_layer": Param("int", 0, 0, 63),  # Positional: the RoPE panel's layer, head and pair of numbers
     "rope_head": Param("int", 0, 0, 63),
     "rope_pair": Param("int", 0, 0, 511),
+    "cmp_real_on": Param("bool", False),  # Compare: the sentence on a real encoder and decoder too
     "hide_special": Param("bool", False),
     "att_show": Param("choice", "weights", choices=("weights", "sent")),  # α′, or ‖α′·v·W^O‖ (what each key sends)
     "att_scale": Param("choice", "linear", choices=("linear", "row", "log")),  # the α′ heatmap's colour scale

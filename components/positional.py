@@ -19,7 +19,7 @@ import streamlit as st
 from components import ui
 from components.cache import get_trace
 from components.controls import Controls, checked_state
-from components.figures import Panel, escape, heatmap_figure, heatmap_grid, sizes, styled_figure
+from components.figures import Panel, escape, heatmap_figure, heatmap_grid, line_series, sizes, styled_figure
 from components.params import Param
 from model import sinusoidal_encoding
 from model.analysis import cosine_similarity
@@ -186,23 +186,15 @@ def repeat_figure(
     """Cosine similarity of two positions per layer, with and without position information."""
     layers = np.arange(len(with_positions))
     labelled = len(layers) <= 12  # a number on every point while they have room (MiniLM's 6, e5's 12 layers)
-    traces = [
-        go.Scatter(
-            x=layers,
-            y=values,
-            name=name,
-            mode="lines+markers+text" if labelled else "lines+markers",
-            text=[f"{v:.3f}" for v in values],
-            textposition="top center" if index == 1 else "bottom center",
-            textfont={"size": sizes(presentation).tick},
-            line={"color": color, "width": 3},
-            marker={"size": 9},
-            hovertemplate=f"{escape(name)}<br>{x_title} %{{x}}: %{{y:.4f}}<extra></extra>",
+    series = list(zip((with_positions, without_positions), names, SERIES_COLORS, strict=True))
+    hover = "{name}<br>" + x_title + " %{x}: %{y:.4f}<extra></extra>"
+    traces = line_series(
+        layers, series, hover, mode="lines+markers+text" if labelled else "lines+markers", marker_size=9
+    )
+    for trace, place in zip(traces, ("bottom center", "top center"), strict=True):
+        trace.update(
+            text=[f"{v:.3f}" for v in trace.y], textposition=place, textfont={"size": sizes(presentation).tick}
         )
-        for index, (values, name, color) in enumerate(
-            zip((with_positions, without_positions), names, SERIES_COLORS, strict=True)
-        )
-    ]
     low = float(min(with_positions.min(), without_positions.min()))
     return styled_figure(
         traces,
@@ -312,17 +304,8 @@ def rope_figures(
     )
     shifts = np.arange(0, 65)
     both, moved = rope_shift_scores(q, k, m, n, base, shifts)
-    lines = [
-        go.Scatter(
-            x=shifts,
-            y=values,
-            name=name,
-            mode="lines",
-            line={"color": colour, "width": 3},
-            hovertemplate="s = %{x}: %{y:.4f}<extra>" + escape(name) + "</extra>",
-        )
-        for values, name, colour in ((both, names["both"], SERIES_COLORS[0]), (moved, names["query"], SERIES_COLORS[1]))
-    ]
+    series = ((both, names["both"], SERIES_COLORS[0]), (moved, names["query"], SERIES_COLORS[1]))
+    lines = line_series(shifts, series, "s = %{x}: %{y:.4f}<extra>{name}</extra>")
     shift = styled_figure(
         lines,
         {

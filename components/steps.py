@@ -34,6 +34,7 @@ from components.glossary import file_name
 from components.keys import QUERY_LIMIT
 from components.positions import centred_range
 from model.analysis import layer_w_o
+from model.attention import attention_np
 from model.trace import AttentionTrace
 
 FIGURE_SHARE = 0.6  # the figure's column (3 of 2 + 3)
@@ -64,31 +65,19 @@ def attention_weights(
     scale: bool = True,
     temperature: float = 1.0,
 ) -> Scores:
-    """α′ from q and k, the formula written out in numpy: normalize(mask(q·kᵀ/√d_head) / T).
+    """α′ from q and k with every intermediate, in float64: normalize(mask(q·kᵀ/√d_head) / T), the formula of
+    model.attention.attention_np (which a trace computes its own α′ with, in float32).
 
     q: [..., query_pos, d_head], k: [..., key_pos, d_head], mask: [query_pos, key_pos] bool, True = visible.
-    Same conventions as model.attention.normalize: ReLU keeps the positive logits and divides by their
-    sum, and a row with none spreads its weight evenly over the visible keys.
+    ReLU keeps the positive logits and divides by their sum, and a row with none spreads its weight evenly
+    over the visible keys.
     """
-    if temperature <= 0:
-        raise ValueError("temperature must be positive")
     q = np.asarray(q, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
-    dots = q @ np.swapaxes(k, -1, -2)  # [..., query_pos, key_pos]
-    scaled = dots / math.sqrt(q.shape[-1]) if scale else dots  # [..., query_pos, key_pos]
-    visible = np.ones(dots.shape, dtype=bool) if mask is None else np.broadcast_to(mask, dots.shape)
-    logits = np.where(visible, scaled / temperature, -np.inf)  # [..., query_pos, key_pos]
-    if normalizer == "softmax":
-        top = logits.max(axis=-1, keepdims=True)  # [..., query_pos, 1]; subtracting it keeps exp finite
-        e = np.exp(logits - top)  # [..., query_pos, key_pos]; exp(−∞) = 0 for hidden keys
-        weights = e / e.sum(axis=-1, keepdims=True)
-    elif normalizer == "relu":
-        kept = np.maximum(logits, 0.0)  # [..., query_pos, key_pos]; ReLU(−∞) = 0 for hidden keys
-        total = kept.sum(axis=-1, keepdims=True)  # [..., query_pos, 1]
-        even = visible / visible.sum(axis=-1, keepdims=True)  # [..., query_pos, key_pos]
-        weights = np.where(total > 0, kept / np.where(total > 0, total, 1.0), even)
-    else:
-        raise ValueError(f"unknown normalizer {normalizer!r}")
+    dots = q @ np.swapaxes(k, -1, -2)  # [..., query_pos, key_pos]  αᵢⱼ = qᵢ·kⱼ
+    scaled, weights = attention_np(q, k, mask, normalizer, scale, temperature)  # [..., query_pos, key_pos] each
+    visible = np.ones(scaled.shape, dtype=bool) if mask is None else np.broadcast_to(mask, scaled.shape)
+    logits = np.where(visible, scaled / temperature, -np.inf)  # [..., query_pos, key_pos]  what normalize sees
     return Scores(dots=dots, scaled=scaled, logits=logits, weights=weights)
 
 

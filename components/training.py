@@ -39,7 +39,7 @@ import torch
 
 from components import ui
 from components.controls import Controls, checked_state
-from components.figures import Panel, heatmap_grid, styled_figure, token_labels
+from components.figures import Panel, heatmap_grid, line_series, styled_figure, token_labels
 from components.params import Param
 from components.settings import heads_dividing, nearest, snap_heads
 from model.device import one_cpu_thread_here, pick_device
@@ -225,18 +225,9 @@ def scores_figure(
 ) -> go.Figure:
     """Pattern score and held-out accuracy over the training steps (0 … 1), a line at `marker_step`."""
     colors = ("#e6550d", "#2171b5")
-    traces = [
-        go.Scatter(
-            x=steps,
-            y=values,
-            name=name,
-            mode="lines+markers",
-            line={"color": color, "width": 3},
-            marker={"size": 5},
-            hovertemplate=f"{x_title} %{{x}}<br>{name} = %{{y:.0%}}<extra></extra>",
-        )
-        for values, name, color in zip((pattern_scores, accuracies), names, colors, strict=True)
-    ]
+    series = zip((pattern_scores, accuracies), names, colors, strict=True)
+    hover = x_title + " %{x}<br>{name} = %{y:.0%}<extra></extra>"
+    traces = line_series(steps, list(series), hover, mode="lines+markers", marker_size=5)
     shapes, annotations = [], []
     if uniform is not None:
         line = {"color": colors[0], "dash": "dot", "width": 1.5}

@@ -1,8 +1,9 @@
 """The playground: a small multi-head self-attention model whose every setting is a slider.
 
 Its weights are not trained; they are drawn from a seeded generator, so the same settings always
-give the same picture. W^K starts as a noisy copy of W^Q, which makes q·k close to a similarity
-between the two tokens (the article's "attention as similarity"): a token attends to tokens like it.
+give the same picture. W^K is drawn as W^Q plus noise (nothing here is learned), which makes q·k close
+to a similarity between the two tokens (the article's "attention as similarity"): a token attends to
+tokens like it.
 
     x0       = standardize(token vectors) + PE          (PE only when positions are on)
     per layer and head h:

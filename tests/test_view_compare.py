@@ -83,8 +83,10 @@ def test_pair_figure_keeps_each_sentence_on_its_own_axes():
 def test_default_page_draws_every_comparison(lang):
     at = run_app("compare", lang=lang)
     assert not at.exception and not at.error
-    pair, causal, real = specs(at)
-    assert len(pair["data"]) == 2 and len(causal["data"]) == 2 and len(real["data"]) == 2
+    pair, causal = specs(at)  # the real decoder waits for its switch: a load and a trace the class asks for
+    assert len(pair["data"]) == 2 and len(causal["data"]) == 2
+    at.toggle(key="cmp_real_on").set_value(True).run()
+    assert not at.exception and len(specs(at)[2]["data"]) == 2
     assert ("层 3 · 头 1" if lang == "zh" else "layer 3 · head 1") in pair["layout"]["title"]["text"]
 
 
@@ -114,7 +116,7 @@ def test_sentence_b_and_the_head_change_the_picture():
 def test_empty_or_dirty_sentence_b_explains_itself():
     at = run_app("compare", text_b="   ")
     assert not at.exception and at.info
-    assert len(at.get("plotly_chart")) == 2  # the causal comparisons still draw
+    assert len(at.get("plotly_chart")) == 1  # the causal comparison still draws
     at = run_app("compare", text_b="a\x07b")
     assert at.text_input(key="text_b").value == "ab"
     assert any("1" in w.value for w in at.warning)
@@ -147,7 +149,7 @@ def test_causal_comparison_follows_the_playground_settings():
     ["Hello, world?!", "saw saw saw", "我看见了一把锯子", "👍🏽 🏳️‍🌈 ok", "<script>alert(1)</script>"],
 )
 def test_typed_sentences_give_a_picture(text):
-    at = run_app("compare", text=text, text_b=text + " again", lang="zh")
+    at = run_app("compare", text=text, text_b=text + " again", lang="zh", cmp_real_on="1")
     assert not at.exception and not at.error
     assert len(at.get("plotly_chart")) == 3
     assert all("<script>" not in chart.proto.spec for chart in at.get("plotly_chart"))
@@ -159,7 +161,7 @@ def test_a_real_decoder_looks_only_backwards_and_a_real_encoder_does_not(pretrai
     decoder's SmolLM2 at the same relative depth; SmolLM2's α′ above the diagonal is exactly 0."""
     from model.registry import load_named, trace_any
 
-    at = run_app("compare", text=RIVER)
+    at = run_app("compare", text=RIVER, cmp_real_on="1")
     encoder, decoder = (z_of(t) for t in specs(at)[2]["data"])
     np.testing.assert_allclose(encoder, model.trace_encoder(pretrained, RIVER).layers[3].weights[1], atol=1e-5)
     smol = trace_any(load_named("SmolLM2-135M-Instruct", device="cpu"), RIVER)
