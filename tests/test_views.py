@@ -29,16 +29,14 @@ def test_every_view_module_has_a_render_and_imports_no_other_view():
     for name in view_modules:
         tree = ast.parse((COMPONENTS / f"{name}.py").read_text(encoding="utf-8"))
         assert any(isinstance(node, ast.FunctionDef) and node.name == "render" for node in tree.body), name
-        imported = {
-            alias.name.rsplit(".", 1)[-1]
-            for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom)
-            for alias in node.names
-        } | {
-            node.module.rsplit(".", 1)[-1]
-            for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and node.module
-        }
+        imported = set()  # the components modules it takes anything from ("from components import x" too)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "components":
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("components."):
+                imported.add(node.module.split(".", 1)[1])
+            elif isinstance(node, ast.Import):
+                imported |= {a.name.split(".", 1)[1] for a in node.names if a.name.startswith("components.")}
         assert not imported & (view_modules - {name}), f"{name} imports another view: {imported & view_modules}"
 
 
