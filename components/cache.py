@@ -29,8 +29,11 @@ from model.playground import PlaygroundConfig
 from model.registry import DEFAULT_MODEL, LoadedModel, load_named
 
 # A trace keeps q, k, v, z and outputs (scores and α′ are computed when asked): 0.8-5 MB for a classroom
-# sentence, 24-171 MB at 512 tokens. 128 MB holds the current sentence of two dozen students on the largest model.
-CACHE_BUDGET_MB = int(os.environ.get("ATTENTION_LAB_CACHE_MB", "128"))
+# sentence, 24-171 MB at 512 tokens. 96 MB holds the current sentence of 18 students on the largest model and keeps
+# a server with all three built-in models under 1.5 GB after a class of 40 on them (bench/bench_protocol.py, two
+# runs each: RSS max 1 470 and 1 486 MB, new-sentence p95 474 and 497 ms; 128 MB: 1 510 and 1 545 MB, 370 and
+# 469 ms; 64 MB: 1 435 and 1 441 MB, 515 and 580 ms).
+CACHE_BUDGET_MB = int(os.environ.get("ATTENTION_LAB_CACHE_MB", "96"))
 # Every forward pass runs on this one long-lived thread, with one OpenMP thread. Streamlit starts each script run
 # on a new thread, and OpenMP builds a team of worker threads per calling thread: a 16-token trace on a fresh
 # thread took 13 ms instead of 6 on a quiet 2-core machine. With a browser busy on the same cores, torch's two
