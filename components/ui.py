@@ -56,15 +56,10 @@ def figure(
     key: str,
     downloads: Sequence[Download] = (),
     lang: str = "en",
-    on_select: Callable[[], None] | None = None,
 ) -> None:
     """A Plotly figure (its toolbar has the PNG download), the CSV/JSON downloads of what it shows right
-    under it, then a one-line caption. With on_select, a box drawn on the chart calls it (Session State
-    `key` then holds the selection)."""
-    if on_select is None:
-        st.plotly_chart(fig, key=key, config=PLOT_CONFIG)
-    else:
-        st.plotly_chart(fig, key=key, config=PLOT_CONFIG, on_select=on_select, selection_mode="box")
+    under it, then a one-line caption."""
+    st.plotly_chart(fig, key=key, config=PLOT_CONFIG)
     if downloads:
         with st.container(horizontal=True, gap="small", key=f"{key}_downloads"):
             for download in downloads:
