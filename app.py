@@ -80,7 +80,7 @@ def _header_chips(place, text: str, lang: str) -> None:
     except AttentionLabError:
         return
     with place:
-        token_chips(trace.tokens, trace.is_special(), lang, folded=True, unknown=trace.unknown)
+        token_chips(trace, lang, folded=True)
 
 
 controls.init_state()

@@ -100,7 +100,7 @@ def computed(model_name: str, corpus: str) -> dict:
         nonlocal unknown, total
         for sentence in read_sentences(CORPUS_DIR / f"{corpus}.txt"):
             trace = on_model_thread(trace_any, loaded, sentence)
-            unknown += sum(trace.unknown) if trace.unknown else sum(tok == "[UNK]" for tok in trace.tokens)
+            unknown += sum(trace.unknown)
             total += trace.n_positions
             yield trace
 

@@ -49,7 +49,7 @@ def render(ctx: Controls) -> None:
     trace = get_trace(ctx.text)
     ui.trace_notices(ctx.lang, trace)
     if not ctx.presentation:  # on a projector they wait behind a button in the header (app.py)
-        ui.token_chips(trace.tokens, trace.is_special(), ctx.lang)
+        ui.token_chips(trace, ctx.lang)
     if st.session_state.get("att_words"):
         positions, words = shown_words(trace, ctx.hide_special)
 

@@ -169,11 +169,11 @@ def _render_tokens(ctx: Controls, config: PlaygroundConfig, trace: AttentionTrac
     shapes = {"d_model": config.d_model, "n_heads": config.n_heads, "d_head": config.d_head, "n": trace.n_positions}
     if top is not None:  # the settings' line says the shapes
         with top[2]:
-            ui.token_chips(trace.tokens, trace.is_special(), ctx.lang, folded=True)
+            ui.token_chips(trace, ctx.lang, folded=True)
     else:
         st.caption(ctx.t("playground.shapes", **shapes))
-        ui.token_chips(trace.tokens, trace.is_special(), ctx.lang)
-    unknown = sum(tok == "[UNK]" for tok in trace.tokens)
+        ui.token_chips(trace, ctx.lang)
+    unknown = sum(trace.unknown)
     if unknown and not config.char_tokens:
         st.info(ctx.t("playground.unknown_tokens", n=unknown), icon="🈚")
         st.button(ctx.t("playground.use_char_tokens"), key="pg_use_chars", on_click=_use_char_tokens)
@@ -267,4 +267,4 @@ def _render_mixing(ctx: Controls, config: PlaygroundConfig, trace: AttentionTrac
     if stride > 1:
         notes.append(ctx.t("playground.w_o_strided", stride=stride))
     if notes:
-        st.caption(" ".join(notes))
+        st.caption(ui.joined(ctx.lang, *notes))

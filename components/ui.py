@@ -72,13 +72,11 @@ def joined(lang: str, *sentences: str) -> str:
     return ("" if lang == "zh" else " ").join(s for s in sentences if s)
 
 
-def token_chips(
-    tokens: tuple[str, ...], special: np.ndarray, lang: str, folded: bool = False, unknown: Sequence[bool] = ()
-) -> None:
+def token_chips(trace: AttentionTrace, lang: str, folded: bool = False) -> None:
     """The tokens with their positions, as the model sees them (special ones grey, unknown ones orange); a long
     text's chips (more than FOLD_CHIPS) fold into a summary that opens on demand, and `folded` puts them behind
     a button (a projector's header)."""
-    unknown = list(unknown) or [tok == "[UNK]" for tok in tokens]
+    tokens, special, unknown = trace.tokens, trace.is_special(), trace.unknown or (False,) * trace.n_positions
     chips = []
     for i, tok in enumerate(tokens):
         color = "gray" if special[i] else ("orange" if unknown[i] else "blue")

@@ -135,8 +135,10 @@ def _char_vectors(tokens: list[str], d_model: int, seed: int) -> torch.Tensor:
     return torch.stack([table[ch] for ch in tokens])
 
 
-def embed(config: PlaygroundConfig, text: str, pretrained=None) -> tuple[list[str], torch.Tensor, bool, list[bool]]:
-    """Tokens, their input vectors [pos, d_model], whether the text was cut, and which are special."""
+def embed(
+    config: PlaygroundConfig, text: str, pretrained=None
+) -> tuple[list[str], torch.Tensor, bool, list[bool], list[bool]]:
+    """Tokens, their input vectors [pos, d_model], whether the text was cut, which are special and which unknown."""
     if not text or not text.strip():
         raise EmptyTextError("Type a sentence first: the text is empty.")
     if config.char_tokens or pretrained is None:
@@ -145,12 +147,13 @@ def embed(config: PlaygroundConfig, text: str, pretrained=None) -> tuple[list[st
             raise EmptyTextError("The text has no visible characters to use as tokens.")
         truncated = len(tokens) > MAX_POSITIONS
         tokens = tokens[:MAX_POSITIONS]
-        return tokens, _char_vectors(tokens, config.d_model, config.seed), truncated, [False] * len(tokens)
+        no = [False] * len(tokens)
+        return tokens, _char_vectors(tokens, config.d_model, config.seed), truncated, no, no
     tok = tokenize(pretrained.tokenizer, text)
     emb = pretrained.word_embeddings.rows(torch.tensor(tok.ids)).float().cpu()  # [pos, d_pretrained]
     gen = torch.Generator().manual_seed(PROJECTION_SEED)
     projection = torch.randn(emb.shape[1], config.d_model, generator=gen)  # [d_pretrained, d_model]
-    return tok.tokens, emb @ projection, tok.truncated, tok.special
+    return tok.tokens, emb @ projection, tok.truncated, tok.special, tok.unknown
 
 
 @torch.inference_mode()
@@ -161,7 +164,7 @@ def trace_playground(
 
     `ablate` zeroes one key's value in one head, as the model families' tracers do (the importance experiment).
     """
-    tokens, vectors, truncated, special = embed(config, text, pretrained)
+    tokens, vectors, truncated, special, unknown = embed(config, text, pretrained)
     n = len(tokens)
     # Standardized token vectors have entries of size ~1, like the encoding's sines and cosines.
     token_emb = (vectors - vectors.mean(-1, keepdim=True)) / (vectors.std(-1, keepdim=True) + 1e-6)  # [pos, d_model]
@@ -195,4 +198,5 @@ def trace_playground(
         positions=config.positions,
         device="cpu",
         special=tuple(special),
+        unknown=tuple(unknown),
     )
