@@ -21,7 +21,7 @@ from components.figures import arc_figure, overview_png
 from components.glossary import file_name
 from components.overview import every_head
 from components.positions import Shown, Window, shown, shown_words
-from model.analysis import head_average, rollout, row_share, trace_value_weighted
+from model.analysis import rollout, row_share, trace_value_weighted
 from model.trace import AttentionTrace
 from model.words import merge_words
 
@@ -194,9 +194,10 @@ def _render_layer(
 ) -> None:
     layer, p = ctx.layer, ctx.presentation
     scale = st.session_state.get("att_scale") or SCALES[0]
-    all_weights = trace.weights()  # [layer, head, query_pos, key_pos]
-    average = positions.weights(merge(head_average(all_weights)[layer]))  # [query_pos, key_pos]
-    rolled = positions.weights(merge(rollout(all_weights)[layer]))  # [query_pos, key_pos]
+    # Each layer's α′ is computed from its q and k when read: only the layers up to this one, one head average each.
+    averages = np.stack([lt.weights.mean(axis=0) for lt in trace.layers[: layer + 1]])  # [layer, query_pos, key_pos]
+    average = positions.weights(merge(averages[layer]))  # [query_pos, key_pos]
+    rolled = positions.weights(merge(rollout(averages[:, None])[layer]))  # [query_pos, key_pos]  one "head": the mean
     keys = window.keys[1] - window.keys[0] + 1
     share = 0.5 if keys <= ui.key_capacity(p, 0.5) else 1.0  # side by side while the keys fit half the page
     left, right = st.columns(2, gap="medium") if share < 1 else (st.container(), st.container())

@@ -126,8 +126,8 @@ def same_depth(layer: int, n_layers: int, other_layers: int) -> int:
 
 
 def later_share(weights: np.ndarray) -> float:
-    """The mean α′ a query gives to the keys after it (above the diagonal), over every layer, head and query.
-    [layer, head, query_pos, key_pos] -> a share in [0, 1]"""
+    """The mean α′ a query gives to the keys after it (above the diagonal), over every head and query (and
+    layer).  [..., query_pos, key_pos] -> a share in [0, 1]"""
     n = weights.shape[-1]
     return float(np.triu(weights, k=1).sum(-1).mean()) if n > 1 else 0.0
 
@@ -177,7 +177,7 @@ def _render_real_pair(ctx: Controls) -> None:
         presentation=ctx.presentation,
     )
     ui.figure(fig, ctx.t("compare.real_caption"), key="cmp_real", lang=ctx.lang)
-    shares = [later_share(trace.weights()) for trace in traces]
+    shares = [float(np.mean([later_share(lt.weights) for lt in trace.layers])) for trace in traces]  # layer by layer
     st.markdown(
         ctx.t(
             "compare.real_share",

@@ -419,10 +419,13 @@ def importance_for(
     model_name: str, text: str, layer: int, head: int, query: int, max_keys: int = MAX_KEYS
 ) -> Importance:
     """`ablation_effects` of one query of one head: the model re-run once per key (at most max_keys), each run
-    on the model thread; cached, since a class asks for the same query again and again."""
+    on the model thread, against the sentence's cached trace; cached, since a class asks for the same query again
+    and again."""
     loaded = load_model(model_name)
 
     def run(ablate):
+        if ablate is None:
+            return get_trace(text, model_name=model_name)
         return on_model_thread(trace_any, loaded, text, ablate=ablate)
 
     return ablation_effects(run, layer, head, query, max_keys)

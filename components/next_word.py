@@ -15,12 +15,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components import ui
-from components.cache import get_model, get_trace
+from components.cache import get_model, get_trace, on_model_thread
 from components.controls import Controls, checked_state
 from components.figures import BLUES, escape, sizes, styled_figure, token_labels
 from components.params import PARAMS
 from model.layers import BYTE_HEX, show_byte_tokens
-from model.next_word import Candidate, next_tokens, probabilities
+from model.next_word import Candidate, position_logits, probabilities, top_candidates
 from model.trace import AttentionTrace
 
 TOP_K = 10  # candidates drawn
@@ -152,9 +152,9 @@ def render(ctx: Controls) -> None:
         temperature = st.slider(
             ctx.t("next.temperature"), low, high, step=0.05, key="next_t", help=ctx.t("next.temperature_help")
         )
-    candidates = next_tokens(loaded, trace, position, k=TOP_K, temperature=temperature)
-    hidden = trace.layers[-1].output[position : position + 1]
-    plain_all = probabilities(loaded.next_token_logits(hidden)[0], 1.0)  # [vocab]
+    logits = on_model_thread(position_logits, loaded, trace, position)  # [vocab], once for both temperatures
+    candidates = top_candidates(logits, TOP_K, temperature)
+    plain_all = probabilities(logits, 1.0)  # [vocab]
     plain = plain_all[[c.token_id for c in candidates]]
     texts = [token_text(loaded.tokenizer, c.token_id) for c in candidates]
     last = position == trace.n_positions - 1

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from components.figures import font_size, long_text
+from components.ui import joined
 
 if TYPE_CHECKING:
     from components.controls import Controls
@@ -144,7 +145,8 @@ def every_head(
         key=key,
         on_pick=functools.partial(_pick, key, TARGETS[key]),
     )
-    st.caption(ctx.t(f"{view}.overview_caption") + (" " + ctx.t("app.overview_long") if long_text(n) else ""))
+    long_note = ctx.t("app.overview_long") if long_text(n) else ""
+    st.caption(joined(ctx.lang, ctx.t(f"{view}.overview_caption"), long_note))
 
 
 TARGETS = {"overview": ("layer", "head"), "pg_overview": ("pg_layer", "pg_head")}  # what a click sets

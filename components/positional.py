@@ -372,7 +372,7 @@ def render(ctx: Controls) -> None:
     pe = sinusoidal_encoding(n_positions, d_model, base).numpy()  # [pos, d_model]
     left, right = st.columns(2, gap="medium")
     with left:
-        _render_table(ctx, pe, base)
+        _render_table(ctx, pe)
     with right:
         _render_waves(ctx, pe, base)
     left, right = st.columns(2, gap="medium")
@@ -401,7 +401,7 @@ def _sliders(ctx: Controls) -> tuple[int, int, float]:
     return d_model, n_positions, base
 
 
-def _render_table(ctx: Controls, pe: np.ndarray, base: float) -> None:
+def _render_table(ctx: Controls, pe: np.ndarray) -> None:
     n_positions, d_model = pe.shape
     dims, stride = display_dims(n_positions, d_model)
     fig = encoding_figure(

@@ -70,7 +70,6 @@ STOP_WAIT_S = 5.0  # Stop waits this long for the thread to finish, so the next 
 MAX_TRAININGS = 2  # trainings running at once on this server (the app runs on 2 cores)
 GRID_PX = 820  # the α′ grid's panels share about this many pixels of a row (a wide page less labels and colour bar)
 PANEL_PX = (150, 300)  # each square panel's side stays within these
-GAP_COLUMN = 0.4  # the gap between the heads and the expected pattern, in panel widths
 OUTLINE_SCORE = 0.5  # the best head is outlined once half its α′ lands on the expected keys
 
 _RUN = "_train_run"  # session-state key of this session's TrainingRun

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.analysis import cosine_similarity
 from model.layers import Ablation
 from model.trace import AttentionTrace
 
@@ -74,14 +75,6 @@ class Importance:
     skipped: int  # visible keys left out because of MAX_KEYS (those with the smallest α′)
 
 
-def _cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """1 − cos(a, b); 0 when both are zero, 1 when only one is."""
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na == 0 or nb == 0:
-        return 0.0 if na == nb else 1.0
-    return 1.0 - float(np.dot(a, b)) / (na * nb)
-
-
 def ablation_effects(run: Run, layer: int, head: int, query: int, max_keys: int = MAX_KEYS) -> Importance:
     """Remove each key the query may see, one at a time, in one head, and measure the query at the last layer.
 
@@ -107,7 +100,7 @@ def ablation_effects(run: Run, layer: int, head: int, query: int, max_keys: int 
     moved = []
     for key in keys:
         h_ablated = run(Ablation(layer, head, int(key))).layers[-1].output[query].astype(np.float64)  # [d_model]
-        moved.append((float(np.linalg.norm(h - h_ablated)), _cosine_distance(h, h_ablated)))
+        moved.append((float(np.linalg.norm(h - h_ablated)), 1.0 - cosine_similarity(h, h_ablated)))
     l2 = np.array([m[0] for m in moved])  # [key]
     cosine = np.array([m[1] for m in moved])  # [key]
     norm = float(np.linalg.norm(h))

@@ -46,8 +46,17 @@ def next_tokens(
     loaded: Decoder, trace: AttentionTrace, position: int, k: int = 10, temperature: float = 1.0
 ) -> list[Candidate]:
     """The k most likely tokens to follow position `position` of the traced text, most likely first."""
+    return top_candidates(position_logits(loaded, trace, position), k, temperature)
+
+
+def position_logits(loaded: Decoder, trace: AttentionTrace, position: int) -> np.ndarray:
+    """The decoder's logits for the token after position `position` of the traced text.  -> [vocab]"""
     hidden = trace.layers[-1].output[position : position + 1]  # [1, d_model], after the final norm
-    logits = loaded.next_token_logits(hidden)[0]  # [vocab]
+    return loaded.next_token_logits(hidden)[0]  # [vocab]
+
+
+def top_candidates(logits: np.ndarray, k: int = 10, temperature: float = 1.0) -> list[Candidate]:
+    """The k most likely tokens under softmax(logits / T), most likely first.  logits: [vocab]"""
     p = probabilities(logits, temperature)
     top = np.argsort(-p, kind="stable")[:k]
     return [Candidate(int(i), float(p[i]), float(logits[i])) for i in top]

@@ -57,18 +57,17 @@ Device = str | torch.device | None
 
 @dataclass(frozen=True)
 class Family:
-    """One model family: how its folders are checked, loaded and traced."""
+    """One model family: how its folders are checked and loaded (traced: _TRACERS, by the loaded model's type)."""
 
     config: Callable[[dict, object], object]  # config.json -> the family's config (raises InvalidConfigError)
     load: Callable[..., LoadedModel]  # (folder, device, name=...) -> a loaded model
-    trace: Callable[..., AttentionTrace]  # (loaded, text, positions=..., ablate=...) -> its trace
 
 
 FAMILIES: dict[str, Family] = {
-    "bert": Family(EncoderConfig.from_hf, load_encoder, trace_encoder),
-    "xlm-roberta": Family(EncoderConfig.from_hf, load_encoder, trace_encoder),
-    "gpt2": Family(GPT2Config.from_hf, load_gpt2, trace_gpt2),
-    "llama": Family(LlamaConfig.from_hf, load_llama, trace_llama),
+    "bert": Family(EncoderConfig.from_hf, load_encoder),
+    "xlm-roberta": Family(EncoderConfig.from_hf, load_encoder),
+    "gpt2": Family(GPT2Config.from_hf, load_gpt2),
+    "llama": Family(LlamaConfig.from_hf, load_llama),
 }
 _TRACERS: dict[type, Callable[..., AttentionTrace]] = {
     EncoderModel: trace_encoder,
