@@ -132,11 +132,19 @@ def _clean_text_widget(key: str) -> None:
     value, notice = params.check_value(key, params.PARAMS[key], st.session_state[key])
     text, notices = params.clean_text(value)
     st.session_state[key] = text
+    _forget_window()
     st.session_state.setdefault(_NOTICES, []).extend(n for n in (notice, *notices) if n is not None)
 
 
 def _use_example(text: str) -> None:
     st.session_state["text"] = text
+    _forget_window()
+
+
+def _forget_window() -> None:
+    """A new sentence starts with its heatmap whole or at its first window, not at the last sentence's window."""
+    for key in params.WINDOW_KEYS:
+        st.session_state[key] = None
 
 
 def check_model_choice(names: list[str]) -> None:

@@ -43,6 +43,8 @@ class Param:
     choices: tuple[Any, ...] = ()
 
 
+WINDOW_KEYS = ("win_q", "win_k")  # the α′ heatmap's window of queries and keys, as trace positions
+
 PARAMS: dict[str, Param] = {
     "lang": Param("choice", "en", choices=("en", "zh")),
     "view": Param("choice", DEFAULT_VIEW, choices=VIEWS),

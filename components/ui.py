@@ -17,9 +17,17 @@ import streamlit as st
 
 from components.cache import get_model
 from components.controls import use_model
-from components.figures import PLOT_CONFIG, PROJECTOR, columns_that_fit, heatmap_figure, matrix_csv, rows_that_fit
+from components.figures import (
+    PLOT_CONFIG,
+    PROJECTOR,
+    columns_that_fit,
+    heatmap_figure,
+    long_text,
+    matrix_csv,
+    rows_that_fit,
+)
 from components.i18n import t
-from components.params import has_chinese
+from components.params import WINDOW_KEYS, has_chinese
 from components.positions import Shown, Window, fit_range
 from model.errors import AttentionLabError
 from model.layers import BYTE_HEX, BYTE_PART
@@ -126,7 +134,6 @@ def matrix_downloads(download: Download, lang: str) -> None:
 
 PAGE_PX = {False: 1000, True: 1160}  # about how wide the page's main column is: a 1400-px window, a projector
 BESIDE = 0.58  # the share of it a heatmap gets beside the overview (columns 3 : 2)
-WINDOW_KEYS = ("win_q", "win_k")  # the window's queries and keys, as trace positions (URL parameters)
 
 
 def window_heatmap(
@@ -160,6 +167,9 @@ def window_heatmap(
     )
 
 
+WINDOW_SLIDERS_PX = 90  # the window's two range sliders, with their labels, on a projector
+
+
 def row_capacity(presentation: bool) -> int:
     """Rows of a heatmap with every label readable: on a projector as many as fit the first screen, on a
     screen 32 (a taller heatmap scrolls)."""
@@ -190,8 +200,13 @@ def pick_window(ctx: Controls, positions: Shown) -> Window:
         for key in WINDOW_KEYS:  # nothing to pick: keep the link free of a stale window
             st.session_state[key] = None
         return Window((0, n - 1), (0, n - 1))
+    if ctx.presentation:  # the two sliders take a row of the first screen from the heatmap below them
+        rows = rows_that_fit(PROJECTOR.screen - WINDOW_SLIDERS_PX, True)
     index = positions.positions.tolist()
     names = dict(zip(index, positions.files, strict=True))
+    caption = ctx.t("attention.window_caption", n=n, rows=rows, cols=cols)
+    if long_text(n):
+        caption = joined(ctx.lang, caption, ctx.t("attention.window_faint"))
     at_queries, at_keys = st.columns(2)
     for place, key, label, capacity in (
         (at_queries, "win_q", "attention.window_queries", rows),
@@ -211,8 +226,10 @@ def pick_window(ctx: Controls, positions: Shown) -> Window:
             format_func=names.get,
             on_change=_take_window,
             args=(key, positions, capacity),
+            help=caption if ctx.presentation and key == "win_q" else None,  # on a projector: behind the "?"
         )
-    st.caption(ctx.t("attention.window_caption", n=n, rows=rows, cols=cols))
+    if not ctx.presentation:
+        st.caption(caption)
     return Window(*(_as_indices(st.session_state[key], positions) for key in WINDOW_KEYS))
 
 
