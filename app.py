@@ -1,20 +1,22 @@
 """Attention Lab: type a sentence, watch self-attention at work on a real transformer.
 
 Thin on purpose: page set-up → shared state and sidebar → sentence box → the chosen view → URL.
-Every view lives in components/ (listed in components/views.py), every number comes from model/.
+Every view lives in components/views/ (listed in its table, components/views/__init__.py), every number comes
+from model/.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import tomllib
 from pathlib import Path
 
 import streamlit as st
 
-from components import controls
+from components import header, session, sidebar
 from components.cache import get_model, get_trace, is_loaded, selected_model_name
-from components.controls import Controls
+from components.context import ViewContext
 from components.i18n import t
 from components.keys import keyboard
 from components.params import Notice
@@ -83,8 +85,8 @@ def _header_chips(place, text: str, lang: str) -> None:
         token_chips(trace, lang, folded=True)
 
 
-controls.init_state()
-controls.check_state()
+session.init_state()
+session.check_state()
 presentation = bool(st.session_state["present"])
 st.set_page_config(
     page_title="Attention Lab",
@@ -92,29 +94,29 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="collapsed" if presentation else "auto",
 )
-lang = controls.render_language_and_presentation()
+lang = sidebar.render_language_and_presentation()
 
 try:
     names = model_names()
 except AttentionLabError as err:  # the operator's model list is broken: say so, offer the bundled model
     names = [DEFAULT_MODEL]
     st.sidebar.warning(str(err))
-controls.check_model_choice(names)
+session.check_model_choice(names)
 try:
     loaded = load_chosen_model(lang)
 except ModelNotInstalledError as err:  # the default model's package is missing: nothing can be shown
     st.title("Attention Lab")
     st.error(t(lang, "app.model_missing", detail=str(err)), icon="📦")
     st.stop()
-controls.render_model_picker(lang, names)
+sidebar.render_model_picker(lang, names)
 
 views = offered(loaded)
 if st.session_state["view"] not in views:  # a link to a view this model does not have
     name = st.session_state["view"]
-    controls.add_notice(Notice("app.view_unavailable", {"name": name, "model": selected_model_name()}))
+    session.add_notice(Notice("app.view_unavailable", {"name": name, "model": selected_model_name()}))
     st.session_state["view"] = DEFAULT_VIEW
 view = VIEWS[st.session_state["view"]]
-lang, layer, head, hide_special, presentation = controls.render_sidebar(
+lang, layer, head, hide_special, presentation = sidebar.render_sidebar(
     loaded.config.n_layers, loaded.config.n_heads, loaded.device.type, layer_head=view.layer_head
 )
 st.html(PAGE_CSS)
@@ -125,25 +127,26 @@ else:
     st.caption(t(lang, "app.subtitle", model=loaded.name, layers=loaded.config.n_layers, heads=loaded.config.n_heads))
 text = st.session_state["text"]
 if view.sentence:
-    at_chips = controls.render_sentence_box(lang, EXAMPLES, presentation)
+    at_chips = header.render_sentence_box(lang, EXAMPLES, presentation)
     text = st.session_state["text"]
     if at_chips is not None and view.chips and text.strip():
         _header_chips(at_chips, text, lang)
 picker, legend = st.columns([5, 2], vertical_alignment="center") if presentation else (st.container(), None)
 with picker:
-    controls.render_view_picker(lang, views)
+    header.render_view_picker(lang, views)
 stepped = (("layer", "head") if view.layer_head else ()) + (("query",) if view.query else ())
 if legend is not None and stepped:
     with legend:
         keyboard(_legend(lang, stepped), stepped, loaded.config.n_layers, loaded.config.n_heads)
-controls.show_notices(lang)
-ctx = Controls(
+session.show_notices(lang)
+ctx = ViewContext(
     lang=lang, text=text, view=view.name, layer=layer, head=head, hide_special=hide_special, presentation=presentation
 )
 
+sidebar.glossary_button(lang)
 if view.needs_text and not text.strip():
     st.info(t(lang, "app.empty_text"), icon="✍️")
 else:
-    guarded(lambda: view.render(ctx), t(lang, "app.view_failed"))
+    guarded(lambda: importlib.import_module(view.module).render(ctx), t(lang, "app.view_failed"))
 
-controls.sync_url()
+session.sync_url()

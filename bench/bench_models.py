@@ -174,14 +174,14 @@ def bench_speed(name: str, args: argparse.Namespace) -> list[tuple[int, float, f
 def model_files(name: str) -> list[Path]:
     """The files a model is read from, to evict for a cold load."""
     if name == "multilingual-e5-small":
-        from model.e5_weights import e5_file
+        from model.readers.e5 import e5_file
 
         return [e5_file()]
     if name == "SmolLM2-135M-Instruct":
-        from model.llama import smollm2_file
+        from model.families.llama import smollm2_file
 
         return [smollm2_file()]
-    from model.encoder import bundled_model_dir
+    from model.families.encoder import bundled_model_dir
 
     return sorted(p for p in bundled_model_dir().iterdir() if p.is_file())
 

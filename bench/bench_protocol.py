@@ -57,7 +57,7 @@ from bench.common import (  # noqa: E402
 from bench.protocol import ProtocolSession, Run  # noqa: E402
 from browserkit.server import rss_mb, streamlit_server  # noqa: E402
 from components.views import VIEWS, offered  # noqa: E402
-from model.llama import SMOLLM2_NAME  # noqa: E402
+from model.families.llama import SMOLLM2_NAME  # noqa: E402
 from model.registry import DEFAULT_MODEL  # noqa: E402
 
 ACTIONS = {"type": 50, "head": 20, "layer": 10, "view": 20}  # what a student does next, and how often

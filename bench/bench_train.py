@@ -5,7 +5,7 @@ Run by hand, never in the tests:
     python bench/bench_train.py                          # reverse, seeds 0 1 2, 1 and 2 torch threads
     python bench/bench_train.py --task match --seeds 0 1 2 3 4 --threads 1
 
-Each run is `model.train.train_until(TrainConfig(task, seed, snapshot_every=10), 0.95)`: the clock
+Each run is `model.experiments.train.train_until(TrainConfig(task, seed, snapshot_every=10), 0.95)`: the clock
 covers building the model, every training step and every held-out evaluation (512 examples every
 10 steps), and stops at the first snapshot at or above the target, so the steps are a multiple of 10.
 One untimed warm-up run comes first. Prints a markdown table, then the medians per thread count.
@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.train import TASKS, TrainConfig, train_until  # noqa: E402
+from model.experiments.train import TASKS, TrainConfig, train_until  # noqa: E402
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ from browserkit.chromium import VIEWPORT
 from browserkit.runs import RUN_TIMEOUT_S, AsyncRunWatcher, RunTimeout
 from components.i18n import LANG_NAMES, t
 from components.params import DEFAULT_TEXT, VIEWS
-from model.encoder import bundled_model_dir
+from model.families.encoder import bundled_model_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / "bench" / "results"

@@ -25,7 +25,7 @@ import torch
 
 import model
 from model.device import one_cpu_thread_here
-from model.playground import PlaygroundConfig
+from model.experiments.playground import PlaygroundConfig
 from model.registry import DEFAULT_MODEL, LoadedModel, load_named
 
 # A trace keeps q, k, v, z and outputs (scores and α′ are computed when asked): 0.8-5 MB for a classroom

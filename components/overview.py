@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from components.figures import font_size, long_text
-from components.ui import joined
+from components.figures.common import font_size, long_text
+from components.text import joined
 
 if TYPE_CHECKING:
-    from components.controls import Controls
+    from components.context import ViewContext
 
 _HTML = '<figure class="ov"><figcaption></figcaption><div class="axes"></div><div class="grid"></div></figure>'
 
@@ -129,7 +129,7 @@ def overview(
 
 
 def every_head(
-    ctx: Controls, png: bytes, shape: tuple[int, int], on_show: tuple[int, int], view: str, *, key: str, n: int
+    ctx: ViewContext, png: bytes, shape: tuple[int, int], on_show: tuple[int, int], view: str, *, key: str, n: int
 ) -> None:
     """The overview of a `shape` (layers, heads) model for a text of `n` tokens, with its title and caption
     (`view`.overview_title, `view`.overview_caption), `on_show` (layer, head) outlined. A click on a thumbnail

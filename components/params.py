@@ -14,11 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from components.text import has_chinese
 from components.views import DEFAULT_VIEW
 from components.views import VIEWS as VIEW_TABLE
 from model.attention import MASK_KINDS, NORMALIZERS
-from model.heads import FIELDS as HEAD_FIELDS
-from model.playground import D_MODEL_RANGE, N_HEADS_RANGE, N_LAYERS_RANGE, SEED_RANGE, TEMPERATURE_RANGE
+from model.experiments.atlas import FIELDS as HEAD_FIELDS
+from model.experiments.playground import D_MODEL_RANGE, N_HEADS_RANGE, N_LAYERS_RANGE, SEED_RANGE, TEMPERATURE_RANGE
 from model.registry import CHINESE_READER, DEFAULT_MODEL
 
 VIEWS: tuple[str, ...] = tuple(VIEW_TABLE)
@@ -285,11 +286,6 @@ def clean_text(text: str) -> tuple[str, list[Notice]]:
         notices.append(Notice("app.text_cut", {"count": len(kept), "limit": MAX_CHARS}))
         kept = kept[:MAX_CHARS]
     return kept, notices
-
-
-def has_chinese(text: str) -> bool:
-    """Whether `text` holds a CJK ideograph (the Unified Ideographs and their Extension A)."""
-    return any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
 
 
 def model_for_chinese(current: str, text: str, chosen: bool) -> str | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,8 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from components.cache import get_model
-from components.controls import use_model
-from components.figures import (
+from components.figures.common import (
     PLOT_CONFIG,
     PROJECTOR,
     columns_that_fit,
@@ -27,24 +25,19 @@ from components.figures import (
     rows_that_fit,
 )
 from components.i18n import t
-from components.params import WINDOW_KEYS, has_chinese
-from components.positions import Shown, Window, fit_range
+from components.params import WINDOW_KEYS
+from components.session import use_model
+from components.shown import Shown, Window, fit_range
+from components.text import has_chinese, joined, md_escape
 from model.errors import AttentionLabError
-from model.layers import BYTE_HEX, BYTE_PART
 from model.registry import CHINESE_READER
+from model.tokens import BYTE_HEX, BYTE_PART
 from model.trace import AttentionTrace
 
 if TYPE_CHECKING:
-    from components.controls import Controls
+    from components.context import ViewContext
 
 log = logging.getLogger("attention_lab")
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$:~&\"'=^@%])")
-
-
-def md_escape(text: str) -> str:
-    """Text that Streamlit's Markdown shows literally: no emphasis, links, LaTeX, :colour[] or emoji codes."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 @dataclass(frozen=True)
@@ -73,11 +66,6 @@ def figure(
             for download in downloads:
                 matrix_downloads(download, lang)
     st.caption(caption)
-
-
-def joined(lang: str, *sentences: str) -> str:
-    """Sentences one after another: with a space in English, none in Chinese (whose full stop ends them)."""
-    return ("" if lang == "zh" else " ").join(s for s in sentences if s)
 
 
 def token_chips(trace: AttentionTrace, lang: str, folded: bool = False) -> None:
@@ -137,7 +125,7 @@ BESIDE = 0.58  # the share of it a heatmap gets beside the overview (columns 3 :
 
 
 def window_heatmap(
-    ctx: Controls,
+    ctx: ViewContext,
     matrix: np.ndarray,
     positions: Shown,
     window: Window,
@@ -182,7 +170,7 @@ def key_capacity(presentation: bool, share: float = 1.0, panels: int = 1, row_la
     return columns_that_fit(int(PAGE_PX[presentation] * share), presentation, row_label, panels)
 
 
-def beside_or_below(ctx: Controls, window: Window) -> tuple[float, tuple]:
+def beside_or_below(ctx: ViewContext, window: Window) -> tuple[float, tuple]:
     """Where a heatmap and its companion go: side by side (columns 3 : 2) while the window's keys fit the
     narrower place, otherwise the heatmap the whole width and the companion under it. (share, places)"""
     keys = window.keys[1] - window.keys[0] + 1
@@ -191,7 +179,7 @@ def beside_or_below(ctx: Controls, window: Window) -> tuple[float, tuple]:
     return 1.0, (st.container(), st.container())
 
 
-def pick_window(ctx: Controls, positions: Shown) -> Window:
+def pick_window(ctx: ViewContext, positions: Shown) -> Window:
     """The block of α′ to draw: all of it while every label fits, otherwise the queries and keys picked
     with two range sliders (kept in the URL as win_q, win_k), at most as many as fit the page."""
     n = len(positions)
@@ -258,7 +246,7 @@ def _take_window(key: str, positions: Shown, capacity: int) -> None:
         st.session_state[key] = _fitted(moved, positions, capacity)
 
 
-def choice(ctx: Controls, strings: str, options: Sequence, key: str, place=st, helped: bool = True):
+def choice(ctx: ViewContext, strings: str, options: Sequence, key: str, place=st, helped: bool = True):
     """A segmented control kept under its URL parameter `key`: labelled by the i18n string `strings`, each option v
     by `strings`_v, its help (when `helped`) by `strings`_help. Returns the option chosen."""
     chosen = place.segmented_control(
@@ -273,7 +261,7 @@ def choice(ctx: Controls, strings: str, options: Sequence, key: str, place=st, h
     return options[0] if chosen is None else chosen
 
 
-def intro(ctx: Controls, text: str) -> None:
+def intro(ctx: ViewContext, text: str) -> None:
     """A view's opening paragraph; on a projector behind a small button (the teacher says it), so the
     figure fits the first screen."""
     if ctx.presentation:

@@ -24,7 +24,7 @@ reloads (a reload keeps open websockets: old workers serve them until they close
 again on its port, and once healthy it is marked up again. The state is in <run dir>/status.json.
 
 A page whose replica died reconnects by itself: Streamlit's frontend retries, nginx sends it to a live replica,
-the new session restores the view from the URL and says the session restarted (components/controls.came_back).
+the new session restores the view from the URL and says the session restarted (components/session.came_back).
 """
 
 from __future__ import annotations

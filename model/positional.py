@@ -18,6 +18,7 @@ unrotated q and k come back exactly from the rotated ones a trace keeps.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -73,3 +74,38 @@ def rotary_np(
         torch.from_numpy(np.array(x, dtype=np.float32)), torch.as_tensor(np.asarray(positions)), base, inverse=inverse
     )
     return rotated.numpy()
+
+
+def encoding_similarity(pe: np.ndarray) -> np.ndarray:
+    """Dot product of every two positions' encodings.  [pos, d_model] -> [pos, pos]"""
+    pe = np.asarray(pe, dtype=np.float64)
+    return (pe @ pe.T).astype(np.float32)  # [pos, pos]
+
+
+def wavelength(dim: int, d_model: int, base: float) -> float:
+    """The period, in positions, of dimension `dim`: 2π·base^(2i/d_model) for the pair i = dim // 2."""
+    return 2 * math.pi * base ** ((dim - dim % 2) / d_model)
+
+
+def rope_shift_scores(
+    q: np.ndarray, k: np.ndarray, m: int, n: int, base: float, shifts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """RoPE's promise in numbers: the score of a query at position m + s and a key at n + s, for every shift s,
+    and, for contrast, with only the query moved (m + s and n). q, k: [d_head], before rotation.
+
+    R(a)q · R(b)k = q · R(b − a)k: a rotation's angle is position × θᵢ, so only the offset b − a is left. The
+    first series is flat, the second is not.  -> ([shift], [shift]), each q·k/√d_head"""
+    d = q.shape[-1]
+    both = rotary_np(np.stack([q] * len(shifts)), m + shifts, base) * rotary_np(
+        np.stack([k] * len(shifts)), n + shifts, base
+    )
+    moved = rotary_np(np.stack([q] * len(shifts)), m + shifts, base) * rotary_np(k[None], [n], base)
+    return both.sum(-1) / math.sqrt(d), moved.sum(-1) / math.sqrt(d)  # [shift] each
+
+
+def rope_circle(x: np.ndarray, pair: int, positions: np.ndarray, base: float) -> np.ndarray:
+    """Where one pair of a vector's numbers (x_i, x_{i + d/2}) goes at each position: it turns by position × θᵢ
+    on a circle, its length unchanged.  x: [d_head] before rotation -> [pos, 2]"""
+    d = x.shape[-1]
+    turned = rotary_np(np.stack([x] * len(positions)), positions, base)  # [pos, d_head]
+    return turned[:, [pair, pair + d // 2]]

@@ -15,7 +15,7 @@ browser user) adds local Hugging Face folders in either or both of two ways:
 A browser user only picks one of these names (`load_named`); a path never comes from a request.
 
 A folder holds config.json, tokenizer.json and model.safetensors, and config.json's model_type picks the
-family: "bert" and "xlm-roberta" run `model.encoder`, "gpt2" runs `model.gpt2`, "llama" runs `model.llama`.
+family: "bert" and "xlm-roberta" run `model.families.encoder`, "gpt2" runs `model.families.gpt2`, "llama" runs `model.families.llama`.
 Weights are read with safetensors only: a folder with just pytorch_model.bin (a pickle, which can run code
 while it loads) is refused, and no code from a folder is ever run (there is no trust_remote_code).
 """
@@ -30,8 +30,9 @@ from pathlib import Path
 
 import torch
 
-from model import layers as L
-from model.encoder import (
+from model.errors import InvalidConfigError
+from model.families.blocks import Ablation
+from model.families.encoder import (
     BUNDLED_NAME,
     E5_NAME,
     EncoderConfig,
@@ -40,9 +41,9 @@ from model.encoder import (
     load_multilingual_e5,
     trace_encoder,
 )
-from model.errors import InvalidConfigError
-from model.gpt2 import GPT2Config, GPT2Model, load_gpt2, trace_gpt2
-from model.llama import SMOLLM2_NAME, LlamaConfig, LlamaModel, load_llama, load_smollm2, trace_llama
+from model.families.gpt2 import GPT2Config, GPT2Model, load_gpt2, trace_gpt2
+from model.families.llama import SMOLLM2_NAME, LlamaConfig, LlamaModel, load_llama, load_smollm2, trace_llama
+from model.readers.folder import read_config, read_tokenizer, require_files
 from model.trace import AttentionTrace
 
 MODELS_ENV = "ATTENTION_LAB_MODELS"
@@ -157,15 +158,15 @@ def check_model_folder(path: str | Path) -> str:
                 "loading a pickle can run code. Convert the folder to model.safetensors on a trusted machine "
                 "(e.g. transformers' from_pretrained(...).save_pretrained(..., safe_serialization=True))."
             )
-    L.require_files(folder)
-    raw = L.read_config(folder)
+    require_files(folder)
+    raw = read_config(folder)
     model_type = raw.get("model_type")
     if model_type not in FAMILIES:
         raise InvalidConfigError(
             f"{folder}/config.json has model_type {model_type!r}; supported are {', '.join(FAMILIES)}"
         )
     FAMILIES[model_type].config(raw, folder)
-    L.read_tokenizer(folder / "tokenizer.json")
+    read_tokenizer(folder / "tokenizer.json")
     return model_type
 
 
@@ -192,7 +193,7 @@ def load_named(name: str, device: Device = None) -> LoadedModel:
 
 
 def trace_any(
-    loaded: LoadedModel, text: str, *, positions: bool = True, ablate: L.Ablation | None = None
+    loaded: LoadedModel, text: str, *, positions: bool = True, ablate: Ablation | None = None
 ) -> AttentionTrace:
     """The trace of `text` by whichever family `loaded` belongs to."""
     tracer = _TRACERS.get(type(loaded))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from model.analysis import cosine_similarity, head_average, renormalize_without, rollout
+from model.readouts.analysis import cosine_similarity, head_average, renormalize_without, rollout
 
 
 def random_weights(layers=3, heads=4, n=5, seed=0):

@@ -167,7 +167,7 @@ def test_missing_model_package_says_how_to_install(monkeypatch):
     real_files = importlib.resources.files
 
     def files(name):
-        if name == model.encoder.MODEL_PACKAGE:
+        if name == model.families.encoder.MODEL_PACKAGE:
             raise ModuleNotFoundError(name)
         return real_files(name)
 
@@ -189,12 +189,12 @@ def test_the_url_follows_the_widgets():
 
 
 def test_a_failing_view_leaves_the_rest_of_the_page_alive(monkeypatch):
-    import components.attention
+    import components.views.attention
 
     def broken(ctx):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(components.attention, "render", broken)
+    monkeypatch.setattr(components.views.attention, "render", broken)
     at = run_app()
     assert not at.exception
     assert at.error and "ZeroDivisionError" in at.error[0].value

@@ -7,8 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model import build_mask, normalize, scaled_dot_product_attention
-from model.attention import attention_np
+from model.attention import attention_np, build_mask, normalize, scaled_dot_product_attention
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 
-from model.e5_weights import E5Weights, e5_file, load_e5, read_e5_file
 from model.errors import InvalidConfigError, ModelNotInstalledError
+from model.readers.e5 import E5Weights, e5_file, load_e5, read_e5_file
 
 # Reads NUL-separated UTF-8 texts on stdin and prints one line for each:
 #   tokens    the content ids of e5.c's tokenizer (its static tok_content: no <s>, </s>, no prefix)

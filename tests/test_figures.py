@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.figures import (
+from components.figures.common import (
     LOG_FLOOR,
     PROJECTOR,
     SCREEN,
@@ -24,7 +24,7 @@ from components.figures import (
     text_px,
     token_labels,
 )
-from components.ui import md_escape
+from components.text import md_escape
 
 
 def test_repeated_tokens_get_distinct_labels_and_html_is_escaped():
@@ -178,7 +178,7 @@ def test_markdown_escape_leaves_no_active_syntax():
 def test_figures_drawn_while_another_session_first_imports_pandas_do_not_fail():
     """Sessions run on threads: one's first visit to Steps imports pandas while others draw. Plotly looks pandas up
     in sys.modules without importing it, so a half-imported pandas broke their figures (39 failed views in a
-    class of 200); components.figures imports it whole first. A fresh interpreter, as a new server."""
+    class of 200); components.figures.common imports it whole first. A fresh interpreter, as a new server."""
     import subprocess
     import sys
     from pathlib import Path
@@ -187,10 +187,10 @@ def test_figures_drawn_while_another_session_first_imports_pandas_do_not_fail():
 import threading, numpy as np
 errors = []
 def first_visit():
-    import components.steps  # noqa: F401 - imports pandas
+    import components.views.steps  # noqa: F401 - imports pandas
 def draw():
     try:
-        from components.figures import heatmap_figure
+        from components.figures.common import heatmap_figure
         for _ in range(20):
             heatmap_figure(np.eye(3), ["a", "b", "c"], ["a", "b", "c"])
     except Exception as err:  # noqa: BLE001

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from model.attention import scaled_dot_product_attention
-from model.hand import MAX_SIZE, hand_example
+from model.experiments.hand import MAX_SIZE, hand_example
 
 
 def matmul(a, b):

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from model.encoder import bundled_model_dir
-from model.heads import FIELDS, HeadStats, corpus_stats, precomputed, read_sentences, sentence_stats
-from model.playground import PlaygroundConfig, trace_playground
+from model.experiments.atlas import FIELDS, HeadStats, corpus_stats, precomputed, read_sentences, sentence_stats
+from model.experiments.playground import PlaygroundConfig, trace_playground
+from model.families.encoder import bundled_model_dir
 from model.registry import trace_any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,7 +137,10 @@ def test_command_line_refuses_an_empty_file(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n \n", encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "model.heads", "--text-file", str(empty)], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "model.heads", "--text-file", str(empty)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert done.returncode == 2 and "holds no sentence" in done.stderr
 

@@ -38,7 +38,7 @@ def test_chinese_strings_are_translated_not_copied():
 
 
 def test_every_key_used_in_the_code_exists():
-    sources = [ROOT / "app.py", *sorted((ROOT / "components").glob("*.py"))]
+    sources = [ROOT / "app.py", *sorted((ROOT / "components").rglob("*.py"))]
     used = {key for path in sources for key in KEY_IN_CODE.findall(path.read_text(encoding="utf-8"))}
     assert used, "the scan found no keys: the pattern is broken"
     missing = sorted(used - set(strings()))

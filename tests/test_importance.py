@@ -11,10 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.encoder import bundled_model_dir
-from model.importance import ablation_effects, rank_average, spearman
-from model.layers import Ablation
-from model.playground import PlaygroundConfig, head_weights, trace_playground
+from model.experiments.importance import ablation_effects, rank_average, spearman
+from model.experiments.playground import PlaygroundConfig, head_weights, trace_playground
+from model.families.blocks import Ablation
+from model.families.encoder import bundled_model_dir
 from model.registry import trace_any
 
 TEXT = "The animal didn't cross the street because it was too tired."

@@ -24,13 +24,13 @@ from safetensors.torch import save_file
 from tokenizers import Regex, Tokenizer, pre_tokenizers
 
 import model
-from model import gguf_weights
 from model.errors import InvalidConfigError, ModelNotInstalledError
-from model.gguf_weights import EMBEDDING, GGUFModel, Q8Rows, load_gguf
-from model.layers import BYTE_ALPHABET, MAX_TOKENS, show_byte_tokens
-from model.llama import SMOLLM2_NAME, LlamaModel, load_smollm2, smollm2_file, trace_llama
+from model.families.llama import SMOLLM2_NAME, LlamaModel, load_smollm2, smollm2_file, trace_llama
 from model.positional import rotary_np
+from model.readers import gguf as gguf_weights
+from model.readers.gguf import EMBEDDING, GGUFModel, Q8Rows, load_gguf
 from model.registry import BUILT_IN, load_model, load_named, model_names, trace_any
+from model.tokens import BYTE_ALPHABET, MAX_TOKENS, show_byte_tokens
 from tests.hostile_inputs import HOSTILE_INPUTS
 from tests.test_operator_models import byte_level_bpe_tokenizer, copy_of, edit_config, randomize
 
@@ -209,7 +209,7 @@ def test_rotated_q_and_k_turn_back_into_the_projections_before_rope(smollm2, hf_
         np.testing.assert_allclose(rotary_np(trace.layers[i].q, range(n), base, inverse=True), q, atol=1e-4)
         np.testing.assert_allclose(rotary_np(trace.layers[i].k[::3], range(n), base, inverse=True), k, atol=1e-4)
     layer_input = torch.from_numpy(trace.layers[10].output.copy())  # layer 11's input
-    h = model.layers.rms_norm(layer_input, smollm2.params["layers.11.input_layernorm.weight"], 1e-5).numpy()
+    h = model.families.blocks.rms_norm(layer_input, smollm2.params["layers.11.input_layernorm.weight"], 1e-5).numpy()
     for head in (0, 4, 8):
         w = smollm2.head_weights(11, head)
         assert w["W_Q"].shape == w["W_K"].shape == w["W_V"].shape == (64, 576) and w["W_O"].shape == (576, 64)
@@ -421,7 +421,7 @@ def test_show_byte_tokens():
 def test_whole_characters_read_as_the_text(converted):
     tokenizer = converted.tokenizer
     for text in varied_sentences():
-        shown = model.layers.display_tokens(tokenizer, tokenizer.encode(text).tokens)
+        shown = model.tokens.display_tokens(tokenizer, tokenizer.encode(text).tokens)
         if not any("⁄" in s or "⟨" in s for s in shown):
             assert "".join(shown) == "".join(c for c in text if c not in UNSPELLABLE)
 

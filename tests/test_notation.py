@@ -69,7 +69,7 @@ def glossary_texts() -> list[tuple[str, str]]:
 def code_texts() -> list[tuple[str, str]]:
     """String literals of the page's code (app.py, components/), docstrings left out: those are for developers."""
     out = []
-    for path in [ROOT / "app.py", *sorted((ROOT / "components").glob("*.py"))]:
+    for path in [ROOT / "app.py", *sorted((ROOT / "components").rglob("*.py"))]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         docstrings = {
             id(node.body[0].value)

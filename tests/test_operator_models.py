@@ -19,7 +19,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 
 import model
 from model.errors import InvalidConfigError
-from model.gpt2 import GPT2Model
+from model.families.gpt2 import GPT2Model
 from model.registry import (
     BUILT_IN,
     DEFAULT_MODEL,
@@ -458,7 +458,7 @@ def test_the_page_falls_back_when_a_link_names_an_unknown_model(monkeypatch):
 
 @pytest.mark.parametrize("temperature", [1.0, 0.5, 2.0])
 def test_gpt2_next_token_probabilities_match_transformers(gpt2_dir, temperature):
-    from model.next_word import next_tokens, probabilities
+    from model.readouts.next_word import next_tokens, probabilities
 
     loaded = load_model(gpt2_dir, device="cpu")
     text = "The bank of the river"

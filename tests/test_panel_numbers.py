@@ -13,18 +13,20 @@ import numpy as np
 import pytest
 import torch
 
-from components.atlas import atlas_figure, atlas_from_json, available, curve_figure
-from components.attention import strongest_key
+from components.figures.atlas import atlas_figure, curve_figure
+from components.figures.experiments import reach_figure
 from components.glossary import file_name
-from components.lab import histogram, importance_for, reach_figure
-from components.steps import full_w_o
-from model.analysis import layer_w_o
-from model.encoder import BUNDLED_NAME, E5_NAME, bundled_model_dir
-from model.heads import FIELDS, THRESHOLDS, corpus_stats, precomputed, read_sentences
-from model.importance import ablation_effects
-from model.llama import SMOLLM2_NAME
+from components.views.atlas import available
+from components.views.attention import strongest_key
+from components.views.experiments import importance_for
+from model.experiments.atlas import FIELDS, THRESHOLDS, atlas_from_json, corpus_stats, precomputed, read_sentences
+from model.experiments.importance import ablation_effects
+from model.experiments.scaling import dot_product_spread, histogram
+from model.families.encoder import BUNDLED_NAME, E5_NAME, bundled_model_dir
+from model.families.llama import SMOLLM2_NAME
+from model.readouts.analysis import layer_w_o
+from model.readouts.steps import full_w_o
 from model.registry import load_named, trace_any
-from model.scaling import dot_product_spread
 from tests.apptest import run_app, specs, z_of
 from tests.test_reach import brute_force
 

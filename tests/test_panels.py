@@ -12,8 +12,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.i18n import t
-from model.encoder import BUNDLED_NAME, E5_NAME
-from model.llama import SMOLLM2_NAME
+from model.families.encoder import BUNDLED_NAME, E5_NAME
+from model.families.llama import SMOLLM2_NAME
 from tests.apptest import APP, TIMEOUT_S, specs
 from tests.test_notation import bare_alpha_problems
 

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 import model
-from model import PlaygroundConfig, trace_playground
-from model.playground import head_weights, layer_weights
+from model.experiments.playground import PlaygroundConfig, head_weights, layer_weights, trace_playground
 
 
 @pytest.mark.parametrize("d_model, n_heads", [(2, 1), (12, 3), (64, 4), (96, 16), (1024, 8)])

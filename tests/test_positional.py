@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from model import sinusoidal_encoding
-from model.positional import rotary, rotary_np
+from model.positional import rotary, rotary_np, sinusoidal_encoding
 
 
 @pytest.mark.parametrize("d_model", [1, 2, 7, 16, 33])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import model
-from components.positions import Window, centred_range, fit_range, shown
+from components.shown import Window, centred_range, fit_range, shown
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import model
-from model.encoder import bundled_model_dir
+from model.families.encoder import bundled_model_dir
 
 SENTENCES = [
     "I saw a saw.",

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from model.attention import build_mask
-from model.playground import PlaygroundConfig, trace_playground
-from model.reach import KINDS, operations, reach, reach_table, steps_to_connect
+from model.experiments.playground import PlaygroundConfig, trace_playground
+from model.experiments.reach import KINDS, operations, reach, reach_table, steps_to_connect
 
 
 def one_step(kind: str, n: int, window: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from model.scaling import dot_product_spread, spread_by_width
+from model.experiments.scaling import dot_product_spread, spread_by_width
 
 WIDTHS = (1, 4, 16, 64, 256)
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import model
-from model.train import Snapshot, TrainConfig, expected_pattern, main, make_examples, train
+from model.experiments.train import Snapshot, TrainConfig, expected_pattern, main, make_examples, train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,7 +130,7 @@ def test_expected_patterns():
     assert expected_pattern("reverse", np.zeros((3, n), dtype=int)).shape == (3, n, n)
 
 
-@pytest.mark.parametrize("task", model.train.TASKS)
+@pytest.mark.parametrize("task", model.experiments.train.TASKS)
 def test_targets_are_read_from_the_expected_positions(task):
     cfg = TrainConfig(task=task)
     tokens, targets = make_examples(cfg, 64, torch.Generator().manual_seed(0))
@@ -168,7 +168,17 @@ def test_invalid_configs_are_refused(bad, message):
 
 def test_cli_prints_json_as_its_last_line():
     result = subprocess.run(
-        [sys.executable, "-m", "model.train", "--task", "reverse", "--steps", "20", "--snapshot-every", "10"]
+        [
+            sys.executable,
+            "-m",
+            "model.experiments.train",
+            "--task",
+            "reverse",
+            "--steps",
+            "20",
+            "--snapshot-every",
+            "10",
+        ]
         + ["--seed", "1", "--layers", "1", "--heads", "2", "--d-model", "16", "--device", "cpu"],
         cwd=ROOT,
         capture_output=True,

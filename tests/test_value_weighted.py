@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.analysis import layer_w_o, row_share, trace_value_weighted, value_vectors, value_weighted
-from model.encoder import bundled_model_dir
-from model.playground import PlaygroundConfig, head_weights, trace_playground
+from model.experiments.playground import PlaygroundConfig, head_weights, trace_playground
+from model.families.encoder import bundled_model_dir
+from model.readouts.analysis import layer_w_o, row_share, trace_value_weighted, value_vectors, value_weighted
 from model.registry import trace_any
 
 SENTENCES = [

@@ -7,8 +7,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import model
-from components.compare import Drawn, later_share, pair_figure, same_depth, shared_summary, shown_head, top_other
-from components.positions import Shown
+from components.figures.compare import pair_figure
+from components.shown import Shown
+from components.views.compare import Drawn, shared_summary, shown_head
+from model.readouts.analysis import later_share, same_depth, top_other
 from tests.apptest import run_app, specs, z_of
 
 RIVER, LOAN = "The bank of the river", "The bank approved the loan"

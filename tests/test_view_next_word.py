@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from components.next_word import token_text
 from model.registry import load_named, trace_any
+from model.tokens import token_text
 from tests.apptest import run_app, specs, z_of
 
 SMOL = "SmolLM2-135M-Instruct"

@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from components.figures import mixing_figure
-from components.playground import w_o_shown
-from components.settings import nearest, playground_config
-from model import PlaygroundConfig, trace_playground
+from components.figures.common import mixing_figure
+from components.playground_state import nearest, playground_config
+from components.views.playground import w_o_shown
+from model.experiments.playground import PlaygroundConfig, trace_playground
 from tests.apptest import run_app, specs, z_of
 
 

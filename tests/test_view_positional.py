@@ -11,16 +11,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import model
-from components.positional import (
-    default_dims,
-    display_dims,
-    encoding_similarity,
-    pair_with_wavelength,
-    repeat_similarity,
-    repeated_pair,
-    wavelength,
-    waves_figure,
-)
+from components.figures.positions import default_dims, display_dims, pair_with_wavelength, waves_figure
+from model.positional import encoding_similarity, wavelength
+from model.readouts.analysis import repeat_similarity, repeated_pair
 from tests.apptest import run_app
 
 
@@ -201,8 +194,7 @@ def smol_trace():
 def test_shifting_both_positions_keeps_the_models_own_score(smol_trace):
     """On the model's own q and k (turned back to before RoPE): at s = 0 the score is the one the model used,
     with both positions shifted it stays, and with the query alone moved it changes."""
-    from components.positional import rope_circle, rope_shift_scores
-    from model.positional import rotary_np
+    from model.positional import rope_circle, rope_shift_scores, rotary_np
 
     trace, layer, head, m, n = smol_trace, 5, 4, 4, 2
     positions = np.arange(trace.n_positions)

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 import model
 from components.i18n import t
-from components.positions import shown
+from components.shown import shown
 from tests.apptest import APP, run_app, specs, z_of
 
 

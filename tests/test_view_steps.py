@@ -12,18 +12,12 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import model
-from components.figures import token_labels
-from components.steps import (
-    COLUMNS,
-    TOLERANCE,
-    attention_weights,
-    check_head,
-    query_step,
-    step_figure,
-    step_frame,
-    trace_step,
-)
-from model import PlaygroundConfig, build_mask, normalize, scaled_dot_product_attention, trace_playground
+from components.figures.common import token_labels
+from components.figures.steps import COLUMNS, step_figure, step_frame
+from components.views.steps import TOLERANCE
+from model.attention import build_mask, normalize, scaled_dot_product_attention
+from model.experiments.playground import PlaygroundConfig, trace_playground
+from model.readouts.steps import attention_weights, check_head, query_step, trace_step
 from tests.apptest import run_app
 
 N, D = 7, 8
@@ -228,14 +222,15 @@ def test_hiding_special_tokens_keeps_every_key_and_says_why():
 
 def test_a_masked_relu_trace_shows_its_hidden_keys():
     def page():
-        from components.controls import Controls, init_state
-        from components.steps import render_trace
-        from model import PlaygroundConfig, trace_playground
+        from components.context import ViewContext
+        from components.session import init_state
+        from components.views.steps import render_trace
+        from model.experiments.playground import PlaygroundConfig, trace_playground
 
         init_state()
         config = PlaygroundConfig(mask="causal", normalizer="relu", char_tokens=True)
         trace = trace_playground(config, "I saw a saw")
-        ctx = Controls(lang="en", text="", view="steps", layer=0, head=0, hide_special=False, presentation=False)
+        ctx = ViewContext(lang="en", text="", view="steps", layer=0, head=0, hide_special=False, presentation=False)
         render_trace(ctx, trace, 0, 0)
 
     at = AppTest.from_function(page, default_timeout=60)

@@ -12,19 +12,11 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from components import training
-from components.settings import nearest
-from components.training import (
-    D_MODELS,
-    SNAPSHOTS,
-    alpha_grid_figure,
-    scores_figure,
-    snapshot_every,
-    symbol_labels,
-    uniform_score,
-    valid_heads,
-)
-from model.train import TASKS, TrainConfig, expected_pattern, head_scores, make_examples
+from components.figures.training import alpha_grid_figure, scores_figure, symbol_labels
+from components.playground_state import nearest
+from components.views import training
+from components.views.training import D_MODELS, SNAPSHOTS, snapshot_every, valid_heads
+from model.experiments.train import TASKS, TrainConfig, expected_pattern, head_scores, make_examples, uniform_score
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 POLL_S = 0.1

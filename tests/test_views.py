@@ -16,7 +16,7 @@ from components.keys import step_setting
 from components.views import VIEWS, View, offered
 from tests.apptest import run_app
 
-COMPONENTS = Path(__file__).resolve().parent.parent / "components"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_url_offers_exactly_the_views_of_the_table():
@@ -25,19 +25,19 @@ def test_the_url_offers_exactly_the_views_of_the_table():
 
 
 def test_every_view_module_has_a_render_and_imports_no_other_view():
-    view_modules = {view.module.rsplit(".", 1)[1] for view in VIEWS.values()}
-    for name in view_modules:
-        tree = ast.parse((COMPONENTS / f"{name}.py").read_text(encoding="utf-8"))
-        assert any(isinstance(node, ast.FunctionDef) and node.name == "render" for node in tree.body), name
-        imported = set()  # the components modules it takes anything from ("from components import x" too)
+    view_modules = {view.module for view in VIEWS.values()}
+    assert all(module.startswith("components.views.") for module in view_modules)
+    for module in view_modules:
+        tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8"))
+        assert any(isinstance(node, ast.FunctionDef) and node.name == "render" for node in tree.body), module
+        imported = set()  # the modules it takes anything from ("from components.views import x" too)
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == "components":
-                imported |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("components."):
-                imported.add(node.module.split(".", 1)[1])
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
             elif isinstance(node, ast.Import):
-                imported |= {a.name.split(".", 1)[1] for a in node.names if a.name.startswith("components.")}
-        assert not imported & (view_modules - {name}), f"{name} imports another view: {imported & view_modules}"
+                imported |= {a.name for a in node.names}
+        others = imported & (view_modules - {module})
+        assert not others, f"{module} imports another view: {others}"
 
 
 def test_the_next_word_view_is_offered_for_a_decoder_only():
@@ -50,7 +50,7 @@ def test_the_next_word_view_is_offered_for_a_decoder_only():
 def test_a_view_that_does_not_apply_falls_back_with_a_notice(monkeypatch):
     import components.views
 
-    only_attention = {**VIEWS, "qkv": View("qkv", "components.qkv", applies=lambda loaded: False)}
+    only_attention = {**VIEWS, "qkv": View("qkv", "components.views.qkv", applies=lambda loaded: False)}
     monkeypatch.setattr(components.views, "VIEWS", only_attention)
     at = run_app("qkv")
     assert not at.exception

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from model.readouts.words import Words, is_punctuation, merge_words, piece_text, word_groups
 from model.registry import trace_any
-from model.words import Words, is_punctuation, merge_words, piece_text, word_groups
 
 
 def explicit_merge(weights: np.ndarray, groups) -> np.ndarray:

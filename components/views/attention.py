@@ -1,0 +1,231 @@
+"""The Attention view: α′ of the chosen head as a heatmap and as lines, every head at a glance, and the
+per-layer head average and rollout. A long text is shown through a window of positions.
+
+Beside the heatmap, three display settings (URL parameters att_show, att_scale, att_words): the heatmap shows
+α′ or what each key actually sends, ‖α′ᵢⱼ·vⱼ·W^O‖ (value-weighted attention, Kobayashi et al. 2020), on a linear,
+per-row or log colour scale, over sub-word pieces or over whole words (model/readouts/words.py: a split key's columns
+summed, a split query's rows averaged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import streamlit as st
+
+from components import ui
+from components.cache import get_model, get_trace, selected_model_name
+from components.context import ViewContext
+from components.figures.common import arc_figure, overview_png
+from components.glossary import file_name
+from components.overview import every_head
+from components.shown import Shown, Window, shown, shown_words
+from model.readouts.analysis import rollout, row_share, trace_value_weighted
+from model.readouts.words import merge_words
+from model.trace import AttentionTrace
+
+SHOWS = ("weights", "sent")
+SCALES = ("linear", "row", "log")
+IMPORTANCE_TAB = "importance"  # the Experiments view's tab the "not an explanation" button opens
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def overview_for(text: str, model_name: str) -> bytes:
+    """The all-heads PNG of a text, kept because it is the slowest drawing at 512 tokens (90 ms).
+    `model_name` is part of the cache key: get_trace traces with the session's chosen model."""
+    return overview_png(get_trace(text).weights())
+
+
+def strongest_key(weights: np.ndarray, sent: np.ndarray) -> tuple[int, float, float]:
+    """The key that gets the most α′ on average over the queries, with its mean α′ and its mean share of what is
+    sent.  weights, sent: [query_pos, key_pos], rows summing to 1 (or 0)."""
+    mean_weight = weights.mean(axis=0)  # [key_pos]
+    key = int(np.argmax(mean_weight))
+    return key, float(mean_weight[key]), float(sent[:, key].mean())
+
+
+def render(ctx: ViewContext) -> None:
+    trace = get_trace(ctx.text)
+    ui.trace_notices(ctx.lang, trace)
+    if not ctx.presentation:  # on a projector they wait behind a button in the header (app.py)
+        ui.token_chips(trace, ctx.lang)
+    if st.session_state.get("att_words"):
+        positions, words = shown_words(trace, ctx.hide_special)
+
+        def merge(matrix: np.ndarray) -> np.ndarray:
+            return merge_words(matrix, words)
+    else:
+        positions, merge = shown(trace, ctx.hide_special), _unchanged
+    window = ui.pick_window(ctx, positions)
+    # Lazy sub-tabs: only the open one is computed and sent, so the first paint stays light.
+    one_head, lines, whole_layer = st.tabs(
+        [ctx.t("attention.tab_head"), ctx.t("attention.tab_lines"), ctx.t("attention.tab_layer")],
+        key="attention_tab",
+        on_change="rerun",
+    )
+    if one_head.open:
+        with one_head:
+            _render_head(ctx, trace, positions, window, merge)
+    if lines.open:
+        with lines:
+            _render_lines(ctx, trace, positions, window, merge)
+    if whole_layer.open:
+        with whole_layer:
+            _render_layer(ctx, trace, positions, window, merge)
+
+
+def _unchanged(matrix: np.ndarray) -> np.ndarray:
+    return matrix
+
+
+def _title(ctx: ViewContext, key: str, positions: Shown, window: Window, **values: object) -> str:
+    """A figure title, with the window's positions when the figure shows only part of the text."""
+    title = ctx.t(key, **values)
+    if st.session_state.get("att_words"):
+        title += ctx.t("attention.words_part")
+    if window.whole(len(positions)):
+        return title
+    q, k = window.queries, window.keys
+    return title + ctx.t(
+        "attention.window_part",
+        q0=positions.positions[q[0]],
+        q1=positions.positions[q[1]],
+        k0=positions.positions[k[0]],
+        k1=positions.positions[k[1]],
+    )
+
+
+def _render_head(
+    ctx: ViewContext, trace: AttentionTrace, positions: Shown, window: Window, merge: Callable[[np.ndarray], np.ndarray]
+) -> None:
+    """The chosen head's α′ (or what each key sends), exact with hover values, beside the display settings and
+    the overview of every head."""
+    layer, head = ctx.layer, ctx.head
+    weights = positions.weights(merge(trace.layers[layer].weights[head]))  # [query_pos, key_pos]
+    share, (left, right) = ui.beside_or_below(ctx, window)
+    with right:
+        show, scale = _display_settings(ctx)
+    with left:
+        if show == "sent":
+            sent_all = trace_value_weighted(trace, layer, get_model().head_weights)[head]  # [query_pos, key_pos]
+            sent = row_share(positions.cells(merge(sent_all)))  # [query_pos, key_pos]
+            title = _title(ctx, "attention.sent_title", positions, window, layer=layer, head=head)
+            fig = ui.window_heatmap(
+                ctx, sent, positions, window, title, share=share, value_name=ctx.t("attention.sent_value"), scale=scale
+            )
+            key, alpha, part = strongest_key(weights, sent)
+            caption = ctx.t(
+                "attention.sent_caption",
+                token=positions.files[key],
+                alpha=f"{alpha:.0%}",
+                sent=f"{part:.0%}",
+            )
+            download = ui.Download(
+                file_name("value_weighted", layer=layer, head=head), sent, positions.files, positions.files
+            )
+        else:
+            title = _title(ctx, "attention.heatmap_title", positions, window, layer=layer, head=head)
+            fig = ui.window_heatmap(ctx, weights, positions, window, title, share=share, scale=scale)
+            caption = ctx.t("attention.heatmap_caption")
+            download = ui.Download(
+                file_name("weight", layer=layer, head=head), weights, positions.files, positions.files
+            )
+        if scale != "linear":
+            caption = ui.joined(ctx.lang, caption, ctx.t(f"attention.scale_note_{scale}"))
+        if positions.hidden:
+            caption = ui.joined(ctx.lang, caption, ctx.t("attention.hidden_note"))
+        ui.figure(fig, caption, key="heatmap", downloads=[download], lang=ctx.lang)
+        _not_an_explanation(ctx)
+    with right:
+        png = overview_for(ctx.text, selected_model_name())
+        every_head(
+            ctx, png, (trace.n_layers, trace.n_heads), (layer, head), "attention", key="overview", n=trace.n_positions
+        )
+
+
+def _display_settings(ctx: ViewContext) -> tuple[str, str]:
+    """What the heatmap shows, its colour scale, and words instead of pieces: one compact block."""
+    show = ui.choice(ctx, "attention.show", SHOWS, "att_show")
+    at_scale, at_words = st.columns([3, 2], vertical_alignment="bottom")
+    scale = ui.choice(ctx, "attention.scale", SCALES, "att_scale", place=at_scale)
+    keep = {"persist_state": "session"}
+    at_words.toggle(ctx.t("attention.words"), key="att_words", help=ctx.t("attention.words_help"), **keep)
+    return show, scale
+
+
+def _open_importance() -> None:
+    st.session_state["view"] = "lab"
+    st.session_state["lab_open"] = IMPORTANCE_TAB  # the Experiments view opens this tab on its next run
+
+
+def _not_an_explanation(ctx: ViewContext) -> None:
+    """α′ is where a head looks, not why the model decides: said under the heatmap, with the way to the test."""
+    st.caption(ctx.t("attention.not_explanation"))
+    st.button(
+        ctx.t("attention.to_importance"),
+        key="to_importance",
+        on_click=_open_importance,
+        icon=":material/science:",
+        type="tertiary",
+    )
+
+
+def _render_lines(
+    ctx: ViewContext, trace: AttentionTrace, positions: Shown, window: Window, merge: Callable[[np.ndarray], np.ndarray]
+) -> None:
+    """Lines from each query to its keys; for a long text, among the window's queries."""
+    layer, head = ctx.layer, ctx.head
+    weights = positions.weights(merge(trace.layers[layer].weights[head]))  # [query_pos, key_pos]
+    part = Window(window.queries, window.queries)
+    fig = arc_figure(
+        weights[part.rows, part.cols],
+        positions.labels[part.rows],
+        title=_title(ctx, "attention.arc_title", positions, part, layer=layer, head=head),
+        left_title=ctx.t("common.query"),
+        right_title=ctx.t("common.key"),
+        presentation=ctx.presentation,
+    )
+    ui.figure(fig, ctx.t("attention.arc_caption"), key="arcs")
+
+
+def _render_layer(
+    ctx: ViewContext, trace: AttentionTrace, positions: Shown, window: Window, merge: Callable[[np.ndarray], np.ndarray]
+) -> None:
+    layer, p = ctx.layer, ctx.presentation
+    scale = st.session_state.get("att_scale") or SCALES[0]
+    # Each layer's α′ is computed from its q and k when read: only the layers up to this one, one head average each.
+    averages = np.stack([lt.weights.mean(axis=0) for lt in trace.layers[: layer + 1]])  # [layer, query_pos, key_pos]
+    average = positions.weights(merge(averages[layer]))  # [query_pos, key_pos]
+    rolled = positions.weights(merge(rollout(averages[:, None])[layer]))  # [query_pos, key_pos]  one "head": the mean
+    keys = window.keys[1] - window.keys[0] + 1
+    share = 0.5 if keys <= ui.key_capacity(p, 0.5) else 1.0  # side by side while the keys fit half the page
+    left, right = st.columns(2, gap="medium") if share < 1 else (st.container(), st.container())
+    with left:
+        title = _title(ctx, "attention.average_title", positions, window, layer=layer)
+        fig = ui.window_heatmap(ctx, average, positions, window, title, share=share, scale=scale)
+        download = ui.Download(
+            file_name("head_average", layer=layer), average, positions.files, positions.files, ctx.t("attention.mean")
+        )
+        caption = ctx.t("attention.average_caption", n_heads=trace.n_heads)
+        ui.figure(fig, caption, key="average", downloads=[download], lang=ctx.lang)
+    with right:
+        title = _title(ctx, "attention.rollout_title", positions, window, layer=layer)
+        fig = ui.window_heatmap(
+            ctx,
+            rolled,
+            positions,
+            window,
+            title,
+            value_name=ctx.t("attention.rollout_value"),
+            x_title=ctx.t("attention.rollout_source"),
+            y_title=ctx.t("common.position"),
+            share=share,
+            scale=scale,
+        )
+        download = ui.Download(
+            file_name("rollout", layer=layer), rolled, positions.files, positions.files, ctx.t("attention.rollout")
+        )
+        ui.figure(
+            fig, ctx.t("attention.rollout_caption", layer=layer), key="rollout", downloads=[download], lang=ctx.lang
+        )

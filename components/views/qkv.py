@@ -1,0 +1,144 @@
+"""The Q · K · V view: one head's queries, keys and values, the slices of W^Q, W^K, W^V that make
+them, and the scores Q·Kᵀ/√d_head, each with its shape in its title.
+
+The article writes one token at a time, qᵢ = W^q·aᵢ, and all of them as the columns of I (Q = W^q·I); the
+models compute every token at once with the tokens as rows, Q = X·W^qᵀ (+ a bias where the model has one),
+X = Iᵀ holding the vectors aᵢ as rows. Figures are pure builders; render() draws.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import ui
+from components.cache import get_model, get_trace
+from components.context import ViewContext
+from components.figures.common import Panel, heatmap_figure, heatmap_grid
+from components.glossary import file_name
+from components.shown import Shown, shown
+from model.trace import AttentionTrace
+
+PROJECTIONS = ("Q", "K", "V")
+MATRICES = {"Q": "q", "K": "k", "V": "v"}  # the glossary's W^q, W^k, W^v (code: W_Q, W_K, W_V)
+
+
+def projection_title(name: str, n: int, d: int, rotary: bool) -> str:
+    """A panel's title, the formula with the shape: "Q = X·W<sup>q</sup>ᵀ  [n × d]"; with rotary positions
+    (RoPE) q and k are turned after the product, which the title says."""
+    product = f"X·W<sup>{MATRICES[name]}</sup>ᵀ"
+    formula = f"RoPE({product})" if rotary and name in ("Q", "K") else product
+    return f"{name} = {formula}  [{n} × {d}]"
+
+
+def render(ctx: ViewContext) -> None:
+    trace = get_trace(ctx.text)
+    ui.trace_notices(ctx.lang, trace)
+    ui.intro(ctx, ctx.t("qkv.intro", d_model=trace.d_model))
+    positions = shown(trace, ctx.hide_special)
+    window = ui.pick_window(ctx, positions)
+    # Lazy tabs, as in the Attention view: only the open one is computed and drawn.
+    projections, weights = st.tabs(
+        [ctx.t("qkv.tab_projections"), ctx.t("qkv.tab_weights")], key="qkv_tab", on_change="rerun"
+    )
+    if projections.open:
+        with projections:
+            _render_projections(ctx, trace, positions, window)
+    if weights.open:
+        with weights:
+            _render_weights(ctx, trace)
+
+
+def _render_projections(ctx: ViewContext, trace: AttentionTrace, positions: Shown, window) -> None:
+    """Q, K, V of the head side by side, then Q·Kᵀ/√d_head, each with its downloads."""
+    layer, head, p = ctx.layer, ctx.head, ctx.presentation
+    lt = trace.layers[layer]
+    d, n = trace.d_head, len(positions)
+    q, k, v = (positions.rows(m[head]) for m in (lt.q, lt.k, lt.v))  # each [pos, d_head]
+    scores = positions.cells(lt.scores[head])  # [query_pos, key_pos]
+    rows = positions.labels[window.rows]
+    features = list(range(d))
+    fig = heatmap_grid(
+        [
+            Panel(
+                m[window.rows],
+                features,
+                rows,
+                title=projection_title(name, n, d, trace.rope_base is not None),
+                x_title=ctx.t("qkv.feature"),
+                y_title=ctx.t("common.position"),
+                name=name,
+            )
+            for name, m in zip(PROJECTIONS, (q, k, v), strict=True)
+        ],
+        title=ctx.t("qkv.qkv_title", layer=layer, head=head),
+        value_name=ctx.t("common.value"),
+        scale="signed",
+        share_y=True,
+        presentation=p,
+    )
+    files = [f"d{j}" for j in features]
+    downloads = [
+        ui.Download(f"{name}_layer{layer}_head{head}", m, positions.files, files, label=name)
+        for name, m in zip(PROJECTIONS, (q, k, v), strict=True)
+    ]
+    ui.figure(fig, ctx.t("qkv.qkv_caption", d=d, head=head, n=n), key="qkv", downloads=downloads, lang=ctx.lang)
+
+    st.subheader(ctx.t("qkv.scores_heading"))
+    fig = heatmap_figure(
+        scores[window.rows, window.cols],
+        positions.labels[window.cols],
+        rows,
+        title=ctx.t("qkv.scores_title", n=n, layer=layer, head=head),
+        x_title=ctx.t("common.key"),
+        y_title=ctx.t("common.query"),
+        value_name="α = q·k/√d",
+        scale="signed",
+        annotate=n <= 12,
+        presentation=p,
+    )
+    download = ui.Download(file_name("score", layer=layer, head=head), scores, positions.files, positions.files)
+    ui.figure(fig, ctx.t("qkv.scores_caption", d=d, n=n), key="qkv_scores", downloads=[download], lang=ctx.lang)
+
+
+def _render_weights(ctx: ViewContext, trace: AttentionTrace) -> None:
+    """The rows of W^q, W^k, W^v that belong to the head, stacked on one column axis. With grouped-query
+    attention the head reads the rows of W^k and W^v of its key/value head, which other heads share."""
+    layer, head = ctx.layer, ctx.head
+    d, d_model = trace.d_head, trace.d_model
+    weights = get_model().head_weights(layer, head)  # each [d_head, d_model]
+    first, last = head * d, (head + 1) * d - 1
+    rows = {"Q": head * d, "K": trace.kv_head(head) * d, "V": trace.kv_head(head) * d}  # each matrix's first row
+    fig = heatmap_grid(
+        [
+            Panel(
+                weights[f"W_{name}"],
+                list(range(d_model)),
+                list(range(d)),
+                title=ctx.t(
+                    "qkv.weight_panel",
+                    name=f"W<sup>{MATRICES[name]}</sup>",
+                    first=rows[name],
+                    last=rows[name] + d - 1,
+                    rows=d,
+                    cols=d_model,
+                ),
+                x_title=ctx.t("qkv.input_dimension"),
+                y_title=ctx.t("qkv.feature"),
+                name=f"W<sup>{MATRICES[name]}</sup>",
+            )
+            for name in PROJECTIONS
+        ],
+        columns=1,
+        title=ctx.t("qkv.weights_title", layer=layer, head=head),
+        value_name=ctx.t("common.value"),
+        scale="signed",
+        share_x=True,
+        presentation=ctx.presentation,
+    )
+    caption = ctx.t(
+        "qkv.weights_caption", head=head, first=first, last=last, d=d, d_model=d_model, n_heads=trace.n_heads
+    )
+    shared = trace.n_heads // max(1, len(set(trace.kv_heads))) if trace.kv_heads else 1
+    if shared > 1:
+        caption = ui.joined(ctx.lang, caption, ctx.t("qkv.weights_shared", kv=trace.kv_head(head), group=shared))
+    ui.figure(fig, caption, key="qkv_weights")

@@ -1,0 +1,252 @@
+"""The Step-by-step view: one query row of one head, computed in front of the class with numbers.
+
+The article's six steps for one output bᵢ, in its notation:
+
+    ① qᵢ  = W^q·aᵢ                     the query of token i
+    ② αᵢⱼ = qᵢ·kⱼ                      one dot product per key j (kⱼ = W^k·aⱼ)
+    ③ αᵢⱼ ÷ √d_head                    (and ÷T when a temperature is set)
+    ④ mask                             hidden keys become −∞ (the pretrained encoder has none)
+    ⑤ α′ᵢⱼ = softmax_j(αᵢⱼ)            or ReLU, then divide by the row sum
+    ⑥ bᵢ  = Σⱼ α′ᵢⱼ·vⱼ                 (vⱼ = W^v·aⱼ); bᵢ is row i of the head's z
+    ⑦ concat over the heads, ·W^O, residual, norm, feed-forward: what the layer does with every head's bᵢ
+
+The math is pure numpy in float64 (`attention_weights`, `query_step`, `step_frame`, `check_head`), so
+it works on any trace, pretrained or playground, and the tests hold it against the model's torch code.
+The view recomputes α′ from the trace's Q and K in float64 and shows how far the α′ drawn (float32) is from it,
+and recomputes bᵢ and shows how far it is from the z the model's forward pass stored.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import streamlit as st
+
+from components import ui
+from components.cache import get_model, get_trace
+from components.context import ViewContext
+from components.figures.common import mixing_figure, token_labels
+from components.figures.steps import step_figure, step_frame
+from components.glossary import file_name
+from components.keys import QUERY_LIMIT
+from components.session import checked_state, show_notices
+from components.shown import centred_range
+from model.readouts.analysis import layer_w_o
+from model.readouts.steps import Check, QueryStep, check_head, full_w_o, trace_step
+from model.trace import AttentionTrace
+
+FIGURE_SHARE = 0.6  # the figure's column (3 of 2 + 3)
+LISTED = 12  # hidden keys named one by one in step ④; the rest are counted
+TOLERANCE = 1e-5  # float32 model vs float64 recomputation: agreement closer than this is a ✓
+MAX_W_O_SIDE = 256  # W^O is drawn with at most this many rows and columns (every s-th of a wider one)
+
+
+# ── The math, pure numpy ──────────────────────────────────────────────────────────────────────────
+
+
+# ── The figure, pure Plotly ───────────────────────────────────────────────────────────────────────
+
+
+# ── The view ──────────────────────────────────────────────────────────────────────────────────────
+
+
+def _vector(x: np.ndarray) -> str:
+    """A vector as rounded numbers for st.code, which shows it literally and wraps it to the column."""
+    return " ".join(f"{v:+.2f}" for v in x)
+
+
+def _token(tokens: tuple[str, ...], j: int) -> str:
+    return f"“{ui.md_escape(tokens[j])}” ({j})"
+
+
+def render(ctx: ViewContext) -> None:
+    trace = get_trace(ctx.text)
+    ui.trace_notices(ctx.lang, trace)
+    i = render_trace(ctx, trace, ctx.layer, ctx.head)
+    _render_after(ctx, trace, ctx.layer, ctx.head, i)
+
+
+def render_trace(ctx: ViewContext, trace: AttentionTrace, layer: int, head: int) -> int:
+    """The six steps for the query picked in the widget "query", on any trace (pretrained or playground);
+    returns the query."""
+    left, right = st.columns([2, 3], gap="medium")
+    with left:
+        i = _pick_query(ctx, trace)
+        step = trace_step(trace, layer, head, i)
+        _render_steps(ctx, trace, step, i)
+    with right:  # the figure first, so that it is on the first screen
+        _render_figure(ctx, trace, step, layer, head, i)
+        _render_checks(ctx, trace, check_head(trace, layer, head, step, i), i)
+    _render_table(ctx, trace, step, i)
+    return i
+
+
+def _pick_query(ctx: ViewContext, trace: AttentionTrace) -> int:
+    """The query picker (the widget "query", also stepped by < > while presenting)."""
+    tokens, n = trace.tokens, trace.n_positions
+
+    def label(j: int) -> str:  # the picker's labels, which follow the sentence
+        return f"{j} {tokens[j]}"
+
+    checked_state("query", high=n - 1, labels=label)
+    st.session_state[QUERY_LIMIT] = n - 1
+    show_notices(ctx.lang)  # the page's notices were already shown; a clamped query's must not wait a rerun
+    i = st.selectbox(
+        ctx.t("steps.query_picker"),
+        options=range(n),
+        key="query",
+        format_func=label,
+        help=ctx.t("steps.query_help"),
+        persist_state="page",  # kept while another view is shown, so a shared link keeps its query
+    )
+    if ctx.hide_special:
+        st.caption(ctx.t("steps.special_kept"))
+    return i
+
+
+def _render_steps(ctx: ViewContext, trace: AttentionTrace, step: QueryStep, i: int) -> None:
+    """Steps ① to ⑥ in words, with the numbers of this query."""
+    tokens, n, d = trace.tokens, trace.n_positions, trace.d_head
+    st.markdown(ctx.t("steps.step1", token=_token(tokens, i), d=d, i=i))
+    st.code(_vector(step.q), language=None, wrap_lines=True)
+    best = int(np.argmax(np.where(step.visible, step.dots, -np.inf)))
+    st.markdown(ctx.t("steps.step2", n=n, token=_token(tokens, best), value=f"{step.dots[best]:.2f}"))
+    if trace.scale:
+        st.markdown(ctx.t("steps.step3", d=d, root=f"{math.sqrt(d):.3f}"))
+    else:
+        st.markdown(ctx.t("steps.step3_off"))
+    if trace.temperature != 1.0:
+        st.markdown(ctx.t("steps.temperature", t=f"{trace.temperature:g}"))
+    hidden = np.flatnonzero(~step.visible)
+    if trace.mask is None:
+        st.markdown(ctx.t("steps.step4_none"))
+    elif not len(hidden):
+        st.markdown(ctx.t("steps.step4_all_visible"))
+    else:
+        shown = ", ".join(_token(tokens, j) for j in hidden[:LISTED])
+        if len(hidden) > LISTED:
+            shown += " " + ctx.t("steps.and_more", n=len(hidden) - LISTED)
+        st.markdown(ctx.t("steps.step4_mask", hidden=len(hidden), n=n, tokens=shown))
+    top = int(np.argmax(step.weights))
+    values = {"total": f"{step.weights.sum():.3f}", "token": _token(tokens, top), "top": f"{step.weights[top]:.3f}"}
+    st.markdown(ctx.t("steps.step5_relu" if trace.normalizer == "relu" else "steps.step5_softmax", **values))
+    st.markdown(ctx.t("steps.step6", i=i))
+    st.code(_vector(step.output), language=None, wrap_lines=True)
+
+
+def _render_checks(ctx: ViewContext, trace: AttentionTrace, check: Check, i: int) -> None:
+    """The two badges: α′ and bᵢ recomputed from Q, K, V against the model's own."""
+    n = trace.n_positions
+    for value, ok, bad, values in (
+        (check.alpha, "steps.check_alpha_ok", "steps.check_alpha_bad", {"n": n}),
+        (check.output, "steps.check_output_ok", "steps.check_output_bad", {"i": i}),
+    ):
+        delta = f"{value:.1e}"
+        if value < TOLERANCE:
+            st.success(ctx.t(ok, delta=delta, **values), icon=":material/check_circle:")
+        else:
+            st.error(ctx.t(bad, delta=delta, **values), icon=":material/error:")
+
+
+def _render_figure(ctx: ViewContext, trace: AttentionTrace, step: QueryStep, layer: int, head: int, i: int) -> None:
+    """The step figure; a long text's key columns around the query, every label readable."""
+    labels = token_labels(trace.tokens)
+    n = trace.n_positions
+    capacity = ui.key_capacity(ctx.presentation, FIGURE_SHARE, row_label="00") - 1  # and the sum's column
+    first, last = centred_range(i, n, capacity)
+    fig = step_figure(
+        step,
+        labels,
+        sum_label=ctx.t("steps.sum_label", i=i),
+        title=ctx.t("steps.figure_title", token=labels[i], layer=layer, head=head),
+        weight_title=ctx.t("steps.weight_axis"),
+        values_title=ctx.t("steps.values_axis"),
+        key_title=ctx.t("common.key"),
+        dim_title=ctx.t("steps.dimension"),
+        presentation=ctx.presentation,
+        keys=slice(first, last + 1),
+        width_px=int(ui.PAGE_PX[ctx.presentation] * FIGURE_SHARE),
+    )
+    ui.figure(fig, ctx.t("steps.figure_caption"), key="steps_figure")
+    if last - first + 1 < n:
+        st.caption(ctx.t("steps.keys_window", first=first, last=last, n=n))
+
+
+def _render_table(ctx: ViewContext, trace: AttentionTrace, step: QueryStep, i: int) -> None:
+    """Every key's numbers for this query: a scrolling table on a screen, a large plain one on a projector."""
+    st.subheader(ctx.t("steps.table_title", token=_token(trace.tokens, i)))
+    frame = step_frame(step, trace.tokens).rename(
+        columns={"token": ctx.t("steps.col_token"), "mask": ctx.t("steps.col_mask")}
+    )
+    number = "%.4f"
+    if ctx.presentation:  # drawn as HTML, so the page's projector-sized text applies (a data grid keeps its own)
+        numbers = list(frame.columns[1:])
+        st.table(frame.reset_index().style.format("{:.4f}", subset=numbers).hide(axis="index"))
+    else:
+        st.dataframe(
+            frame,
+            column_config={
+                "q·k": st.column_config.NumberColumn(format=number),
+                "÷√d": st.column_config.NumberColumn(format=number),
+                ctx.t("steps.col_mask"): st.column_config.NumberColumn(format=number),
+                "α′": st.column_config.ProgressColumn(format="%.4f", min_value=0.0, max_value=1.0),
+                "‖α′·v‖": st.column_config.NumberColumn(format=number),
+            },
+            height=min(600, 38 + 35 * trace.n_positions),
+            key="steps_table",
+        )
+    st.caption(ctx.t("steps.table_caption"))
+
+
+def _render_after(ctx: ViewContext, trace: AttentionTrace, layer: int, head: int, i: int) -> None:
+    """⑦ What the layer does with every head's bᵢ: concatenate, ·W^O (the chosen model's, drawn), residual, norm,
+    feed-forward. The figure shows the rows around the query: concat, W^O, and concat·W^O (before any bias)."""
+    lt = trace.layers[layer]
+    n_heads, d_head, d_model = trace.n_heads, trace.d_head, trace.d_model
+    loaded = get_model()
+    w_o = full_w_o(layer_w_o(loaded.head_weights, layer, n_heads))  # [head · d_head, d_model]
+    width = w_o.shape[0]
+    st.subheader(ctx.t("steps.after_title"))
+    values = {"n_heads": n_heads, "d": d_head, "width": width, "d_model": d_model, "last": n_heads - 1}
+    story = "steps.after_pre_norm" if loaded.decoder else "steps.after_post_norm"
+    st.markdown(ui.joined(ctx.lang, ctx.t("steps.step7", **values), ctx.t(story, next=layer + 1)))
+    rows = min(trace.n_positions, ui.row_capacity(ctx.presentation))
+    first, last = centred_range(i, trace.n_positions, rows)
+    concat = lt.concat[first : last + 1]  # [rows, head · d_head]
+    output = concat @ w_o  # [rows, d_model]
+    row_stride = max(1, -(-width // MAX_W_O_SIDE))
+    col_stride = max(1, -(-d_model // MAX_W_O_SIDE))
+    labels = token_labels(trace.tokens)[first : last + 1]
+    fig = mixing_figure(
+        concat,
+        w_o[::row_stride, ::col_stride],
+        output,
+        labels,
+        d_head=d_head,
+        w_dims=np.arange(0, width, row_stride),
+        w_cols=np.arange(0, d_model, col_stride),
+        panel_titles=(
+            f"concat(b<sup>(0)</sup> … b<sup>({n_heads - 1})</sup>)  [{last - first + 1} × {width}]",
+            f"W<sup>O</sup>  [{width} × {d_model}]",
+            ctx.t("steps.after_output", n=last - first + 1, d=d_model),
+        ),
+        title=ctx.t("steps.after_figure_title", layer=layer),
+        dim_title=ctx.t("steps.dimension"),
+        in_title=ctx.t("steps.concat_dimension"),
+        out_title=ctx.t("steps.output_dimension"),
+        presentation=ctx.presentation,
+    )
+    caption = ctx.t("steps.after_caption", head=head, first=head * d_head, last=(head + 1) * d_head - 1)
+    if row_stride > 1 or col_stride > 1:
+        caption = ui.joined(ctx.lang, caption, ctx.t("steps.w_o_strided", stride=max(row_stride, col_stride)))
+    downloads = [
+        ui.Download(
+            file_name("w_o", layer=layer),
+            w_o,
+            [f"in {d}" for d in range(width)],
+            [f"out {d}" for d in range(d_model)],
+            "W^O",
+        )
+    ]
+    ui.figure(fig, caption, key="steps_after", downloads=downloads, lang=ctx.lang)

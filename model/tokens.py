@@ -1,0 +1,166 @@
+"""Text as a model sees it: tokenizing (ids, pieces, special and unknown tokens, words), and showing the pieces
+of a byte-level vocabulary (GPT-2, Llama) as readable text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tokenizers import Tokenizer, decoders
+
+from model.errors import EmptyTextError
+
+MAX_TOKENS = 512  # the most tokens any model is given: longer text is cut, with a notice in the page
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """One text as a model sees it."""
+
+    ids: list[int]
+    tokens: list[str]  # the tokenizer's own pieces ("Ġsaw", "▁我", "##ing")
+    special: list[bool]  # [CLS], [SEP], <s>, </s>, <|im_start|> …
+    word_ids: list[int | None]  # which word of the text each token belongs to; None for special tokens
+    truncated: bool  # the text was cut to the model's (or the app's) maximum
+    unknown: list[bool]  # the tokenizer's unknown token ([UNK], <unk>): the vocabulary lacks that part of the text
+
+
+def unknown_id(tokenizer: Tokenizer) -> int | None:
+    """The id of the tokenizer's unknown token, if it has one (byte-level vocabularies do not need one)."""
+    name = getattr(tokenizer.model, "unk_token", None)
+    for candidate in (name, "[UNK]", "<unk>"):
+        if candidate and tokenizer.token_to_id(candidate) is not None:
+            return tokenizer.token_to_id(candidate)
+    return None
+
+
+def tokenize(tokenizer: Tokenizer, text: str) -> Tokens:
+    """`text` through a fitted tokenizer; an EmptyTextError when there is nothing to tokenize."""
+    if not text or not text.strip():
+        raise EmptyTextError("Type a sentence first: the text is empty.")
+    encoding = tokenizer.encode(text)
+    if not encoding.ids:
+        raise EmptyTextError("The text gives no tokens.")
+    unk = unknown_id(tokenizer)
+    return Tokens(
+        ids=list(encoding.ids),
+        tokens=list(encoding.tokens),
+        special=[bool(s) for s in encoding.special_tokens_mask],
+        word_ids=list(encoding.word_ids),
+        truncated=bool(encoding.overflowing),
+        unknown=[i == unk for i in encoding.ids],
+    )
+
+
+# ── Showing byte-level tokens ─────────────────────────────────────────────────────────────────────
+
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+def _byte_alphabet() -> dict[str, int]:
+    """GPT-2's byte-level alphabet, character -> byte: printable bytes stand for themselves, the others (space,
+    control bytes, …) for the characters from U+0100 on, in order ("Ġ" is the space, "Ċ" the newline)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [b for b in range(256) if b not in printable]
+    return {chr(b): b for b in printable} | {chr(256 + n): b for n, b in enumerate(others)}
+
+
+BYTE_ALPHABET = _byte_alphabet()
+BYTE_PART = "⁄"  # the fraction slash of "锯¹⁄₃": a token that holds part of a character's bytes
+BYTE_HEX = "⟨"  # opens "⟨E9 94⟩": bytes that make no whole character
+
+
+def _utf8_spans(data: bytes) -> list[tuple[int, int, str | None]]:
+    """(start, end, character) of each UTF-8 character in `data`; a byte that starts no whole character (the
+    text was cut in the middle of one) is a span of its own with character None."""
+    spans, i = [], 0
+    while i < len(data):
+        lead = data[i]
+        size = 1 if lead < 0x80 else 2 if 0xC2 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else 4 if lead < 0xF5 else 0
+        try:
+            char = data[i : i + size].decode("utf-8") if size else ""
+        except UnicodeDecodeError:
+            char = ""
+        if len(char) == 1:
+            spans.append((i, i + size, char))
+            i += size
+        else:
+            spans.append((i, i + 1, None))
+            i += 1
+    return spans
+
+
+def _part(char: str, n_bytes: int, of: int) -> str:
+    """A character of which a token holds n_bytes of its `of` UTF-8 bytes: "锯¹⁄₃"."""
+    return f"{char}{str(n_bytes).translate(_SUPERSCRIPT)}{BYTE_PART}{str(of).translate(_SUBSCRIPT)}"
+
+
+def _show_run(tokens: list[str]) -> list[str]:
+    """`show_byte_tokens` for tokens that are all in the byte alphabet."""
+    pieces = [bytes(BYTE_ALPHABET[c] for c in t) for t in tokens]
+    data = b"".join(pieces)
+    spans = _utf8_spans(data)
+    out, start, s = [], 0, 0
+    for piece in pieces:
+        end, text, loose = start + len(piece), [], []
+        while s < len(spans) and spans[s][0] < end:
+            first, last, char = spans[s]
+            if char is None:
+                loose.append(f"{data[first]:02X}")
+            else:
+                if loose:
+                    text.append(BYTE_HEX + " ".join(loose) + "⟩")
+                    loose = []
+                held = min(last, end) - max(first, start)
+                text.append(char if held == last - first else _part(char, held, last - first))
+            if last > end:  # the character goes on in the next token
+                break
+            s += 1
+        if loose:
+            text.append(BYTE_HEX + " ".join(loose) + "⟩")
+        out.append("".join(text))
+        start = end
+    return out
+
+
+def show_byte_tokens(tokens: list[str]) -> list[str]:
+    """Byte-level tokens as readable text, read together because a character can be split between tokens.
+
+    A whole character shows as itself ("Ġsaw" -> " saw"). Part of a character shows as that character with the
+    share of its UTF-8 bytes the token holds: 锯 is the three bytes E9 94 AF, and a tokenizer that splits it
+    into "é", "Ķ", "¯" gives "锯¹⁄₃", "锯¹⁄₃", "锯¹⁄₃"; "æĬ", "Ĭ" (把) give "把²⁄₃", "把¹⁄₃". Bytes that make no
+    character (a text cut in the middle of one) show as hex: "⟨E9 94⟩". A token outside the byte alphabet (an
+    added token spelled as plain text) shows as it is and ends the bytes before it.
+    """
+    out, run = [], []
+    for token in tokens:
+        if set(token) <= BYTE_ALPHABET.keys():
+            run.append(token)
+        else:
+            out += [*_show_run(run), token]
+            run = []
+    return out + _show_run(run)
+
+
+def display_tokens(tokenizer: Tokenizer, tokens: list[str]) -> list[str]:
+    """A text's tokens as shown on screen: byte-level ones (GPT-2, Llama) as readable text (`show_byte_tokens`),
+    others as the tokenizer's decoder writes each one ("▁我" stays as it is without a decoder)."""
+    decoder = tokenizer.decoder
+    if isinstance(decoder, decoders.ByteLevel):
+        return show_byte_tokens(tokens)
+    if decoder is None:
+        return list(tokens)
+    shown = [decoder.decode([t]) for t in tokens]
+    return [s if s and "\ufffd" not in s else t for s, t in zip(shown, tokens, strict=True)]
+
+
+def token_text(tokenizer, token_id: int) -> str:
+    """How a vocabulary entry reads on its own: its text, or ⟨E9 94⟩ when it holds only part of a character."""
+    piece = tokenizer.id_to_token(token_id)
+    if piece is None:
+        return f"#{token_id}"
+    text = tokenizer.decode([token_id], skip_special_tokens=False)
+    if text and "\ufffd" not in text:
+        return text
+    return show_byte_tokens([piece])[0]
