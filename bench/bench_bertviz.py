@@ -125,7 +125,7 @@ def head_view_html(text: str) -> Path:
     trace = model.trace_encoder(model.load_encoder(), text)
     assert trace.n_positions == N_TOKENS, trace.n_positions
     weights_path = CACHE / f"attention-{N_TOKENS}.npz"
-    np.savez(weights_path, weights=trace.weights(), tokens=json.dumps(list(trace.tokens)))
+    np.savez(weights_path, weights=trace.weights, tokens=json.dumps(list(trace.tokens)))
     html = CACHE / f"head_view-{N_TOKENS}.html"
     subprocess.run([str(VENV_PY), "-c", GENERATOR, str(weights_path), str(html)], check=True)
     return html

@@ -28,18 +28,13 @@ from model.device import one_cpu_thread_here
 from model.experiments.playground import PlaygroundConfig
 from model.registry import DEFAULT_MODEL, LoadedModel, load_named
 
-# A trace keeps q, k, v, z and outputs (scores and α′ are computed when asked): 0.8-5 MB for a classroom
-# sentence, 24-171 MB at 512 tokens. 96 MB holds the current sentence of 18 students on the largest model and keeps
-# a server with all three built-in models under 1.5 GB after a class of 40 on them (bench/bench_protocol.py, two
-# runs each: RSS max 1 470 and 1 486 MB, new-sentence p95 474 and 497 ms; 128 MB: 1 510 and 1 545 MB, 370 and
-# 469 ms; 64 MB: 1 435 and 1 441 MB, 515 and 580 ms).
+# A trace keeps q, k, v, z and outputs (scores and α′ are computed when asked). The default budget is the one that
+# keeps a server with every built-in model under its memory goal after a class (README, Benchmarks: the trace cache).
 CACHE_BUDGET_MB = int(os.environ.get("ATTENTION_LAB_CACHE_MB", "96"))
 # Every forward pass runs on this one long-lived thread, with one OpenMP thread. Streamlit starts each script run
-# on a new thread, and OpenMP builds a team of worker threads per calling thread: a 16-token trace on a fresh
-# thread took 13 ms instead of 6 on a quiet 2-core machine. With a browser busy on the same cores, torch's two
-# threads waited for each other (40-60 ms a trace); one took 10-20 ms. At 512 tokens on a quiet machine one
-# thread takes 150 ms where two take 85, a small part of the 1.5 s the browser then needs to draw. One thread
-# also queues the traces of sessions that arrive together instead of letting them fight over the cores.
+# on a new thread, and OpenMP builds a team of worker threads per calling thread; on a 2-core server that a browser
+# may share, torch's two threads wait for each other. One thread also queues the traces of sessions that arrive
+# together instead of letting them fight over the cores (README, Benchmarks: issue #5).
 _MODEL_THREAD = ThreadPoolExecutor(
     max_workers=1, thread_name_prefix="attention-lab-model", initializer=one_cpu_thread_here
 )
@@ -51,9 +46,8 @@ def return_large_blocks_to_the_os() -> None:
     """Have glibc give blocks of 128 KB and more straight back to the OS when they are freed, and keep at most
     two arenas. A forward pass and a view's figures make many large temporary arrays on many threads (every
     session's run is a thread); by default glibc keeps what they free in per-thread arenas, and the server's
-    resident size grows with the class: 40 students on the three models reached 1 561 MB, 1 447 MB with this
-    (bench/bench_protocol.py, trace cache 32 MB). Set here rather than as MALLOC_* variables, so that every way
-    of starting the server gets it."""
+    resident size grows with the class (README, Benchmarks: the three models in one class). Set here rather than
+    as MALLOC_* variables, so that every way of starting the server gets it."""
     mallopt = getattr(_LIBC, "mallopt", None)
     if mallopt is not None:
         for option, value in ((_M_MMAP_THRESHOLD, 128 * 1024), (_M_TRIM_THRESHOLD, 128 * 1024), (_M_ARENA_MAX, 2)):
@@ -166,26 +160,32 @@ def _is_device_failure(err: BaseException) -> bool:
     return isinstance(err, torch.OutOfMemoryError) or (isinstance(err, RuntimeError) and "CUDA" in str(err))
 
 
-def trace_on_model(loaded: LoadedModel, text: str, positions: bool) -> model.AttentionTrace:
+def trace_on_model(loaded: LoadedModel, text: str, with_positions: bool) -> model.AttentionTrace:
     """Trace on the model's device; if the GPU runs out of memory or fails, trace again on the CPU.
 
     The trace's `device` then says "cpu", and the page tells the class why.
     """
     try:
-        return on_model_thread(model.trace_any, loaded, text, positions=positions)
+        return on_model_thread(model.trace_any, loaded, text, with_positions=with_positions)
     except (RuntimeError, torch.OutOfMemoryError) as err:
         if loaded.device.type == "cpu" or not _is_device_failure(err):
             raise
         if torch.cuda.is_available():
             on_model_thread(torch.cuda.empty_cache)
-        return on_model_thread(model.trace_any, _cpu_model(loaded.name), text, positions=positions)
+        return on_model_thread(model.trace_any, _cpu_model(loaded.name), text, with_positions=with_positions)
 
 
-def get_trace(text: str, positions: bool = True, model_name: str | None = None) -> model.AttentionTrace:
+def trace_uncached(name: str, text: str, **options: object) -> model.AttentionTrace:
+    """A trace of `text` by the model named, on the model thread, not kept: the atlas's corpus and the importance
+    test's re-runs (`options` go to trace_any: ablate=…). Every model run of the app goes through this module."""
+    return on_model_thread(model.trace_any, load_model(name), text, **options)
+
+
+def get_trace(text: str, with_positions: bool = True, model_name: str | None = None) -> model.AttentionTrace:
     """The trace of `text` by the session's model (or the one named), computed once and shared."""
     name = model_name or selected_model_name()
     return trace_cache().get(
-        ("pretrained", name, text, positions), lambda: trace_on_model(load_model(name), text, positions)
+        ("pretrained", name, text, with_positions), lambda: trace_on_model(load_model(name), text, with_positions)
     )
 
 

@@ -1,4 +1,4 @@
-"""The page's notation, read from assets/glossary.toml: one entry per concept, with its symbol (α, α′, b …),
+"""The page's notation, read from assets/glossary.toml: one entry per concept, with its symbol (the score α, the weight α′, b …),
 its name in code (scores, weights, z), how a download holding it is named, and a name and one-line definition in
 English and 简体中文.
 
@@ -22,7 +22,7 @@ class Term:
     """One concept of the glossary."""
 
     key: str  # the TOML table's name: "score", "weight", "output" …
-    symbol: str  # what the page writes: "α", "α′", "b"; "" when the concept has no symbol
+    symbol: str  # what the page writes: "α" (the score), "α′", "b"; "" when the concept has no symbol
     code: str  # the name in code and in the trace ("scores"); "" when there is none
     file: str  # how a download holding it is named ("alpha_prime"); "" when none is offered
     name: dict[str, str]  # per language

@@ -172,7 +172,7 @@ def parse_query(query: Mapping[str, str | list[str]]) -> tuple[dict[str, Any], l
     return values, notices
 
 
-def _shown(value: Any) -> str:
+def _axis(value: Any) -> str:
     text = repr(value) if not isinstance(value, str) else value
     return text if len(text) <= 40 else text[:40] + "…"
 
@@ -207,7 +207,7 @@ def check_value(
     if type(used) is type(value) and used == value:
         return value, None
     key = "app.value_clamped" if clamped else "app.value_reset"
-    return used, Notice(key, {"name": name, "value": _shown(value), "used": _shown(used)})
+    return used, Notice(key, {"name": name, "value": _axis(value), "used": _axis(used)})
 
 
 def _checked(p: Param, value: Any, labels: Callable[[Any], str] | None) -> tuple[Any, bool]:

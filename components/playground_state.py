@@ -59,7 +59,7 @@ def playground_config(state: Mapping[str, Any], **overrides: Any) -> PlaygroundC
         "scale": bool(get("pg_scale")),
         "mask": get("pg_mask"),
         "window": int(get("pg_window")),
-        "positions": bool(get("pg_positions")),
+        "with_positions": bool(get("pg_positions")),
         "seed": int(get("pg_seed")),
         "char_tokens": bool(get("pg_char_tokens")),
     }

@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from components.axis import Axis, Window, fit_range
 from components.cache import get_model
 from components.figures.common import (
     PLOT_CONFIG,
@@ -27,7 +28,6 @@ from components.figures.common import (
 from components.i18n import t
 from components.params import WINDOW_KEYS
 from components.session import use_model
-from components.shown import Shown, Window, fit_range
 from components.text import has_chinese, joined, md_escape
 from model.errors import AttentionLabError
 from model.registry import CHINESE_READER
@@ -127,7 +127,7 @@ BESIDE = 0.58  # the share of it a heatmap gets beside the overview (columns 3 :
 def window_heatmap(
     ctx: ViewContext,
     matrix: np.ndarray,
-    positions: Shown,
+    axis: Axis,
     window: Window,
     title: str,
     *,
@@ -142,14 +142,14 @@ def window_heatmap(
     of a short sentence."""
     return heatmap_figure(
         matrix[window.rows, window.cols],
-        positions.labels[window.cols],
-        positions.labels[window.rows],
+        axis.labels[window.cols],
+        axis.labels[window.rows],
         title=title,
         x_title=x_title or ctx.t("common.key"),
         y_title=y_title or ctx.t("common.query"),
         value_name=value_name,
         scale=scale,
-        annotate=len(positions) <= 12,
+        annotate=len(axis) <= 12,
         presentation=ctx.presentation,
         width_px=int(PAGE_PX[ctx.presentation] * share),
     )
@@ -179,10 +179,10 @@ def beside_or_below(ctx: ViewContext, window: Window) -> tuple[float, tuple]:
     return 1.0, (st.container(), st.container())
 
 
-def pick_window(ctx: ViewContext, positions: Shown) -> Window:
+def pick_window(ctx: ViewContext, axis: Axis) -> Window:
     """The block of α′ to draw: all of it while every label fits, otherwise the queries and keys picked
     with two range sliders (kept in the URL as win_q, win_k), at most as many as fit the page."""
-    n = len(positions)
+    n = len(axis)
     rows, cols = row_capacity(ctx.presentation), key_capacity(ctx.presentation)
     if n <= min(rows, cols):
         for key in WINDOW_KEYS:  # nothing to pick: keep the link free of a stale window
@@ -190,8 +190,8 @@ def pick_window(ctx: ViewContext, positions: Shown) -> Window:
         return Window((0, n - 1), (0, n - 1))
     if ctx.presentation:  # the two sliders take a row of the first screen from the heatmap below them
         rows = rows_that_fit(PROJECTOR.screen - WINDOW_SLIDERS_PX, True)
-    index = positions.positions.tolist()
-    names = dict(zip(index, positions.files, strict=True))
+    index = axis.positions.tolist()
+    names = dict(zip(index, axis.files, strict=True))
     caption = ctx.t("attention.window_caption", n=n, rows=rows, cols=cols)
     if long_text(n):
         caption = joined(ctx.lang, caption, ctx.t("attention.window_faint"))
@@ -202,7 +202,7 @@ def pick_window(ctx: ViewContext, positions: Shown) -> Window:
     ):
         # The window lives under `key` (a URL parameter); the slider only shows it, and starts over from it
         # whenever it shows something else (a new text, a link, a range cut to what fits).
-        window = st.session_state[key] = _fitted(st.session_state.get(key), positions, capacity)
+        window = st.session_state[key] = _fitted(st.session_state.get(key), axis, capacity)
         slider = f"{key}_slider"
         if st.session_state.get(slider) is not None and tuple(st.session_state[slider]) != window:
             del st.session_state[slider]
@@ -213,37 +213,37 @@ def pick_window(ctx: ViewContext, positions: Shown) -> Window:
             key=slider,
             format_func=names.get,
             on_change=_take_window,
-            args=(key, positions, capacity),
+            args=(key, axis, capacity),
             help=caption if ctx.presentation and key == "win_q" else None,  # on a projector: behind the "?"
         )
     if not ctx.presentation:
         st.caption(caption)
-    return Window(*(_as_indices(st.session_state[key], positions) for key in WINDOW_KEYS))
+    return Window(*(_as_indices(st.session_state[key], axis) for key in WINDOW_KEYS))
 
 
-def _as_indices(pair: object, positions: Shown) -> tuple[int, int]:
+def _as_indices(pair: object, axis: Axis) -> tuple[int, int]:
     """Trace positions (first, last) as indices into the shown positions."""
     try:
         first, last = (int(v) for v in pair)  # type: ignore[union-attr]
     except (TypeError, ValueError):
         return 0, 0
-    at = np.searchsorted(positions.positions, [first, last])
-    return int(min(at[0], len(positions) - 1)), int(min(at[1], len(positions) - 1))
+    at = np.searchsorted(axis.positions, [first, last])
+    return int(min(at[0], len(axis) - 1)), int(min(at[1], len(axis) - 1))
 
 
-def _fitted(asked: object, positions: Shown, capacity: int) -> tuple[int, int]:
+def _fitted(asked: object, axis: Axis, capacity: int) -> tuple[int, int]:
     """A window (trace positions first, last) inside the text and at most `capacity` wide (a link or a
     drag may ask for more)."""
-    indices = _as_indices(asked, positions) if asked is not None else None
-    first, last = fit_range(indices, len(positions), capacity)
-    return int(positions.positions[first]), int(positions.positions[last])
+    indices = _as_indices(asked, axis) if asked is not None else None
+    first, last = fit_range(indices, len(axis), capacity)
+    return int(axis.positions[first]), int(axis.positions[last])
 
 
-def _take_window(key: str, positions: Shown, capacity: int) -> None:
+def _take_window(key: str, axis: Axis, capacity: int) -> None:
     """The slider moved: its range, fitted, becomes the window (anything but a pair of positions is ignored)."""
     moved = st.session_state.get(f"{key}_slider")
     if isinstance(moved, tuple | list) and len(moved) == 2:
-        st.session_state[key] = _fitted(moved, positions, capacity)
+        st.session_state[key] = _fitted(moved, axis, capacity)
 
 
 def choice(ctx: ViewContext, strings: str, options: Sequence, key: str, place=st, helped: bool = True):

@@ -1,8 +1,8 @@
 """Scaled dot-product attention written out step by step, and the masks it can use.
 
     scores  = q · kᵀ / √d_head                  (the "÷√d" step is optional: scale=False)
-    α       = normalize(mask(scores) / T)       normalize is softmax, or ReLU then divide by the row sum
-    z       = α · v                             each output row is a weighted sum of value rows
+    α′      = normalize(mask(scores) / T)       normalize is softmax, or ReLU then divide by the row sum
+    z       = α′ · v                            each output row is a weighted sum of value rows
 
 Every function works on any leading batch axes (`...`), so one call handles all heads at once. The torch
 functions run inside the models' forward passes; `attention_np` is the same formula in numpy, with which a
@@ -53,7 +53,7 @@ def normalize(
     normalizer: str = "softmax",
     temperature: float = 1.0,
 ) -> torch.Tensor:
-    """Turn scores into weights α whose visible entries in each row sum to 1.
+    """Turn scores into weights α′ whose visible entries in each row sum to 1.
 
     ReLU keeps positive scores and divides by their sum. A row with no positive visible score has
     no evidence for any key, so it spreads its weight evenly over the visible keys. Temperature

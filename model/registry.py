@@ -193,10 +193,10 @@ def load_named(name: str, device: Device = None) -> LoadedModel:
 
 
 def trace_any(
-    loaded: LoadedModel, text: str, *, positions: bool = True, ablate: Ablation | None = None
+    loaded: LoadedModel, text: str, *, with_positions: bool = True, ablate: Ablation | None = None
 ) -> AttentionTrace:
     """The trace of `text` by whichever family `loaded` belongs to."""
     tracer = _TRACERS.get(type(loaded))
     if tracer is None:
         raise TypeError(f"not a loaded model: {type(loaded).__name__}")
-    return tracer(loaded, text, positions=positions, ablate=ablate)
+    return tracer(loaded, text, with_positions=with_positions, ablate=ablate)

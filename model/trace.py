@@ -119,7 +119,7 @@ class AttentionTrace:
     position_embeddings: np.ndarray  # [pos, d_model]  zeros when positions were switched off or are rotary
     rule: AttentionRule = AttentionRule()
     truncated: bool = False  # the text was cut to the model's maximum number of positions
-    positions: bool = True  # position information was given to the model
+    with_positions: bool = True  # position information was given to the model
     device: str = "cpu"
     special: tuple[bool, ...] = ()  # per position: a special token such as [CLS] or [SEP]
     token_ids: tuple[int, ...] = ()  # the vocabulary ids, per position
@@ -170,8 +170,9 @@ class AttentionTrace:
         own = self.token_embeddings.nbytes + self.position_embeddings.nbytes
         return own + sum(layer.nbytes for layer in self.layers)
 
+    @property
     def weights(self) -> np.ndarray:
-        """α′ of every layer and head.  # [layer, head, query_pos, key_pos]"""
+        """α′ of every layer and head, computed from each layer's q and k.  # [layer, head, query_pos, key_pos]"""
         return np.stack([layer.weights for layer in self.layers])
 
     def is_special(self) -> np.ndarray:

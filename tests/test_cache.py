@@ -54,26 +54,26 @@ def test_trace_nbytes_counts_its_arrays(pretrained):
 def test_gpu_out_of_memory_retries_on_the_cpu(pretrained, monkeypatch):
     real = model.trace_any
 
-    def failing_on_gpu(m, text, positions=True, ablate=None):
+    def failing_on_gpu(m, text, with_positions=True, ablate=None):
         if m.device.type == "cuda":
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(m, text, positions=positions, ablate=ablate)
+        return real(m, text, with_positions=with_positions, ablate=ablate)
 
     monkeypatch.setattr(model, "trace_any", failing_on_gpu)
     monkeypatch.setattr("components.cache._cpu_model", lambda name: pretrained)
     on_gpu = replace(pretrained, device=torch.device("cuda"))
-    trace = trace_on_model(on_gpu, "I saw a saw", positions=True)
+    trace = trace_on_model(on_gpu, "I saw a saw", with_positions=True)
     assert trace.device == "cpu"
     np.testing.assert_allclose(trace.layers[0].weights.sum(-1), 1.0, atol=1e-5)
 
 
 def test_other_errors_are_not_hidden(pretrained, monkeypatch):
-    def broken(m, text, positions=True):
+    def broken(m, text, with_positions=True):
         raise RuntimeError("shape mismatch")
 
     monkeypatch.setattr(model, "trace_any", broken)
     with pytest.raises(RuntimeError, match="shape mismatch"):
-        trace_on_model(replace(pretrained, device=torch.device("cuda")), "x", positions=True)
+        trace_on_model(replace(pretrained, device=torch.device("cuda")), "x", with_positions=True)
 
 
 def test_one_cpu_thread_here_leaves_other_threads_torch_thread_count_alone():
@@ -101,7 +101,7 @@ def test_traces_run_on_one_long_lived_thread_with_one_cpu_thread(pretrained):
     assert first == second  # the same thread every time, so OpenMP sets up its threads once
     assert first[0] != threading.get_ident() and first[1] == 1
     assert torch.get_num_threads() == before
-    trace = trace_on_model(pretrained, "I saw a saw", positions=True)
+    trace = trace_on_model(pretrained, "I saw a saw", with_positions=True)
     np.testing.assert_allclose(
         trace.layers[3].weights, model.trace_encoder(pretrained, "I saw a saw").layers[3].weights, atol=1e-5
     )

@@ -67,12 +67,12 @@ def test_statistics_match_a_loop_over_transformers_attentions(pretrained, hf_mod
 def test_a_sentence_of_one_token_is_left_out_of_prev_and_next_only():
     cfg = PlaygroundConfig(d_model=8, n_heads=2, char_tokens=True)
     one, two = trace_playground(cfg, "a"), trace_playground(cfg, "ab")
-    alone = sentence_stats(one.weights(), one.is_special(), np.zeros(1, bool))
+    alone = sentence_stats(one.weights, one.is_special(), np.zeros(1, bool))
     assert np.isnan(alone["prev"]).all() and np.isnan(alone["next"]).all()
     assert np.allclose(alone["self"], 1.0) and np.allclose(alone["entropy"], 0.0)
     stats = corpus_stats([one, two])
     assert (stats.n_sentences, stats.n_pairs) == (2, 1)
-    w = two.weights()  # [layer, head, q, k]
+    w = two.weights  # [layer, head, q, k]
     np.testing.assert_allclose(stats.values["prev"], w[..., 1, 0], atol=1e-6)  # "ab" alone
     np.testing.assert_allclose(stats.values["self"], (1.0 + (w[..., 0, 0] + w[..., 1, 1]) / 2) / 2, atol=1e-6)
     only_one = corpus_stats([one])
@@ -83,9 +83,9 @@ def test_a_sentence_of_one_token_is_left_out_of_prev_and_next_only():
 
 def test_a_causal_mask_counts_only_the_keys_a_query_may_see():
     trace = trace_playground(PlaygroundConfig(d_model=8, n_heads=2, mask="causal", char_tokens=True), "abcd")
-    stats = sentence_stats(trace.weights(), trace.is_special(), np.zeros(4, bool), trace.mask)
+    stats = sentence_stats(trace.weights, trace.is_special(), np.zeros(4, bool), trace.mask)
     assert np.allclose(stats["next"], 0.0)
-    w = trace.weights().astype(np.float64)
+    w = trace.weights.astype(np.float64)
     logs = np.log(w, out=np.zeros_like(w), where=w > 0)
     row_entropy = -(w * logs).sum(-1)  # [layer, head, q]
     breadth = (np.exp(row_entropy[..., 1:]) / np.arange(2, 5)).mean(-1)  # query 0 sees one key: left out

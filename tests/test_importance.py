@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from model.experiments.importance import ablation_effects, rank_average, spearman
-from model.experiments.playground import PlaygroundConfig, head_weights, trace_playground
+from model.experiments.playground import PlaygroundConfig, head_matrices, trace_playground
 from model.families.blocks import Ablation
 from model.families.encoder import bundled_model_dir
 from model.registry import trace_any
@@ -113,8 +113,8 @@ def test_playground_effects_against_its_layer_recomputed_by_hand():
     base = trace_playground(cfg, text)
     lt = base.layers[0]
     x = base.token_embeddings + base.position_embeddings  # [pos, d_model]
-    w_o = head_weights(cfg, layer, head)["W_O"]  # [d_model, d_head]
-    pre = x[query] + lt.concat[query] @ np.concatenate([head_weights(cfg, 0, h)["W_O"] for h in range(3)], axis=1).T
+    w_o = head_matrices(cfg, layer, head)["W_O"]  # [d_model, d_head]
+    pre = x[query] + lt.concat[query] @ np.concatenate([head_matrices(cfg, 0, h)["W_O"] for h in range(3)], axis=1).T
     layer_norm = functools.partial(F.layer_norm, normalized_shape=(cfg.d_model,))
     for key in r.keys:
         lost = lt.weights[head, query, key] * (w_o @ lt.v[head, key])  # the key's term of the head's output

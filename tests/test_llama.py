@@ -185,7 +185,7 @@ def test_the_weights_know_obvious_next_words(smollm2, prompt, expected):
 
 def test_rotated_q_and_k_turn_back_into_the_projections_before_rope(smollm2, hf_ours):
     """Un-rotating the traced q and k (RoPE's inverse) gives q_proj's and k_proj's outputs as transformers computes
-    them, caught with hooks; head_weights' W_Q, W_K applied to the normed layer input give the same."""
+    them, caught with hooks; head_matrices' W_Q, W_K applied to the normed layer input give the same."""
     text = "The animal didn't cross the street because it was too tired."
     trace = trace_llama(smollm2, text)
     n, base = trace.n_positions, trace.rope_base
@@ -211,7 +211,7 @@ def test_rotated_q_and_k_turn_back_into_the_projections_before_rope(smollm2, hf_
     layer_input = torch.from_numpy(trace.layers[10].output.copy())  # layer 11's input
     h = model.families.blocks.rms_norm(layer_input, smollm2.params["layers.11.input_layernorm.weight"], 1e-5).numpy()
     for head in (0, 4, 8):
-        w = smollm2.head_weights(11, head)
+        w = smollm2.head_matrices(11, head)
         assert w["W_Q"].shape == w["W_K"].shape == w["W_V"].shape == (64, 576) and w["W_O"].shape == (576, 64)
         np.testing.assert_allclose(h @ w["W_Q"].T, caught[11, "q_proj"][:, head * 64 : (head + 1) * 64], atol=1e-4)
         kv = head // 3
@@ -255,8 +255,8 @@ def test_an_ablated_key_is_gone_from_its_head_and_nowhere_else(smollm2):
 
 def test_without_positions_there_is_no_rope(smollm2):
     with_rope = trace_llama(smollm2, "I saw a saw")
-    without = trace_llama(smollm2, "I saw a saw", positions=False)
-    assert not without.positions and without.rope_base is None and not without.position_embeddings.any()
+    without = trace_llama(smollm2, "I saw a saw", with_positions=False)
+    assert not without.with_positions and without.rope_base is None and not without.position_embeddings.any()
     n = without.n_positions
     np.testing.assert_allclose(
         without.layers[0].q, rotary_np(with_rope.layers[0].q, range(n), 100_000.0, inverse=True), atol=1e-4

@@ -1,7 +1,8 @@
 """One notation everywhere (issue 12): α is the score q·k, α′ = softmax(α) the weight, b a head's output, W^q W^k
 W^v W^O the matrices, as assets/glossary.toml writes them. Every string the page can show is scanned: the i18n
-files in both languages, the glossary itself, and the string literals of the view code (figure titles, axis and
-colour-bar names built in code); tests/test_panels.py runs the same check on every figure the views draw.
+files in both languages, the glossary itself, and every string, docstring and comment of app.py, components/ and
+model/ (the code says α′ where it means the weight, as the page does); tests/test_panels.py runs the same check on every
+figure the views draw.
 
 Telling the score α from the weight α′: a primed α (α′) is always the weight. A bare α must be visibly the score
 where it stands: defined as q·k beside it ("α = q·k", "αᵢⱼ = qᵢ·kⱼ"), the argument of softmax or exp, or named a
@@ -12,7 +13,9 @@ score next to it ("attention score α", "注意力分数 α"). A bare α anywher
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -67,22 +70,25 @@ def glossary_texts() -> list[tuple[str, str]]:
 
 
 def code_texts() -> list[tuple[str, str]]:
-    """String literals of the page's code (app.py, components/), docstrings left out: those are for developers."""
+    """Every string literal, docstring and comment of the code: app.py, components/ (what the page shows) and model/
+    (where the numbers come from: the same notation in the code as on the page)."""
     out = []
-    for path in [ROOT / "app.py", *sorted((ROOT / "components").rglob("*.py"))]:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        docstrings = {
-            id(node.body[0].value)
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-            and node.body
-            and isinstance(node.body[0], ast.Expr)
-            and isinstance(node.body[0].value, ast.Constant)
-        }
+    for path in [
+        ROOT / "app.py",
+        *sorted((ROOT / "components").rglob("*.py")),
+        *sorted((ROOT / "model").rglob("*.py")),
+    ]:
+        source = path.read_text(encoding="utf-8")
+        where = path.relative_to(ROOT)
         out += [
-            (f"{path.name}:{node.lineno}", node.value)
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+            (f"{where}:{node.lineno}", node.value)
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        ]
+        out += [
+            (f"{where}:{token.start[0]}", token.string)
+            for token in tokenize.generate_tokens(io.StringIO(source).readline)
+            if token.type == tokenize.COMMENT
         ]
     return out
 

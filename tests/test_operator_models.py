@@ -221,8 +221,8 @@ def test_gpt2_long_text_is_truncated(gpt2_dir):
 
 def test_gpt2_without_positions(gpt2_dir):
     loaded = load_model(gpt2_dir)
-    trace = trace_any(loaded, "I saw a saw", positions=False)
-    assert not trace.positions and not trace.position_embeddings.any()
+    trace = trace_any(loaded, "I saw a saw", with_positions=False)
+    assert not trace.with_positions and not trace.position_embeddings.any()
     with_positions = trace_any(loaded, "I saw a saw")
     assert not np.allclose(trace.layers[0].weights, with_positions.layers[0].weights)
 
@@ -237,7 +237,7 @@ def test_gpt2_head_weights_reproduce_traced_q(gpt2_dir):
     loaded = load_model(gpt2_dir)
     trace = trace_any(loaded, "The bank approved the loan")
     head, d_head = 2, 8
-    w = loaded.head_weights(layer=0, head=head)
+    w = loaded.head_matrices(layer=0, head=head)
     assert w["W_Q"].shape == w["W_K"].shape == w["W_V"].shape == (d_head, 32)
     p = loaded.params
     x = torch.from_numpy(trace.token_embeddings + trace.position_embeddings)  # layer 0's input

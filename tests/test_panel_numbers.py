@@ -56,7 +56,7 @@ def test_what_each_key_sends_is_the_length_of_its_term_in_an_explicit_loop(model
     drawn = z_of(specs(at)[0]["data"][0])  # [query, key]
     loaded = load_named(model)
     trace = trace_any(loaded, TEXT)
-    lt, w_o = trace.layers[2], loaded.head_weights(2, 4)["W_O"]  # W_O: [d_model, d_head]
+    lt, w_o = trace.layers[2], loaded.head_matrices(2, 4)["W_O"]  # W_O: [d_model, d_head]
     if trace.kv_heads:
         group = [h for h in range(trace.n_heads) if trace.kv_heads[h] == trace.kv_heads[4]]
         assert len(group) == 3 and all(np.array_equal(lt.v[h], lt.v[4]) for h in group)
@@ -147,7 +147,7 @@ def test_concat_times_w_o_is_what_transformers_attention_output_computes():
     np.testing.assert_allclose(drawn, captured["out"].numpy()[: len(drawn)], atol=2e-4)
     loaded = load_named(BUNDLED_NAME)
     np.testing.assert_allclose(
-        full_w_o(layer_w_o(loaded.head_weights, 2, 12)), dense.weight.detach().numpy().T, atol=1e-6
+        full_w_o(layer_w_o(loaded.head_matrices, 2, 12)), dense.weight.detach().numpy().T, atol=1e-6
     )
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import model
-from model.experiments.playground import PlaygroundConfig, head_weights, layer_weights, trace_playground
+from model.experiments.playground import PlaygroundConfig, head_matrices, layer_matrices, trace_playground
 
 
 @pytest.mark.parametrize("d_model, n_heads", [(2, 1), (12, 3), (64, 4), (96, 16), (1024, 8)])
@@ -53,7 +53,7 @@ def test_deterministic_for_a_seed_and_different_across_seeds():
 def test_matches_torch_multi_head_attention_written_independently():
     cfg = PlaygroundConfig(d_model=16, n_heads=4, mask="causal", temperature=0.5, char_tokens=True)
     trace = trace_playground(cfg, "abcab")
-    w = layer_weights(cfg)[0]
+    w = layer_matrices(cfg)[0]
     x = torch.from_numpy(trace.token_embeddings + trace.position_embeddings)
     q, k, v = (x @ w[name] for name in ("W_Q", "W_K", "W_V"))
     split = lambda t: t.view(5, 4, 4).transpose(0, 1)  # noqa: E731
@@ -80,7 +80,7 @@ def test_pretrained_embeddings_path_uses_the_tokenizer(pretrained):
 
 
 def test_without_positions_repeated_characters_get_identical_outputs():
-    trace = trace_playground(PlaygroundConfig(positions=False, char_tokens=True), "sas")
+    trace = trace_playground(PlaygroundConfig(with_positions=False, char_tokens=True), "sas")
     for layer in trace.layers:
         np.testing.assert_allclose(layer.output[0], layer.output[2], atol=1e-5)
 
@@ -89,7 +89,7 @@ def test_head_weights_give_the_traced_q():
     cfg = PlaygroundConfig(d_model=12, n_heads=3, char_tokens=True)
     trace = trace_playground(cfg, "hello")
     x = trace.token_embeddings + trace.position_embeddings
-    w = head_weights(cfg, 0, 1)
+    w = head_matrices(cfg, 0, 1)
     np.testing.assert_allclose(x @ w["W_Q"].T, trace.layers[0].q[1], atol=1e-5)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import model
-from components.shown import Window, centred_range, fit_range, shown
+from components.axis import Window, axis_of, centred_range, fit_range
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def trace(pretrained) -> model.AttentionTrace:
 
 
 def test_hiding_special_tokens_renormalizes_rows_over_the_rest(trace):
-    positions = shown(trace, True)
+    positions = axis_of(trace, True)
     assert positions.tokens == ("i", "saw", "a", "saw", ".") and positions.labels[1] == "2 saw"
     alpha = trace.layers[2].weights[4]  # [query_pos, key_pos]
     inner = alpha[1:-1, 1:-1]
@@ -28,7 +28,7 @@ def test_hiding_special_tokens_renormalizes_rows_over_the_rest(trace):
 
 
 def test_showing_everything_leaves_alpha_as_the_model_made_it(trace):
-    positions = shown(trace, False)
+    positions = axis_of(trace, False)
     alpha = trace.layers[0].weights[0]
     assert positions.weights(alpha) is alpha and len(positions) == trace.n_positions
     assert positions.first(3).labels == ["0 [CLS]", "1 i", "2 saw"]

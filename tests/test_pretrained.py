@@ -89,8 +89,8 @@ def test_trace_is_picklable_and_read_only(pretrained):
 
 
 def test_without_positions_the_two_saws_cannot_be_told_apart(pretrained):
-    without = model.trace_encoder(pretrained, "I saw a saw", positions=False)
-    with_pos = model.trace_encoder(pretrained, "I saw a saw", positions=True)
+    without = model.trace_encoder(pretrained, "I saw a saw", with_positions=False)
+    with_pos = model.trace_encoder(pretrained, "I saw a saw", with_positions=True)
     first, second = 2, 4
     assert without.tokens[first] == without.tokens[second] == "saw"
     assert not without.position_embeddings.any()
@@ -141,7 +141,7 @@ def test_device_choice_honours_argument_and_environment(monkeypatch):
 
 def test_head_weights_reproduce_traced_q(pretrained):
     trace = model.trace_encoder(pretrained, "The bank approved the loan")
-    w = pretrained.head_weights(layer=0, head=5)
+    w = pretrained.head_matrices(layer=0, head=5)
     assert w["W_Q"].shape == (32, 384)
     # Layer 0's input is the embedding LayerNorm of token + position + type embeddings.
     p = pretrained.params

@@ -75,6 +75,6 @@ def test_bad_arguments_are_refused():
 
 def test_the_playground_runs_with_the_two_sided_window():
     trace = trace_playground(PlaygroundConfig(mask="window2", window=3, char_tokens=True), "abcdef")
-    weights = trace.weights()[0, 0]  # [query, key]
+    weights = trace.weights[0, 0]  # [query, key]
     i, j = np.indices(weights.shape)
     assert (weights[np.abs(i - j) > 1] == 0).all() and (weights[np.abs(i - j) <= 1] > 0).all()

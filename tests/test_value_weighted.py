@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.experiments.playground import PlaygroundConfig, head_weights, trace_playground
+from model.experiments.playground import PlaygroundConfig, head_matrices, trace_playground
 from model.families.encoder import bundled_model_dir
 from model.readouts.analysis import layer_w_o, row_share, trace_value_weighted, value_vectors, value_weighted
 from model.registry import trace_any
@@ -58,7 +58,7 @@ def test_playground_w_o_slices_rebuild_its_layer_output():
     x = trace.token_embeddings + trace.position_embeddings  # [pos, d_model]
     for layer in range(cfg.n_layers):
         lt = trace.layers[layer]
-        w_o = layer_w_o(functools.partial(head_weights, cfg), layer, cfg.n_heads)  # [head, d_model, d_head]
+        w_o = layer_w_o(functools.partial(head_matrices, cfg), layer, cfg.n_heads)  # [head, d_model, d_head]
         assert w_o.shape == (3, 12, 4)
         attn = np.einsum("hmd,hpd->pm", w_o, lt.z)  # [pos, d_model]  Σ_h z_h·W^O_hᵀ
         expected = F.layer_norm(torch.from_numpy(x + attn), (cfg.d_model,)).numpy()
@@ -74,7 +74,7 @@ def hf_model():
 
 def test_minilm_w_o_slices_are_transformers_output_dense(pretrained, hf_model):
     for layer in (0, 5):
-        stacked = np.concatenate(list(layer_w_o(pretrained.head_weights, layer, 12)), axis=1)  # [d_model, d_model]
+        stacked = np.concatenate(list(layer_w_o(pretrained.head_matrices, layer, 12)), axis=1)  # [d_model, d_model]
         dense = hf_model.encoder.layer[layer].attention.output.dense.weight.detach().numpy()
         np.testing.assert_array_equal(stacked, dense)
 
@@ -85,8 +85,8 @@ def test_minilm_sinks_carry_less_of_the_value_weighted_mass_than_of_alpha(pretra
     for text in SENTENCES:
         trace = trace_any(pretrained, text)
         sinks = trace.is_special()
-        vw = np.stack([row_share(trace_value_weighted(trace, layer, pretrained.head_weights)) for layer in range(6)])
-        alpha_share.append(trace.weights()[..., sinks].sum(-1).mean(-1))  # [layer, head]
+        vw = np.stack([row_share(trace_value_weighted(trace, layer, pretrained.head_matrices)) for layer in range(6)])
+        alpha_share.append(trace.weights[..., sinks].sum(-1).mean(-1))  # [layer, head]
         sent_share.append(vw[..., sinks].sum(-1).mean(-1))  # [layer, head]
     alpha, sent = np.mean(alpha_share, axis=0), np.mean(sent_share, axis=0)  # [layer, head]
     assert (sent.mean(axis=1) < alpha.mean(axis=1)).all(), "in every layer, on average over heads"

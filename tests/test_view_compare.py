@@ -7,8 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import model
+from components.axis import Axis
 from components.figures.compare import pair_figure
-from components.shown import Shown
 from components.views.compare import Drawn, shared_summary, shown_head
 from model.readouts.analysis import later_share, same_depth, top_other
 from tests.apptest import run_app, specs, z_of
@@ -25,7 +25,7 @@ def markdown(at: AppTest) -> str:
 
 def shown(tokens: tuple[str, ...], weights: list[list[float]], special: list[bool]) -> Drawn:
     labels = [f"{i} {t}" for i, t in enumerate(tokens)]
-    positions = Shown(np.arange(len(tokens)), tokens, np.array(special, dtype=bool), labels, labels, hidden=False)
+    positions = Axis(np.arange(len(tokens)), tokens, np.array(special, dtype=bool), labels, labels, hidden=False)
     return Drawn(np.array(weights), positions)
 
 
@@ -64,11 +64,11 @@ def test_shown_head_hides_special_tokens_and_renormalizes(pretrained):
     trace = model.trace_encoder(pretrained, RIVER)
     full = shown_head(trace, 3, 1, False, 512)
     np.testing.assert_array_equal(full.weights, trace.layers[3].weights[1])
-    assert full.positions.tokens == trace.tokens
+    assert full.axis.tokens == trace.tokens
     hidden = shown_head(trace, 3, 1, True, 512)
     inner = trace.layers[3].weights[1][1:-1, 1:-1]  # [CLS] first, [SEP] last
     np.testing.assert_allclose(hidden.weights, inner / inner.sum(axis=1, keepdims=True), atol=1e-6)
-    assert hidden.positions.tokens == trace.tokens[1:-1] and not hidden.positions.special.any()
+    assert hidden.axis.tokens == trace.tokens[1:-1] and not hidden.axis.special.any()
     assert shown_head(trace, 3, 1, False, 3).weights.shape == (3, 3)
 
 
@@ -171,7 +171,7 @@ def test_a_real_decoder_looks_only_backwards_and_a_real_encoder_does_not(pretrai
     assert layer == 17
     np.testing.assert_allclose(decoder, smol.layers[layer].weights[1], atol=1e-5)
     assert np.all(np.triu(decoder, k=1) == 0) and np.triu(encoder, k=1).sum() > 0.1
-    assert later_share(smol.weights()) == 0.0 and later_share(model.trace_encoder(pretrained, RIVER).weights()) > 0.05
+    assert later_share(smol.weights) == 0.0 and later_share(model.trace_encoder(pretrained, RIVER).weights) > 0.05
 
 
 def test_later_share_against_an_explicit_loop():

@@ -74,8 +74,8 @@ def test_repeated_pair_prefers_words_and_skips_special_tokens():
 
 
 def test_repeat_similarity_is_one_without_positions_and_less_with(pretrained):
-    with_pos = model.trace_encoder(pretrained, "I saw a saw", positions=True)
-    without = model.trace_encoder(pretrained, "I saw a saw", positions=False)
+    with_pos = model.trace_encoder(pretrained, "I saw a saw", with_positions=True)
+    without = model.trace_encoder(pretrained, "I saw a saw", with_positions=False)
     sims = repeat_similarity(with_pos, 2, 4)
     assert sims.shape == (pretrained.config.n_layers,)
     for layer, value in enumerate(sims):

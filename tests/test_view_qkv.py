@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import model
+from components.axis import axis_of
 from components.i18n import t
-from components.shown import shown
 from tests.apptest import APP, run_app, specs, z_of
 
 
@@ -27,7 +27,7 @@ def test_the_weight_slices_shown_make_the_heads_q_k_v(pretrained, trace, layer, 
     x = trace.layers[layer - 1].output  # [pos, d_model]
     d = trace.d_head
     rows = slice(head * d, (head + 1) * d)
-    weights = pretrained.head_weights(layer, head)
+    weights = pretrained.head_matrices(layer, head)
     for name, part in (("Q", "query"), ("K", "key"), ("V", "value")):
         w = weights[f"W_{name}"]
         assert w.shape == (d, trace.d_model)
@@ -63,10 +63,10 @@ def test_q_k_v_share_one_token_axis_and_one_signed_scale(trace):
 
 
 def test_hiding_special_tokens_keeps_the_rest_unless_nothing_is_left(trace):
-    assert shown(trace, False).positions.tolist() == list(range(7))  # [CLS] i saw a saw . [SEP]
-    assert shown(trace, True).positions.tolist() == [1, 2, 3, 4, 5]
+    assert axis_of(trace, False).positions.tolist() == list(range(7))  # [CLS] i saw a saw . [SEP]
+    assert axis_of(trace, True).positions.tolist() == [1, 2, 3, 4, 5]
     only_special = dataclasses.replace(trace, special=(True,) * trace.n_positions)
-    assert shown(only_special, True).positions.tolist() == list(range(7))
+    assert axis_of(only_special, True).positions.tolist() == list(range(7))
 
 
 # ── The page ──────────────────────────────────────────────────────────────────────────────────────

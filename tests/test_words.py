@@ -38,7 +38,7 @@ def test_minilm_wordpieces_become_words(pretrained):
         "[CLS]", "unbelievably", ",", "the", "tokenizer", "split", "antidisestablishmentarianism", "!", "[SEP]"
     )  # fmt: skip
     assert words.special == (True, False, False, False, False, False, False, False, True)
-    merged = merge_words(trace.weights(), words)  # [layer, head, word, word]
+    merged = merge_words(trace.weights, words)  # [layer, head, word, word]
     assert merged.shape == (6, 12, 9, 9)
     np.testing.assert_allclose(merged.sum(-1), 1.0, atol=1e-5)
     assert list(words.position_word) == [0, *[1] * 5, 2, 3, 4, 4, 5, *[6] * 8, 7, 8]

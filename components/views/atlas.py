@@ -18,11 +18,10 @@ from pathlib import Path
 import streamlit as st
 
 from components import ui
-from components.cache import get_model, load_model, on_model_thread, selected_model_name
+from components.cache import get_model, selected_model_name, trace_uncached
 from components.context import ViewContext
 from components.figures.atlas import ANNOTATE_CELLS, MARKS, atlas_figure, curve_figure
 from components.figures.common import PLOT_CONFIG
-from model import trace_any
 from model.experiments.atlas import (
     FIELDS,
     LABELS,
@@ -41,15 +40,14 @@ CORPORA = ("en", "zh")
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def computed(model_name: str, corpus: str) -> dict:
-    """`python -m model.experiments.atlas` of a model without shipped statistics, traced here sentence by sentence on the
+    """`python -m model.heads` of a model without shipped statistics, traced here sentence by sentence on the
     model thread; with the share of tokens it could not read ("unknown")."""
-    loaded = load_model(model_name)
     unknown = total = 0
 
     def traces():
         nonlocal unknown, total
         for sentence in read_sentences(CORPUS_DIR / f"{corpus}.txt"):
-            trace = on_model_thread(trace_any, loaded, sentence)
+            trace = trace_uncached(model_name, sentence)
             unknown += sum(trace.unknown)
             total += trace.n_positions
             yield trace

@@ -15,12 +15,12 @@ import numpy as np
 import streamlit as st
 
 from components import ui
+from components.axis import Axis, Window, axis_of, word_axis
 from components.cache import get_model, get_trace, selected_model_name
 from components.context import ViewContext
 from components.figures.common import arc_figure, overview_png
 from components.glossary import file_name
 from components.overview import every_head
-from components.shown import Shown, Window, shown, shown_words
 from model.readouts.analysis import rollout, row_share, trace_value_weighted
 from model.readouts.words import merge_words
 from model.trace import AttentionTrace
@@ -34,7 +34,7 @@ IMPORTANCE_TAB = "importance"  # the Experiments view's tab the "not an explanat
 def overview_for(text: str, model_name: str) -> bytes:
     """The all-heads PNG of a text, kept because it is the slowest drawing at 512 tokens (90 ms).
     `model_name` is part of the cache key: get_trace traces with the session's chosen model."""
-    return overview_png(get_trace(text).weights())
+    return overview_png(get_trace(text).weights)
 
 
 def strongest_key(weights: np.ndarray, sent: np.ndarray) -> tuple[int, float, float]:
@@ -51,13 +51,13 @@ def render(ctx: ViewContext) -> None:
     if not ctx.presentation:  # on a projector they wait behind a button in the header (app.py)
         ui.token_chips(trace, ctx.lang)
     if st.session_state.get("att_words"):
-        positions, words = shown_words(trace, ctx.hide_special)
+        axis, words = word_axis(trace, ctx.hide_special)
 
         def merge(matrix: np.ndarray) -> np.ndarray:
             return merge_words(matrix, words)
     else:
-        positions, merge = shown(trace, ctx.hide_special), _unchanged
-    window = ui.pick_window(ctx, positions)
+        axis, merge = axis_of(trace, ctx.hide_special), _unchanged
+    window = ui.pick_window(ctx, axis)
     # Lazy sub-tabs: only the open one is computed and sent, so the first paint stays light.
     one_head, lines, whole_layer = st.tabs(
         [ctx.t("attention.tab_head"), ctx.t("attention.tab_lines"), ctx.t("attention.tab_layer")],
@@ -66,74 +66,70 @@ def render(ctx: ViewContext) -> None:
     )
     if one_head.open:
         with one_head:
-            _render_head(ctx, trace, positions, window, merge)
+            _render_head(ctx, trace, axis, window, merge)
     if lines.open:
         with lines:
-            _render_lines(ctx, trace, positions, window, merge)
+            _render_lines(ctx, trace, axis, window, merge)
     if whole_layer.open:
         with whole_layer:
-            _render_layer(ctx, trace, positions, window, merge)
+            _render_layer(ctx, trace, axis, window, merge)
 
 
 def _unchanged(matrix: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def _title(ctx: ViewContext, key: str, positions: Shown, window: Window, **values: object) -> str:
+def _title(ctx: ViewContext, key: str, axis: Axis, window: Window, **values: object) -> str:
     """A figure title, with the window's positions when the figure shows only part of the text."""
     title = ctx.t(key, **values)
     if st.session_state.get("att_words"):
         title += ctx.t("attention.words_part")
-    if window.whole(len(positions)):
+    if window.whole(len(axis)):
         return title
     q, k = window.queries, window.keys
     return title + ctx.t(
         "attention.window_part",
-        q0=positions.positions[q[0]],
-        q1=positions.positions[q[1]],
-        k0=positions.positions[k[0]],
-        k1=positions.positions[k[1]],
+        q0=axis.positions[q[0]],
+        q1=axis.positions[q[1]],
+        k0=axis.positions[k[0]],
+        k1=axis.positions[k[1]],
     )
 
 
 def _render_head(
-    ctx: ViewContext, trace: AttentionTrace, positions: Shown, window: Window, merge: Callable[[np.ndarray], np.ndarray]
+    ctx: ViewContext, trace: AttentionTrace, axis: Axis, window: Window, merge: Callable[[np.ndarray], np.ndarray]
 ) -> None:
     """The chosen head's α′ (or what each key sends), exact with hover values, beside the display settings and
     the overview of every head."""
     layer, head = ctx.layer, ctx.head
-    weights = positions.weights(merge(trace.layers[layer].weights[head]))  # [query_pos, key_pos]
+    weights = axis.weights(merge(trace.layers[layer].weights[head]))  # [query_pos, key_pos]
     share, (left, right) = ui.beside_or_below(ctx, window)
     with right:
         show, scale = _display_settings(ctx)
     with left:
         if show == "sent":
-            sent_all = trace_value_weighted(trace, layer, get_model().head_weights)[head]  # [query_pos, key_pos]
-            sent = row_share(positions.cells(merge(sent_all)))  # [query_pos, key_pos]
-            title = _title(ctx, "attention.sent_title", positions, window, layer=layer, head=head)
+            sent_all = trace_value_weighted(trace, layer, get_model().head_matrices)[head]  # [query_pos, key_pos]
+            sent = row_share(axis.cells(merge(sent_all)))  # [query_pos, key_pos]
+            title = _title(ctx, "attention.sent_title", axis, window, layer=layer, head=head)
             fig = ui.window_heatmap(
-                ctx, sent, positions, window, title, share=share, value_name=ctx.t("attention.sent_value"), scale=scale
+                ctx, sent, axis, window, title, share=share, value_name=ctx.t("attention.sent_value"), scale=scale
             )
             key, alpha, part = strongest_key(weights, sent)
             caption = ctx.t(
                 "attention.sent_caption",
-                token=positions.files[key],
+                token=axis.files[key],
                 alpha=f"{alpha:.0%}",
                 sent=f"{part:.0%}",
             )
-            download = ui.Download(
-                file_name("value_weighted", layer=layer, head=head), sent, positions.files, positions.files
-            )
+            download = ui.Download(file_name("value_weighted", layer=layer, head=head), sent, axis.files, axis.files)
         else:
-            title = _title(ctx, "attention.heatmap_title", positions, window, layer=layer, head=head)
-            fig = ui.window_heatmap(ctx, weights, positions, window, title, share=share, scale=scale)
+            title = _title(ctx, "attention.heatmap_title", axis, window, layer=layer, head=head)
+            fig = ui.window_heatmap(ctx, weights, axis, window, title, share=share, scale=scale)
             caption = ctx.t("attention.heatmap_caption")
-            download = ui.Download(
-                file_name("weight", layer=layer, head=head), weights, positions.files, positions.files
-            )
+            download = ui.Download(file_name("weight", layer=layer, head=head), weights, axis.files, axis.files)
         if scale != "linear":
             caption = ui.joined(ctx.lang, caption, ctx.t(f"attention.scale_note_{scale}"))
-        if positions.hidden:
+        if axis.hidden:
             caption = ui.joined(ctx.lang, caption, ctx.t("attention.hidden_note"))
         ui.figure(fig, caption, key="heatmap", downloads=[download], lang=ctx.lang)
         _not_an_explanation(ctx)
@@ -172,16 +168,16 @@ def _not_an_explanation(ctx: ViewContext) -> None:
 
 
 def _render_lines(
-    ctx: ViewContext, trace: AttentionTrace, positions: Shown, window: Window, merge: Callable[[np.ndarray], np.ndarray]
+    ctx: ViewContext, trace: AttentionTrace, axis: Axis, window: Window, merge: Callable[[np.ndarray], np.ndarray]
 ) -> None:
     """Lines from each query to its keys; for a long text, among the window's queries."""
     layer, head = ctx.layer, ctx.head
-    weights = positions.weights(merge(trace.layers[layer].weights[head]))  # [query_pos, key_pos]
+    weights = axis.weights(merge(trace.layers[layer].weights[head]))  # [query_pos, key_pos]
     part = Window(window.queries, window.queries)
     fig = arc_figure(
         weights[part.rows, part.cols],
-        positions.labels[part.rows],
-        title=_title(ctx, "attention.arc_title", positions, part, layer=layer, head=head),
+        axis.labels[part.rows],
+        title=_title(ctx, "attention.arc_title", axis, part, layer=layer, head=head),
         left_title=ctx.t("common.query"),
         right_title=ctx.t("common.key"),
         presentation=ctx.presentation,
@@ -190,31 +186,31 @@ def _render_lines(
 
 
 def _render_layer(
-    ctx: ViewContext, trace: AttentionTrace, positions: Shown, window: Window, merge: Callable[[np.ndarray], np.ndarray]
+    ctx: ViewContext, trace: AttentionTrace, axis: Axis, window: Window, merge: Callable[[np.ndarray], np.ndarray]
 ) -> None:
     layer, p = ctx.layer, ctx.presentation
     scale = st.session_state.get("att_scale") or SCALES[0]
     # Each layer's α′ is computed from its q and k when read: only the layers up to this one, one head average each.
     averages = np.stack([lt.weights.mean(axis=0) for lt in trace.layers[: layer + 1]])  # [layer, query_pos, key_pos]
-    average = positions.weights(merge(averages[layer]))  # [query_pos, key_pos]
-    rolled = positions.weights(merge(rollout(averages[:, None])[layer]))  # [query_pos, key_pos]  one "head": the mean
+    average = axis.weights(merge(averages[layer]))  # [query_pos, key_pos]
+    rolled = axis.weights(merge(rollout(averages[:, None])[layer]))  # [query_pos, key_pos]  one "head": the mean
     keys = window.keys[1] - window.keys[0] + 1
     share = 0.5 if keys <= ui.key_capacity(p, 0.5) else 1.0  # side by side while the keys fit half the page
     left, right = st.columns(2, gap="medium") if share < 1 else (st.container(), st.container())
     with left:
-        title = _title(ctx, "attention.average_title", positions, window, layer=layer)
-        fig = ui.window_heatmap(ctx, average, positions, window, title, share=share, scale=scale)
+        title = _title(ctx, "attention.average_title", axis, window, layer=layer)
+        fig = ui.window_heatmap(ctx, average, axis, window, title, share=share, scale=scale)
         download = ui.Download(
-            file_name("head_average", layer=layer), average, positions.files, positions.files, ctx.t("attention.mean")
+            file_name("head_average", layer=layer), average, axis.files, axis.files, ctx.t("attention.mean")
         )
         caption = ctx.t("attention.average_caption", n_heads=trace.n_heads)
         ui.figure(fig, caption, key="average", downloads=[download], lang=ctx.lang)
     with right:
-        title = _title(ctx, "attention.rollout_title", positions, window, layer=layer)
+        title = _title(ctx, "attention.rollout_title", axis, window, layer=layer)
         fig = ui.window_heatmap(
             ctx,
             rolled,
-            positions,
+            axis,
             window,
             title,
             value_name=ctx.t("attention.rollout_value"),
@@ -224,7 +220,7 @@ def _render_layer(
             scale=scale,
         )
         download = ui.Download(
-            file_name("rollout", layer=layer), rolled, positions.files, positions.files, ctx.t("attention.rollout")
+            file_name("rollout", layer=layer), rolled, axis.files, axis.files, ctx.t("attention.rollout")
         )
         ui.figure(
             fig, ctx.t("attention.rollout_caption", layer=layer), key="rollout", downloads=[download], lang=ctx.lang

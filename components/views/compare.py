@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from components import ui
+from components.axis import Axis, axis_of
 from components.cache import get_model, get_trace, is_loaded
 from components.context import ViewContext
 from components.figures.common import token_labels
@@ -23,7 +24,6 @@ from components.glossary import file_name
 from components.params import Param, clean_text
 from components.playground_state import playground_config, playground_traces
 from components.session import checked_state
-from components.shown import Shown, shown
 from components.text import has_chinese
 from model import PlaygroundConfig
 from model.families.llama import SMOLLM2_NAME
@@ -38,31 +38,31 @@ class Drawn:
     renormalized), the first `limit` of them."""
 
     weights: np.ndarray  # [query_pos, key_pos]
-    positions: Shown
+    axis: Axis
 
 
 def shown_head(trace: AttentionTrace, layer: int, head: int, hide_special: bool, limit: int) -> Drawn:
     """α′ of one head, without [CLS]/[SEP] when asked, cut to the first `limit` positions."""
-    positions = shown(trace, hide_special)
-    weights = positions.weights(trace.layers[layer].weights[head])  # [query_pos, key_pos]
-    return Drawn(weights[:limit, :limit], positions.first(limit))
+    axis = axis_of(trace, hide_special)
+    weights = axis.weights(trace.layers[layer].weights[head])  # [query_pos, key_pos]
+    return Drawn(weights[:limit, :limit], axis.first(limit))
 
 
 def shared_summary(a: Drawn, b: Drawn) -> list[tuple[str, int, int | None, int, int | None]]:
     """For every word in both sentences (first occurrence in each, special tokens and bare punctuation
     left out), in A's order: (word, its position in A, the key it attends to most in A, the same two for B)."""
     first_b: dict[str, int] = {}
-    for j, tok in enumerate(b.positions.tokens):
-        if not b.positions.special[j]:
+    for j, tok in enumerate(b.axis.tokens):
+        if not b.axis.special[j]:
             first_b.setdefault(tok, j)
     rows, seen = [], set()
-    for i, tok in enumerate(a.positions.tokens):
-        if a.positions.special[i] or tok in seen or tok not in first_b or not any(ch.isalnum() for ch in tok):
+    for i, tok in enumerate(a.axis.tokens):
+        if a.axis.special[i] or tok in seen or tok not in first_b or not any(ch.isalnum() for ch in tok):
             continue
         seen.add(tok)
         j = first_b[tok]
-        top_a = top_other(a.weights, a.positions.special, i)
-        rows.append((tok, i, top_a, j, top_other(b.weights, b.positions.special, j)))
+        top_a = top_other(a.weights, a.axis.special, i)
+        rows.append((tok, i, top_a, j, top_other(b.weights, b.axis.special, j)))
     return rows
 
 
@@ -163,10 +163,10 @@ def _render_sentences(ctx: ViewContext, text_b: str) -> None:
     ui.unknown_notice(ctx.lang, trace_a if any(trace_a.unknown) else trace_b)
     a = shown_head(trace_a, layer, head, ctx.hide_special, limit)
     b = shown_head(trace_b, layer, head, ctx.hide_special, limit)
-    n = max(len(a.positions), len(b.positions))
+    n = max(len(a.axis), len(b.axis))
     fig = pair_figure(
         (a.weights, b.weights),
-        (a.positions.labels, b.positions.labels),
+        (a.axis.labels, b.axis.labels),
         (ctx.t("compare.sentence_a"), ctx.t("compare.sentence_b")),
         title=ctx.t("compare.pair_title", layer=layer, head=head),
         x_title=ctx.t("common.key"),
@@ -178,8 +178,8 @@ def _render_sentences(ctx: ViewContext, text_b: str) -> None:
         ui.Download(
             file_name("weight", prefix=name, layer=layer, head=head),
             drawn.weights,
-            drawn.positions.files,
-            drawn.positions.files,
+            drawn.axis.files,
+            drawn.axis.files,
             label,
         )
         for drawn, name, label in ((a, "compare_a", "A"), (b, "compare_b", "B"))
@@ -212,7 +212,7 @@ def _attends(ctx: ViewContext, drawn: Drawn, query: int, top_word: int | None) -
     strongest key is a special token or the word itself. Keys carry their position, as on the axes."""
 
     def key(k: int) -> str:
-        files = drawn.positions.files
+        files = drawn.axis.files
         return ctx.t("compare.top", token=ui.md_escape(files[k]), alpha=f"{drawn.weights[query, k]:.2f}")
 
     top_any = int(np.argmax(drawn.weights[query]))
@@ -261,7 +261,7 @@ def _render_causal(ctx: ViewContext) -> None:
         annotate=len(labels) <= 10,
         presentation=ctx.presentation,
     )
-    files = shown(plain, False).files[:limit]
+    files = axis_of(plain, False).files[:limit]
     downloads = [
         ui.Download(file_name("weight", prefix=name, layer=layer, head=head), matrix, files, files, ctx.t(label))
         for matrix, name, label in (

@@ -22,13 +22,12 @@ import pandas as pd
 import streamlit as st
 
 from components import ui
-from components.cache import get_trace, load_model, on_model_thread, selected_model_name
+from components.cache import get_trace, selected_model_name, trace_uncached
 from components.context import ViewContext
 from components.figures.common import plain_labels, token_labels
 from components.figures.experiments import hand_lines, importance_figure, reach_figure, sqrt_d_figure, width_figure
 from components.params import Param
 from components.session import checked_state
-from model import trace_any
 from model.errors import AttentionLabError
 from model.experiments.hand import DEFAULT_INPUTS, DEFAULT_W_K, DEFAULT_W_Q, DEFAULT_W_V, hand_example
 from model.experiments.importance import Importance, ablation_effects
@@ -227,12 +226,11 @@ def importance_for(
     """`ablation_effects` of one query of one head: the model re-run once per key (at most max_keys), each run
     on the model thread, against the sentence's cached trace; cached, since a class asks for the same query again
     and again."""
-    loaded = load_model(model_name)
 
     def run(ablate):
         if ablate is None:
             return get_trace(text, model_name=model_name)
-        return on_model_thread(trace_any, loaded, text, ablate=ablate)
+        return trace_uncached(model_name, text, ablate=ablate)
 
     return ablation_effects(run, layer, head, query, max_keys)
 

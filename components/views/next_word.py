@@ -27,7 +27,7 @@ TOP_K = 10  # candidates drawn
 ADDABLE = 5  # the most likely ones get a button that adds them to the sentence
 
 
-def shown(text: str) -> str:
+def quoted(text: str) -> str:
     """A token as a label: quoted, so that a leading space (" Paris") is seen."""
     return f"“{text}”"
 
@@ -77,7 +77,7 @@ def render(ctx: ViewContext) -> None:
     with left:
         fig = next_word_figure(
             candidates,
-            [shown(text) for text in texts],
+            [quoted(text) for text in texts],
             plain,
             actual=actual,
             title=ctx.t("next.title", token=token_labels(trace.tokens)[position]),
@@ -92,7 +92,7 @@ def render(ctx: ViewContext) -> None:
         else:
             real = token_text(loaded.tokenizer, actual)
             rank = int((plain_all > plain_all[actual]).sum())
-            st.markdown(ctx.t("next.actual", token=ui.md_escape(shown(real)), p=f"{plain_all[actual]:.1%}", rank=rank))
+            st.markdown(ctx.t("next.actual", token=ui.md_escape(quoted(real)), p=f"{plain_all[actual]:.1%}", rank=rank))
     _render_looks(ctx, trace, position)
 
 
@@ -103,7 +103,7 @@ def _render_buttons(ctx: ViewContext, candidates: list[Candidate], texts: list[s
         for candidate, text in zip(candidates[:ADDABLE], texts[:ADDABLE], strict=True):
             partial = text.startswith(BYTE_HEX)
             st.button(
-                shown(text),
+                quoted(text),
                 key=f"add_{candidate.token_id}",
                 on_click=_add_token,
                 args=(text,),

@@ -18,6 +18,7 @@ import numpy as np
 import streamlit as st
 
 from components import ui
+from components.axis import Axis, Window, axis_of
 from components.cache import get_playground_trace
 from components.context import ViewContext
 from components.figures.common import mixing_figure, overview_png
@@ -25,9 +26,8 @@ from components.glossary import file_name
 from components.overview import every_head
 from components.params import PARAMS
 from components.playground_state import playground_config, playground_traces, snap_heads
-from components.shown import Shown, Window, shown
 from model import PlaygroundConfig, valid_head_counts
-from model.experiments.playground import layer_weights
+from model.experiments.playground import layer_matrices
 from model.trace import AttentionTrace
 
 D_MODELS = (2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -37,7 +37,7 @@ MAX_PANEL_CELLS = 2**16  # per panel of the concat · W^O · output figure
 @functools.lru_cache(maxsize=16)
 def w_o_shown(config: PlaygroundConfig, layer: int, stride: int) -> np.ndarray:
     """Every stride-th row and column of a layer's W^O (x·W convention: rows are concat dimensions)."""
-    w_o = layer_weights(config)[layer]["W_O"].numpy()[::stride, ::stride].copy()  # [d_model/s, d_model/s]
+    w_o = layer_matrices(config)[layer]["W_O"].numpy()[::stride, ::stride].copy()  # [d_model/s, d_model/s]
     w_o.flags.writeable = False
     return w_o
 
@@ -45,7 +45,7 @@ def w_o_shown(config: PlaygroundConfig, layer: int, stride: int) -> np.ndarray:
 @st.cache_data(max_entries=32, show_spinner=False)
 def overview_for(config: PlaygroundConfig, text: str) -> bytes:
     """The playground's every-head PNG for the overview (layers × heads)."""
-    return overview_png(get_playground_trace(config, text).weights())
+    return overview_png(get_playground_trace(config, text).weights)
 
 
 def _use_char_tokens() -> None:
@@ -158,9 +158,9 @@ def render(ctx: ViewContext) -> None:
     ((config, trace),) = traced
     layer, head = min(layer, config.n_layers - 1), min(head, config.n_heads - 1)
     _render_tokens(ctx, config, trace, top)
-    positions = shown(trace, False)
-    window = ui.pick_window(ctx, positions)
-    _render_heads(ctx, config, trace, positions, window, layer, head)
+    axis = axis_of(trace, False)
+    window = ui.pick_window(ctx, axis)
+    _render_heads(ctx, config, trace, axis, window, layer, head)
     _render_mixing(ctx, config, trace, layer)
 
 
@@ -185,7 +185,7 @@ def _render_heads(
     ctx: ViewContext,
     config: PlaygroundConfig,
     trace: AttentionTrace,
-    positions: Shown,
+    axis: Axis,
     window: Window,
     layer: int,
     head: int,
@@ -195,13 +195,13 @@ def _render_heads(
     share, (left, right) = ui.beside_or_below(ctx, window)
     with left:
         title = ctx.t("playground.head_title", layer=layer, head=head, n_heads=config.n_heads)
-        fig = ui.window_heatmap(ctx, weights[head], positions, window, title, share=share)
-        head_rows = [f"head {h} · {label}" for h in range(config.n_heads) for label in positions.files]
+        fig = ui.window_heatmap(ctx, weights[head], axis, window, title, share=share)
+        head_rows = [f"head {h} · {label}" for h in range(config.n_heads) for label in axis.files]
         download = ui.Download(
             file_name("weight", prefix="playground", layer=layer),
             weights.reshape(-1, trace.n_positions),  # [head · query_pos, key_pos]
             head_rows,
-            positions.files,
+            axis.files,
             ctx.t("playground.all_heads"),
         )
         ui.figure(
@@ -232,7 +232,7 @@ def _render_mixing(ctx: ViewContext, config: PlaygroundConfig, trace: AttentionT
     w_dims = np.arange(0, config.d_model, stride)
     w_o = w_o_shown(config, layer, stride)  # [d_model/s, d_model/s]
     concat, output = lt.concat[:rows], lt.output[:rows]  # [pos, d_model] each
-    positions = shown(trace, False).first(rows)
+    axis = axis_of(trace, False).first(rows)
     titles = (
         f"concat(b<sup>(0)</sup> … b<sup>({config.n_heads - 1})</sup>)  [{rows} × {config.d_model}]",
         f"W<sup>O</sup>  [{config.d_model} × {config.d_model}]",
@@ -242,7 +242,7 @@ def _render_mixing(ctx: ViewContext, config: PlaygroundConfig, trace: AttentionT
         concat,
         w_o,
         output,
-        positions.labels,
+        axis.labels,
         d_head=config.d_head,
         w_dims=w_dims,
         panel_titles=titles,
@@ -255,9 +255,9 @@ def _render_mixing(ctx: ViewContext, config: PlaygroundConfig, trace: AttentionT
     dims = [f"dim {d}" for d in range(config.d_model)]
     w_files = [f"dim {d}" for d in w_dims]
     downloads = [
-        ui.Download(f"playground_concat_layer{layer}", concat, positions.files, dims, "concat"),
+        ui.Download(f"playground_concat_layer{layer}", concat, axis.files, dims, "concat"),
         ui.Download(file_name("w_o", prefix="playground", layer=layer), w_o, w_files, w_files, "W^O"),
-        ui.Download(f"playground_output_layer{layer}", output, positions.files, dims, ctx.t("playground.output")),
+        ui.Download(f"playground_output_layer{layer}", output, axis.files, dims, ctx.t("playground.output")),
     ]
     caption = ctx.t("playground.mixing_caption", n_heads=config.n_heads, d_head=config.d_head)
     ui.figure(fig, caption, key="pg_mixing", downloads=downloads, lang=ctx.lang)

@@ -197,7 +197,7 @@ def _render_repeat(ctx: ViewContext) -> tuple[AttentionTrace, int, int] | None:
     if i == j:
         st.info(ctx.t("positional.same_position"), icon="↔️")
         return None
-    bag = get_trace(text, positions=False)
+    bag = get_trace(text, with_positions=False)
     with_pos, without_pos = repeat_similarity(trace, i, j), repeat_similarity(bag, i, j)  # [layer] each
     tok_i, tok_j = trace.tokens[i], trace.tokens[j]
     names = (ctx.t("positional.with_positions"), ctx.t("positional.without_positions"))
@@ -239,7 +239,7 @@ def _render_repeat(ctx: ViewContext) -> tuple[AttentionTrace, int, int] | None:
 
 def _render_rope(ctx: ViewContext, trace: AttentionTrace, m: int, n: int) -> None:
     """The decoder's answer to "how does the model know the order?": RoPE turns q and k by their positions.
-    Shown on the sentence of the experiment above, for the later copy's query and the earlier copy's key."""
+    Axis on the sentence of the experiment above, for the later copy's query and the earlier copy's key."""
     if trace.rope_base is None:
         return
     st.markdown(ctx.t("positional.rope_heading"))

@@ -1,4 +1,4 @@
-"""The Q · K · V view: one head's queries, keys and values, the slices of W^Q, W^K, W^V that make
+"""The Q · K · V view: one head's queries, keys and values, the slices of W^q, W^k, W^v that make
 them, and the scores Q·Kᵀ/√d_head, each with its shape in its title.
 
 The article writes one token at a time, qᵢ = W^q·aᵢ, and all of them as the columns of I (Q = W^q·I); the
@@ -11,11 +11,11 @@ from __future__ import annotations
 import streamlit as st
 
 from components import ui
+from components.axis import Axis, axis_of
 from components.cache import get_model, get_trace
 from components.context import ViewContext
 from components.figures.common import Panel, heatmap_figure, heatmap_grid
 from components.glossary import file_name
-from components.shown import Shown, shown
 from model.trace import AttentionTrace
 
 PROJECTIONS = ("Q", "K", "V")
@@ -34,28 +34,28 @@ def render(ctx: ViewContext) -> None:
     trace = get_trace(ctx.text)
     ui.trace_notices(ctx.lang, trace)
     ui.intro(ctx, ctx.t("qkv.intro", d_model=trace.d_model))
-    positions = shown(trace, ctx.hide_special)
-    window = ui.pick_window(ctx, positions)
+    axis = axis_of(trace, ctx.hide_special)
+    window = ui.pick_window(ctx, axis)
     # Lazy tabs, as in the Attention view: only the open one is computed and drawn.
     projections, weights = st.tabs(
         [ctx.t("qkv.tab_projections"), ctx.t("qkv.tab_weights")], key="qkv_tab", on_change="rerun"
     )
     if projections.open:
         with projections:
-            _render_projections(ctx, trace, positions, window)
+            _render_projections(ctx, trace, axis, window)
     if weights.open:
         with weights:
             _render_weights(ctx, trace)
 
 
-def _render_projections(ctx: ViewContext, trace: AttentionTrace, positions: Shown, window) -> None:
+def _render_projections(ctx: ViewContext, trace: AttentionTrace, axis: Axis, window) -> None:
     """Q, K, V of the head side by side, then Q·Kᵀ/√d_head, each with its downloads."""
     layer, head, p = ctx.layer, ctx.head, ctx.presentation
     lt = trace.layers[layer]
-    d, n = trace.d_head, len(positions)
-    q, k, v = (positions.rows(m[head]) for m in (lt.q, lt.k, lt.v))  # each [pos, d_head]
-    scores = positions.cells(lt.scores[head])  # [query_pos, key_pos]
-    rows = positions.labels[window.rows]
+    d, n = trace.d_head, len(axis)
+    q, k, v = (axis.rows(m[head]) for m in (lt.q, lt.k, lt.v))  # each [pos, d_head]
+    scores = axis.cells(lt.scores[head])  # [query_pos, key_pos]
+    rows = axis.labels[window.rows]
     features = list(range(d))
     fig = heatmap_grid(
         [
@@ -78,7 +78,7 @@ def _render_projections(ctx: ViewContext, trace: AttentionTrace, positions: Show
     )
     files = [f"d{j}" for j in features]
     downloads = [
-        ui.Download(f"{name}_layer{layer}_head{head}", m, positions.files, files, label=name)
+        ui.Download(f"{name}_layer{layer}_head{head}", m, axis.files, files, label=name)
         for name, m in zip(PROJECTIONS, (q, k, v), strict=True)
     ]
     ui.figure(fig, ctx.t("qkv.qkv_caption", d=d, head=head, n=n), key="qkv", downloads=downloads, lang=ctx.lang)
@@ -86,7 +86,7 @@ def _render_projections(ctx: ViewContext, trace: AttentionTrace, positions: Show
     st.subheader(ctx.t("qkv.scores_heading"))
     fig = heatmap_figure(
         scores[window.rows, window.cols],
-        positions.labels[window.cols],
+        axis.labels[window.cols],
         rows,
         title=ctx.t("qkv.scores_title", n=n, layer=layer, head=head),
         x_title=ctx.t("common.key"),
@@ -96,7 +96,7 @@ def _render_projections(ctx: ViewContext, trace: AttentionTrace, positions: Show
         annotate=n <= 12,
         presentation=p,
     )
-    download = ui.Download(file_name("score", layer=layer, head=head), scores, positions.files, positions.files)
+    download = ui.Download(file_name("score", layer=layer, head=head), scores, axis.files, axis.files)
     ui.figure(fig, ctx.t("qkv.scores_caption", d=d, n=n), key="qkv_scores", downloads=[download], lang=ctx.lang)
 
 
@@ -105,7 +105,7 @@ def _render_weights(ctx: ViewContext, trace: AttentionTrace) -> None:
     attention the head reads the rows of W^k and W^v of its key/value head, which other heads share."""
     layer, head = ctx.layer, ctx.head
     d, d_model = trace.d_head, trace.d_model
-    weights = get_model().head_weights(layer, head)  # each [d_head, d_model]
+    weights = get_model().head_matrices(layer, head)  # each [d_head, d_model]
     first, last = head * d, (head + 1) * d - 1
     rows = {"Q": head * d, "K": trace.kv_head(head) * d, "V": trace.kv_head(head) * d}  # each matrix's first row
     fig = heatmap_grid(

@@ -4,7 +4,7 @@ The article's six steps for one output bᵢ, in its notation:
 
     ① qᵢ  = W^q·aᵢ                     the query of token i
     ② αᵢⱼ = qᵢ·kⱼ                      one dot product per key j (kⱼ = W^k·aⱼ)
-    ③ αᵢⱼ ÷ √d_head                    (and ÷T when a temperature is set)
+    ③ the score αᵢⱼ ÷ √d_head                  (and ÷T when a temperature is set)
     ④ mask                             hidden keys become −∞ (the pretrained encoder has none)
     ⑤ α′ᵢⱼ = softmax_j(αᵢⱼ)            or ReLU, then divide by the row sum
     ⑥ bᵢ  = Σⱼ α′ᵢⱼ·vⱼ                 (vⱼ = W^v·aⱼ); bᵢ is row i of the head's z
@@ -24,6 +24,7 @@ import numpy as np
 import streamlit as st
 
 from components import ui
+from components.axis import centred_range
 from components.cache import get_model, get_trace
 from components.context import ViewContext
 from components.figures.common import mixing_figure, token_labels
@@ -31,7 +32,6 @@ from components.figures.steps import step_figure, step_frame
 from components.glossary import file_name
 from components.keys import QUERY_LIMIT
 from components.session import checked_state, show_notices
-from components.shown import centred_range
 from model.readouts.analysis import layer_w_o
 from model.readouts.steps import Check, QueryStep, check_head, full_w_o, trace_step
 from model.trace import AttentionTrace
@@ -205,7 +205,7 @@ def _render_after(ctx: ViewContext, trace: AttentionTrace, layer: int, head: int
     lt = trace.layers[layer]
     n_heads, d_head, d_model = trace.n_heads, trace.d_head, trace.d_model
     loaded = get_model()
-    w_o = full_w_o(layer_w_o(loaded.head_weights, layer, n_heads))  # [head · d_head, d_model]
+    w_o = full_w_o(layer_w_o(loaded.head_matrices, layer, n_heads))  # [head · d_head, d_model]
     width = w_o.shape[0]
     st.subheader(ctx.t("steps.after_title"))
     values = {"n_heads": n_heads, "d": d_head, "width": width, "d_model": d_model, "last": n_heads - 1}

@@ -81,7 +81,7 @@ def sentence_stats(
 def trace_stats(trace: AttentionTrace) -> dict[str, np.ndarray]:
     """`sentence_stats` of one trace: its α′, special tokens, punctuation pieces and mask.  {field: [layer, head]}"""
     punct = np.array([is_punctuation(t) for t in trace.tokens], dtype=bool)  # [pos]
-    return sentence_stats(trace.weights(), trace.is_special(), punct, trace.mask)
+    return sentence_stats(trace.weights, trace.is_special(), punct, trace.mask)
 
 
 @dataclass(frozen=True)

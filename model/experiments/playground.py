@@ -1,13 +1,13 @@
 """The playground: a small multi-head self-attention model whose every setting is a slider.
 
-Its weights are not trained; they are drawn from a seeded generator, so the same settings always
-give the same picture. W^K is drawn as W^Q plus noise (nothing here is learned), which makes q·k close
+Its matrices (W^q, W^k, W^v, W^O) are not trained; they are drawn from a seeded generator, so the same settings always
+give the same picture. W^k is drawn as W^q plus noise (nothing here is learned), which makes q·k close
 to a similarity between the two tokens (the article's "attention as similarity"): a token attends to
 tokens like it.
 
     x0       = standardize(token vectors) + PE          (PE only when positions are on)
     per layer and head h:
-      q, k, v  = x·W^Q_h, x·W^K_h, x·W^V_h
+      q, k, v  = x·W^q_h, x·W^k_h, x·W^v_h
       z_h      = normalize(mask(q·kᵀ/√d_head) / T)·v
     per layer:
       x        = LayerNorm(x + concat(z_1 … z_H)·W^O)
@@ -52,8 +52,8 @@ class PlaygroundConfig:
     scale: bool = True  # divide q·k by √d_head
     mask: str = "none"  # "none", "causal" or "window"
     window: int = 3  # keys visible to each query with mask="window"
-    positions: bool = True  # add the sinusoidal positional encoding to the input
-    seed: int = 0  # seed of the random weights
+    with_positions: bool = True  # add the sinusoidal positional encoding to the input
+    seed: int = 0  # seed of the random matrices
     char_tokens: bool = False  # one token per character (Chinese works) instead of MiniLM's tokenizer
 
     def __post_init__(self) -> None:
@@ -93,8 +93,8 @@ def config_fields() -> tuple[str, ...]:
     return tuple(f.name for f in fields(PlaygroundConfig))
 
 
-def layer_weights(config: PlaygroundConfig) -> list[dict[str, torch.Tensor]]:
-    """The seeded weights of every layer: W_Q, W_K, W_V, W_O, each [d_model, d_model] (x·W)."""
+def layer_matrices(config: PlaygroundConfig) -> list[dict[str, torch.Tensor]]:
+    """The seeded matrices of every layer: W_Q, W_K, W_V, W_O, each [d_model, d_model] (x·W)."""
     gen = torch.Generator().manual_seed(config.seed)
     d = config.d_model
     std = 1 / math.sqrt(d)
@@ -108,14 +108,14 @@ def layer_weights(config: PlaygroundConfig) -> list[dict[str, torch.Tensor]]:
     return layers
 
 
-def head_weights(config: PlaygroundConfig, layer: int, head: int) -> dict[str, np.ndarray]:
-    """The slices of W^Q, W^K, W^V that make one head's q, k, v, as [d_head, d_model] like nn.Linear, and the
+def head_matrices(config: PlaygroundConfig, layer: int, head: int) -> dict[str, np.ndarray]:
+    """The slices of W^q, W^k, W^v that make one head's q, k, v, as [d_head, d_model] like nn.Linear, and the
     slice of W^O that reads its output as [d_model, d_head], as the pretrained models give them.
 
-    The playground multiplies x·W, so a head's q uses columns of W^Q and its z meets rows of W^O
+    The playground multiplies x·W, so a head's q uses columns of W^q and its z meets rows of W^O
     (concat(z)·W^O = Σ_h z_h·W^O[rows of h]); both are transposed here into nn.Linear's layout.
     """
-    w = layer_weights(config)[layer]
+    w = layer_matrices(config)[layer]
     part = slice(head * config.d_head, (head + 1) * config.d_head)
     out = {name: to_numpy(w[name][:, part].T) for name in ("W_Q", "W_K", "W_V")}  # each [d_head, d_model]
     out["W_O"] = to_numpy(w["W_O"][part].T)  # [d_model, d_head]
@@ -169,14 +169,14 @@ def trace_playground(
     n = len(tokens)
     # Standardized token vectors have entries of size ~1, like the encoding's sines and cosines.
     token_emb = (vectors - vectors.mean(-1, keepdim=True)) / (vectors.std(-1, keepdim=True) + 1e-6)  # [pos, d_model]
-    pe = sinusoidal_encoding(n, config.d_model) if config.positions else torch.zeros(n, config.d_model)
+    pe = sinusoidal_encoding(n, config.d_model) if config.with_positions else torch.zeros(n, config.d_model)
     mask = build_mask(config.mask, n, config.window)  # [query_pos, key_pos] or None
     rule = AttentionRule.from_mask(
         mask, normalizer=config.normalizer, scale=config.scale, temperature=config.temperature
     )
     x = token_emb + pe  # [pos, d_model]
     layers = []
-    for layer, w in enumerate(layer_weights(config)):
+    for layer, w in enumerate(layer_matrices(config)):
         q = (x @ w["W_Q"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
         k = (x @ w["W_K"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
         v = (x @ w["W_V"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
@@ -196,7 +196,7 @@ def trace_playground(
         position_embeddings=to_numpy(pe),
         rule=rule,
         truncated=truncated,
-        positions=config.positions,
+        with_positions=config.with_positions,
         device="cpu",
         special=tuple(special),
         unknown=tuple(unknown),

@@ -1,15 +1,15 @@
 """Watch attention learn: a tiny transformer trained on tasks whose right attention pattern is known.
 
 Each task is made so that one head looking at the right position solves it, and we know which
-position that is. Training moves the heads' α toward that pattern, and the snapshots show it happen.
+position that is. Training moves the heads' α′ toward that pattern, and the snapshots show it happen.
 
 Tasks (inputs are `seq_len` symbols out of `vocab`, drawn on the fly; nothing is read from disk):
 
-    reverse   output at i = input at n-1-i              α should be the anti-diagonal
-    previous  output at i = input at i-1                α should be the sub-diagonal (causal mask);
+    reverse   output at i = input at n-1-i              α′ should be the anti-diagonal
+    previous  output at i = input at i-1                α′ should be the sub-diagonal (causal mask);
               position 0 has no previous token and outputs its own; its row expects nothing
               and is left out of the pattern score
-    match     every symbol appears exactly twice;       α should link each position to its twin
+    match     every symbol appears exactly twice;       α′ should link each position to its twin
               output at i = the position of the other   (per example: depends on the input)
               occurrence of input i, e.g.
               A C B A D C B D  ->  3 5 6 0 7 1 2 4
@@ -18,11 +18,11 @@ The model (each layer pre-norm, attention only; every head is `scaled_dot_produc
 
     x0       = E[token] + PE                            PE: the fixed sinusoidal encoding
     per layer and head h:
-      q, k, v  = LN(x)·W^Q_h, LN(x)·W^K_h, LN(x)·W^V_h
+      q, k, v  = LN(x)·W^q_h, LN(x)·W^k_h, LN(x)·W^v_h
       z_h      = softmax(mask(q·kᵀ/√d_head))·v
     per layer:
       x        = x + concat(z_1 … z_H)·W^O
-    logits   = LN(x)·W^out                              one class per symbol (per position for match)
+    logits   = LN(x)·W_out                              one class per symbol (per position for match)
 
 Scores in every snapshot are measured on a fixed held-out set of EVAL_EXAMPLES examples, the same
 for every seed, drawn from a generator that training never uses:
@@ -99,7 +99,7 @@ class TrainConfig:
     steps: int = 1000  # optimizer updates
     batch_size: int = 64  # examples per update
     lr: float = 1e-2  # Adam learning rate
-    seed: int = 0  # seeds the initial weights and the training examples
+    seed: int = 0  # seeds the initial parameters and the training examples
     seq_len: int = 8  # symbols per example; even for match (every symbol appears twice)
     vocab: int = 10  # distinct symbols; at least seq_len / 2 for match
     snapshot_every: int = 50  # a Snapshot every this many steps (and one before the first and after the last)
@@ -154,9 +154,9 @@ class Snapshot:
     step: int
     loss: float  # held-out cross-entropy
     accuracy: float  # held-out fraction of output positions right, 0..1
-    pattern_score: float  # best head's held-out α mass on the expected keys, 0..1 (see the module docstring)
-    head_scores: np.ndarray  # [layer, head]  every head's held-out α mass on the expected keys
-    weights: np.ndarray  # [layer, head, query_pos, key_pos]  α on the fixed example, each row sums to 1
+    pattern_score: float  # best head's held-out α′ mass on the expected keys, 0..1 (see the module docstring)
+    head_scores: np.ndarray  # [layer, head]  every head's held-out α′ mass on the expected keys
+    weights: np.ndarray  # [layer, head, query_pos, key_pos]  α′ on the fixed example, each row sums to 1
     expected: np.ndarray  # [query_pos, key_pos]  the fixed example's expected pattern, 0/1
     tokens: tuple[int, ...]  # the fixed example's input (held-out example 0); show as SYMBOLS[t]
     targets: tuple[int, ...]  # its right outputs (symbols, or positions for match)
@@ -183,7 +183,7 @@ def _expected(task: str, tokens: torch.Tensor) -> torch.Tensor:
 
 
 def expected_pattern(task: str, tokens) -> np.ndarray:
-    """The 0/1 pattern α should learn for one input: [query_pos, key_pos] (or [batch, ...] for a batch).
+    """The 0/1 pattern α′ should learn for one input: [query_pos, key_pos] (or [batch, ...] for a batch).
 
     `tokens` is a sequence of symbol ids, or a [batch, pos] array of them. A row of zeros expects
     nothing (position 0 of previous).
@@ -239,7 +239,7 @@ class AttentionLayer(nn.Module):
         self.w_o = nn.Linear(d_model, d_model, bias=False)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """x [batch, pos, d_model] -> (x + attention, α [batch, head, query_pos, key_pos])."""
+        """x [batch, pos, d_model] -> (x + attention, α′ [batch, head, query_pos, key_pos])."""
         batch, n, d_model = x.shape
         h = self.norm(x)  # [batch, pos, d_model]
 
@@ -264,7 +264,7 @@ class TinyTransformer(nn.Module):
         self.out = nn.Linear(config.d_model, config.n_classes)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """tokens [batch, pos] -> (logits [batch, pos, class], α [layer, batch, head, query_pos, key_pos])."""
+        """tokens [batch, pos] -> (logits [batch, pos, class], α′ [layer, batch, head, query_pos, key_pos])."""
         x = self.embed(tokens) + self.pe  # [batch, pos, d_model]
         alphas = []
         for layer in self.layers:
@@ -284,7 +284,7 @@ def build_model(config: TrainConfig) -> TinyTransformer:
 
 
 def head_scores(alphas: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
-    """Each head's α mass on the expected keys, over the rows that expect one.  # [layer, head]
+    """Each head's α′ mass on the expected keys, over the rows that expect one.  # [layer, head]
 
     alphas [layer, batch, head, query_pos, key_pos]; expected [batch, query_pos, key_pos].
     """
@@ -302,7 +302,7 @@ def _evaluate(
     expected: torch.Tensor,
     mask: torch.Tensor | None,
 ) -> Snapshot:
-    """Score the model on the held-out set; example 0 is the one whose α is kept."""
+    """Score the model on the held-out set; example 0 is the one whose α′ is kept."""
     logits, alphas = net(tokens, mask)  # [batch, pos, class], [layer, batch, head, query_pos, key_pos]
     predictions = logits.argmax(-1)  # [batch, pos]
     scores = head_scores(alphas, expected)  # [layer, head]

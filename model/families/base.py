@@ -16,7 +16,7 @@ def build_trace(
     token_emb: torch.Tensor,
     position_emb: torch.Tensor,
     rule: AttentionRule,
-    positions: bool,
+    with_positions: bool,
     **own: object,
 ) -> AttentionTrace:
     """The AttentionTrace of one forward pass, the same for every family: the tokens as tokenized, the layers
@@ -36,7 +36,7 @@ def build_trace(
         token_embeddings=to_numpy(token_emb),
         position_embeddings=to_numpy(position_emb),
         rule=rule,
-        positions=positions,
+        with_positions=with_positions,
         device=device.type,
         **{**fields, **own},
     )

@@ -8,7 +8,7 @@ from padding_idx + 1 (RoBERTa's offset) and has a single token type.
 
     x        = LayerNorm(word_emb[token] + pos_emb[offset + position] + type_emb[0])
     per layer:
-      q, k, v  = x·W^Qᵀ + b, x·W^Kᵀ + b, x·W^Vᵀ + b        split into heads
+      q, k, v  = x·W^qᵀ + b, x·W^kᵀ + b, x·W^vᵀ + b        split into heads
       z        = softmax(q·kᵀ/√d_head)·v                    scaled_dot_product_attention
       x        = LayerNorm(x + concat(z)·W^Oᵀ + b)
       x        = LayerNorm(x + W2·gelu(W1·x))
@@ -126,8 +126,8 @@ class EncoderModel:
         """Every weight under its Hugging Face name (BertModel / XLMRobertaModel), for export."""
         return {WORD_EMBEDDINGS: self.word_embeddings.dense(), **self.params}
 
-    def head_weights(self, layer: int, head: int) -> dict[str, np.ndarray]:
-        """The rows of W^Q, W^K, W^V that make one head's q, k, v (each [d_head, d_model]) and the columns of
+    def head_matrices(self, layer: int, head: int) -> dict[str, np.ndarray]:
+        """The rows of W^q, W^k, W^v that make one head's q, k, v (each [d_head, d_model]) and the columns of
         W^O that read its output (W_O: [d_model, d_head])."""
         d = self.config.d_head
         rows = slice(head * d, (head + 1) * d)
@@ -181,11 +181,11 @@ def load_multilingual_e5(device: str | torch.device | None = None) -> EncoderMod
 
 @torch.inference_mode()
 def trace_encoder(
-    model: EncoderModel, text: str, *, positions: bool = True, ablate: Ablation | None = None
+    model: EncoderModel, text: str, *, with_positions: bool = True, ablate: Ablation | None = None
 ) -> AttentionTrace:
     """Run the encoder on `text` and record every layer's q, k, v, z and output.
 
-    positions=False leaves out the position embeddings, so the model sees a bag of tokens: two
+    with_positions=False leaves out the position embeddings, so the model sees a bag of tokens: two
     copies of one word ("I saw a saw") then get identical vectors in every layer.
     """
     tok = tokenize(model.tokenizer, text)
@@ -194,7 +194,7 @@ def trace_encoder(
     token_emb = model.word_embeddings.rows(torch.tensor(tok.ids)).to(model.device)  # [pos, d_model]
     offset = cfg.position_offset
     position_emb = p["embeddings.position_embeddings.weight"][offset : offset + n]  # [pos, d_model]
-    if not positions:
+    if not with_positions:
         position_emb = torch.zeros_like(position_emb)  # [pos, d_model]
     type_emb = p["embeddings.token_type_embeddings.weight"][0]  # [d_model]
     x = layer_norm(token_emb + position_emb + type_emb, p, "embeddings.LayerNorm", cfg.layer_norm_eps)
@@ -215,4 +215,4 @@ def trace_encoder(
         hidden = activation(linear(x, p, pre + "intermediate.dense"))  # [pos, d_ff]
         x = layer_norm(x + linear(hidden, p, pre + "output.dense"), p, pre + "output.LayerNorm", cfg.layer_norm_eps)
         layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=x))
-    return build_trace(model.name, model.device, tok, layers, token_emb, position_emb, rule, positions)
+    return build_trace(model.name, model.device, tok, layers, token_emb, position_emb, rule, with_positions)

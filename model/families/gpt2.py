@@ -102,8 +102,8 @@ class GPT2Model:
         """Every weight under its Hugging Face name (GPT2LMHeadModel, whose head is tied to wte), for export."""
         return {"transformer." + key: value for key, value in self.params.items()}
 
-    def head_weights(self, layer: int, head: int) -> dict[str, np.ndarray]:
-        """The parts of W^Q, W^K, W^V that make one head's q, k, v, as [d_head, d_model] like nn.Linear, and the
+    def head_matrices(self, layer: int, head: int) -> dict[str, np.ndarray]:
+        """The parts of W^q, W^k, W^v that make one head's q, k, v, as [d_head, d_model] like nn.Linear, and the
         part of W^O that reads its output as [d_model, d_head]. They act on the layer's input after ln_1 (pre-LN)."""
         d, d_model = self.config.d_head, self.config.d_model
         w_attn = self.params[f"h.{layer}.attn.c_attn.weight"]  # [d_model, 3 * d_model]: q, k, v side by side
@@ -135,11 +135,11 @@ def _conv1d(x: torch.Tensor, params: Params, prefix: str) -> torch.Tensor:
 
 @torch.inference_mode()
 def trace_gpt2(
-    model: GPT2Model, text: str, *, positions: bool = True, ablate: Ablation | None = None
+    model: GPT2Model, text: str, *, with_positions: bool = True, ablate: Ablation | None = None
 ) -> AttentionTrace:
     """Run the decoder on `text` and record every layer's q, k, v, z and output.
 
-    positions=False leaves out the position embeddings. Unlike in the encoder, two copies of one word
+    with_positions=False leaves out the position embeddings. Unlike in the encoder, two copies of one word
     still differ then: the causal mask lets the second copy see more keys than the first.
     """
     tok = tokenize(model.tokenizer, text)
@@ -147,7 +147,7 @@ def trace_gpt2(
     n = len(tok.ids)
     token_emb = p["wte.weight"][torch.tensor(tok.ids, device=model.device)]  # [pos, d_model]
     position_emb = p["wpe.weight"][:n]  # [pos, d_model]
-    if not positions:
+    if not with_positions:
         position_emb = torch.zeros_like(position_emb)  # [pos, d_model]
     x = token_emb + position_emb  # [pos, d_model]
     mask = build_mask("causal", n, device=model.device)  # [query_pos, key_pos], True = visible
@@ -169,4 +169,6 @@ def trace_gpt2(
         output = layer_norm(x, p, "ln_f", cfg.layer_norm_eps) if i == cfg.n_layers - 1 else x  # [pos, d_model]
         layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=output))
     tokens = tuple(display_tokens(model.tokenizer, tok.tokens))
-    return build_trace(model.name, model.device, tok, layers, token_emb, position_emb, rule, positions, tokens=tokens)
+    return build_trace(
+        model.name, model.device, tok, layers, token_emb, position_emb, rule, with_positions, tokens=tokens
+    )

@@ -162,8 +162,8 @@ class LlamaModel:
         named = {(key if key == LM_HEAD else "model." + key): value for key, value in self.params.items()}
         return {"model." + EMBEDDING: self.word_embeddings.dense(), **named}
 
-    def head_weights(self, layer: int, head: int) -> dict[str, np.ndarray]:
-        """The rows of W^Q that make one query head's q and the rows of W^K, W^V of the key/value head it reads
+    def head_matrices(self, layer: int, head: int) -> dict[str, np.ndarray]:
+        """The rows of W^q that make one query head's q and the rows of W^k, W^v of the key/value head it reads
         (each [d_head, d_model], like nn.Linear), and the columns of W^O that read its output (W_O: [d_model, d_head]).
         They act on the layer's input after RMSNorm_1; q and k are then turned by RoPE."""
         d, kv = self.config.d_head, self.config.kv_heads[head]
@@ -226,11 +226,11 @@ def load_smollm2(device: str | torch.device | None = None, *, name: str | None =
 
 @torch.inference_mode()
 def trace_llama(
-    model: LlamaModel, text: str, *, positions: bool = True, ablate: Ablation | None = None
+    model: LlamaModel, text: str, *, with_positions: bool = True, ablate: Ablation | None = None
 ) -> AttentionTrace:
     """Run the decoder on `text` and record every layer's q, k (both after RoPE), v, z and output.
 
-    positions=False leaves out RoPE, so the model has no position information at all; two copies of one word
+    with_positions=False leaves out RoPE, so the model has no position information at all; two copies of one word
     still differ, because the causal mask lets the second copy see more keys than the first.
     """
     tok = tokenize(model.tokenizer, text)
@@ -252,7 +252,7 @@ def trace_llama(
         q = split_heads(linear(h, p, pre + "self_attn.q_proj", bias=False), cfg.n_heads)  # [head, pos, d_head]
         k = split_heads(linear(h, p, pre + "self_attn.k_proj", bias=False), cfg.n_kv_heads)  # [kv_head, pos, d]
         v = split_heads(linear(h, p, pre + "self_attn.v_proj", bias=False), cfg.n_kv_heads)  # [kv_head, pos, d]
-        if positions:
+        if with_positions:
             q, k = rotary(q, where, cfg.rope_base), rotary(k, where, cfg.rope_base)  # turned by position × θᵢ
         k = k.repeat_interleave(cfg.group, dim=0)  # [head, pos, d_head]: query head h reads key/value head h // group
         v = v.repeat_interleave(cfg.group, dim=0)  # [head, pos, d_head]
@@ -274,9 +274,9 @@ def trace_llama(
         token_emb,
         no_position_vectors,
         rule,
-        positions,
+        with_positions,
         tokens=tuple(display_tokens(model.tokenizer, tok.tokens)),
         special=tuple(s or i in control for s, i in zip(tok.special, tok.ids, strict=True)),
         kv_heads=cfg.kv_heads,
-        rope_base=cfg.rope_base if positions else None,
+        rope_base=cfg.rope_base if with_positions else None,
     )

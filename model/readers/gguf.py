@@ -6,7 +6,7 @@ names, and a `tokenizers` Tokenizer rebuilt from the file's vocabulary.
     tensors   blk.{i}.attn_q.weight (Q4_1, rows permuted)            ->  model.layers.{i}.self_attn.q_proj.weight
     vocab     tokenizer.ggml.tokens, merges, token_type, pre         ->  BPE + byte-level pre-tokenizer + decoder
 
-llama.cpp's converter reorders the rows of every head of W^Q and W^K so that its RoPE can rotate adjacent pairs
+llama.cpp's converter reorders the rows of every head of W^q and W^k so that its RoPE can rotate adjacent pairs
 (x₀, x₁), (x₂, x₃), …; Hugging Face's Llama rotates the pairs (xᵢ, xᵢ₊d/2). `unpermute` puts the rows back, as
 transformers' own GGUF loader does, so that q·k is the same in both layouts and the traced q, k are Hugging Face's.
 
@@ -159,7 +159,7 @@ def hf_config(reader) -> dict:
 
 
 def unpermute(w: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """Undo llama.cpp's row order of W^Q or W^K: within each head, its rows were interleaved as (0, d/2, 1, d/2+1, …)
+    """Undo llama.cpp's row order of W^q or W^k: within each head, its rows were interleaved as (0, d/2, 1, d/2+1, …)
     so that adjacent rows form a rotated pair; put them back as (0, 1, …, d/2−1, d/2, …).
     [n_heads * d_head, d_model]"""
     rows, width = w.shape

@@ -16,7 +16,7 @@ from model.trace import AttentionTrace
 
 
 def head_average(weights: np.ndarray) -> np.ndarray:
-    """Mean α over heads, per layer.  [layer, head, q, k] -> [layer, q, k]"""
+    """Mean α′ over heads, per layer.  [layer, head, q, k] -> [layer, q, k]"""
     return weights.mean(axis=1)
 
 
@@ -24,7 +24,7 @@ def rollout(weights: np.ndarray, residual: float = 0.5) -> np.ndarray:
     """Attention rollout (Abnar & Zuidema, 2020): how much each input position reaches each position
     after every layer, counting the residual connection as attention to oneself.
 
-    Per layer A = residual·I + (1 - residual)·mean_heads(α), rows renormalized; the rollout after
+    Per layer A = residual·I + (1 - residual)·mean_heads(α′), rows renormalized; the rollout after
     layer l is A_l · … · A_1.  [layer, head, q, k] -> [layer, q, k], each row sums to 1.
     """
     n_layers, _, n, _ = weights.shape
@@ -40,7 +40,7 @@ def rollout(weights: np.ndarray, residual: float = 0.5) -> np.ndarray:
 
 
 def renormalize_without(weights: np.ndarray, drop: np.ndarray) -> np.ndarray:
-    """α with the positions in `drop` removed from both axes and each row rescaled to sum to 1,
+    """α′ with the positions in `drop` removed from both axes and each row rescaled to sum to 1,
     so that hiding [CLS]/[SEP] shows how the rest of the attention is shared.  [..., q, k]"""
     keep = ~drop
     sub = weights[..., keep, :][..., keep]  # [..., q', k']
@@ -60,7 +60,7 @@ def value_vectors(v: np.ndarray, w_o: np.ndarray) -> np.ndarray:
     """What each key would send into the residual stream through one head at full weight: W^O_h · v_j.
 
     v: [head, key_pos, d_head]; w_o: [head, d_model, d_head], each head's slice of W^O in nn.Linear's layout
-    (`head_weights(layer, head)["W_O"]`). Returns [head, key_pos, d_model]. W^O's bias is left out: it is
+    (`head_matrices(layer, head)["W_O"]`). Returns [head, key_pos, d_model]. W^O's bias is left out: it is
     added once per query, not sent by any key.
     """
     return np.einsum("hmd,hkd->hkm", w_o, v)  # [head, key_pos, d_model]
@@ -85,18 +85,18 @@ def row_share(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, total, out=np.zeros_like(matrix), where=total > 0)
 
 
-def layer_w_o(head_weights: Callable[[int, int], dict[str, np.ndarray]], layer: int, n_heads: int) -> np.ndarray:
-    """Every head's slice of W^O for one layer, stacked: `head_weights` is a loaded model's method or
-    `functools.partial(model.playground.head_weights, config)`.  -> [head, d_model, d_head]"""
-    return np.stack([head_weights(layer, head)["W_O"] for head in range(n_heads)])
+def layer_w_o(head_matrices: Callable[[int, int], dict[str, np.ndarray]], layer: int, n_heads: int) -> np.ndarray:
+    """Every head's slice of W^O for one layer, stacked: `head_matrices` is a loaded model's method or
+    `functools.partial(model.playground.head_matrices, config)`.  -> [head, d_model, d_head]"""
+    return np.stack([head_matrices(layer, head)["W_O"] for head in range(n_heads)])
 
 
 def trace_value_weighted(
-    trace: AttentionTrace, layer: int, head_weights: Callable[[int, int], dict[str, np.ndarray]]
+    trace: AttentionTrace, layer: int, head_matrices: Callable[[int, int], dict[str, np.ndarray]]
 ) -> np.ndarray:
     """`value_weighted` of one layer of a trace.  -> [head, query_pos, key_pos]"""
     lt = trace.layers[layer]
-    return value_weighted(lt.weights, lt.v, layer_w_o(head_weights, layer, trace.n_heads))
+    return value_weighted(lt.weights, lt.v, layer_w_o(head_matrices, layer, trace.n_heads))
 
 
 def repeated_pair(tokens: tuple[str, ...], special: np.ndarray) -> tuple[int, int] | None:

@@ -16,7 +16,7 @@ class Scores:
     """Every intermediate between q, k and the weights, float64.  Each is [..., query_pos, key_pos]."""
 
     dots: np.ndarray  # αᵢⱼ = qᵢ·kⱼ
-    scaled: np.ndarray  # αᵢⱼ / √d_head (unchanged when scale=False): the trace's `scores`
+    scaled: np.ndarray  # the score αᵢⱼ / √d_head (unchanged when scale=False): the trace's `scores`
     logits: np.ndarray  # scaled / T, −∞ where the mask hides the key: what the normalizer sees
     weights: np.ndarray  # α′ᵢⱼ, each row sums to 1
 

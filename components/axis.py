@@ -17,10 +17,10 @@ from model.trace import AttentionTrace
 
 
 @dataclass(frozen=True)
-class Shown:
-    """The positions a view draws, in order, with their tokens and labels (or its words: see `shown_words`)."""
+class Axis:
+    """The positions a view draws, in order, with their tokens and labels (or its words: see `word_axis`)."""
 
-    positions: np.ndarray  # [shown] indices into the trace's positions (into its words, for shown_words)
+    positions: np.ndarray  # [shown] indices into the trace's positions (into its words, for word_axis)
     tokens: tuple[str, ...]
     special: np.ndarray  # [shown] bool
     labels: list[str]  # for Plotly, escaped: "5 river"
@@ -39,9 +39,9 @@ class Shown:
         special[self.positions] = False
         return renormalize_without(matrix, special)
 
-    def first(self, limit: int) -> Shown:
+    def first(self, limit: int) -> Axis:
         """The first `limit` of these positions."""
-        return Shown(
+        return Axis(
             positions=self.positions[:limit],
             tokens=self.tokens[:limit],
             special=self.special[:limit],
@@ -59,24 +59,24 @@ class Shown:
         return matrix[..., self.positions[:, None], self.positions[None, :]]
 
 
-def shown(trace: AttentionTrace, hide_special: bool) -> Shown:
+def axis_of(trace: AttentionTrace, hide_special: bool) -> Axis:
     """All positions, or all but [CLS]/[SEP] when asked, unless that would leave nothing."""
-    return _shown(trace.tokens, trace.is_special(), hide_special)
+    return _axis(trace.tokens, trace.is_special(), hide_special)
 
 
-def shown_words(trace: AttentionTrace, hide_special: bool) -> tuple[Shown, Words]:
+def word_axis(trace: AttentionTrace, hide_special: bool) -> tuple[Axis, Words]:
     """The trace's words instead of its pieces (model/readouts/words.py), all or all but the special ones: a view merges
-    a [..., query_pos, key_pos] matrix with `merge_words(matrix, words)`, then draws it through the Shown,
+    a [..., query_pos, key_pos] matrix with `merge_words(matrix, words)`, then draws it through the Axis,
     whose positions are word indices. Labels are "index word", the index counting words."""
     words = word_groups(trace.tokens, trace.is_special(), trace.word_ids)
-    return _shown(words.labels, np.array(words.special, dtype=bool), hide_special), words
+    return _axis(words.labels, np.array(words.special, dtype=bool), hide_special), words
 
 
-def _shown(tokens: tuple[str, ...], special: np.ndarray, hide_special: bool) -> Shown:
+def _axis(tokens: tuple[str, ...], special: np.ndarray, hide_special: bool) -> Axis:
     hide = hide_special and special.any() and not special.all()
     keep = np.flatnonzero(~special) if hide else np.arange(len(tokens))
     labels, files = token_labels(tokens), plain_labels(tokens)
-    return Shown(
+    return Axis(
         positions=keep,
         tokens=tuple(tokens[i] for i in keep),
         special=special[keep],
