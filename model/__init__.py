@@ -4,7 +4,7 @@ Nothing here imports Streamlit. Everything a view draws comes out of `trace_any`
 as an `AttentionTrace` of plain numpy arrays.
 """
 
-from model.attention import build_mask, normalize, scaled_dot_product_attention
+from model.attention import AttentionRule, build_mask, normalize, scaled_dot_product_attention
 from model.device import pick_device
 from model.errors import AttentionLabError, EmptyTextError, InvalidConfigError, ModelNotInstalledError
 from model.experiments.playground import PlaygroundConfig, trace_playground, valid_head_counts
@@ -12,7 +12,7 @@ from model.families.blocks import Ablation
 from model.families.encoder import EncoderModel, load_encoder, trace_encoder
 from model.positional import sinusoidal_encoding
 from model.registry import load_model, load_named, model_names, operator_model_paths, trace_any
-from model.trace import AttentionRule, AttentionTrace, LayerTrace
+from model.trace import AttentionTrace, LayerTrace
 
 __all__ = [
     "Ablation",

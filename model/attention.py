@@ -12,6 +12,7 @@ trace computes its scores and weights from the q and k it keeps.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -83,18 +84,19 @@ def scaled_dot_product_attention(
     *,
     mask: torch.Tensor | None = None,
     normalizer: str = "softmax",
-    scale: bool = True,
+    scale: float | None = None,
     temperature: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Attention of every query over every key; returns (z, scores, weights).
 
     q, k: [..., pos, d_head]; v: [..., pos, d_v]; mask: [query_pos, key_pos] bool, True = visible.
-    scores are q·kᵀ/√d_head *before* the mask, so a view can show what the mask removes.
+    scale multiplies q·kᵀ: None is 1/√d_head, 1.0 leaves the scores unscaled. scores are scale·q·kᵀ *before*
+    the mask, so a view can show what the mask removes.
     """
-    d_head = q.shape[-1]
     scores = q @ k.transpose(-2, -1)  # [..., query_pos, key_pos]
-    if scale:
-        scores.div_(math.sqrt(d_head))  # [..., query_pos, key_pos]  in place: fresh from the matmul
+    factor = _factor(scale, q.shape[-1])
+    if factor != 1.0:
+        scores.mul_(factor)  # [..., query_pos, key_pos]  in place: fresh from the matmul
     weights = normalize(scores, mask, normalizer, temperature)  # [..., query_pos, key_pos]
     z = weights @ v  # [..., query_pos, d_v]
     return z, scores, weights
@@ -105,19 +107,20 @@ def attention_np(
     k: np.ndarray,
     mask: np.ndarray | None = None,
     normalizer: str = "softmax",
-    scale: bool = True,
+    scale: float | None = None,
     temperature: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(scores, weights) from q and k in numpy, in q's precision: the torch functions above, step for step.
 
     q: [..., query_pos, d_head], k: [..., key_pos, d_head], mask: [query_pos, key_pos] bool, True = visible.
-    scores are q·kᵀ/√d_head (q·kᵀ when scale=False) before the mask; weights follow `normalize`'s rules.
+    scores are scale·q·kᵀ (scale None: 1/√d_head) before the mask; weights follow `normalize`'s rules.
     """
     if temperature <= 0:
         raise ValueError("temperature must be positive")
     scores = q @ np.swapaxes(k, -1, -2)  # [..., query_pos, key_pos]
-    if scale:
-        scores /= np.sqrt(np.asarray(q.shape[-1], dtype=scores.dtype))
+    factor = _factor(scale, q.shape[-1])
+    if factor != 1.0:
+        scores *= np.asarray(factor, dtype=scores.dtype)
     logits = scores / temperature if temperature != 1.0 else scores  # [..., query_pos, key_pos]
     visible = np.ones(scores.shape[-2:], dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     if normalizer == "softmax":
@@ -132,3 +135,73 @@ def attention_np(
     else:
         raise ValueError(f"unknown normalizer {normalizer!r}; expected one of {NORMALIZERS}")
     return scores, weights.astype(scores.dtype, copy=False)
+
+
+def default_scale(d_head: int) -> float:
+    """1/√d_head, what scaled dot-product attention multiplies q·kᵀ by."""
+    return 1.0 / math.sqrt(d_head)
+
+
+def _factor(scale: float | None, d_head: int) -> float:
+    """The number q·kᵀ is multiplied by: `scale`, or 1/√d_head for None. A yes/no is refused: 1 would be 1.0."""
+    if isinstance(scale, bool):
+        raise TypeError("scale is a number (1/√d_head, or 1.0 for no scaling) or None for 1/√d_head, not a bool")
+    return default_scale(d_head) if scale is None else float(scale)
+
+
+@dataclass(frozen=True)
+class AttentionRule:
+    """How one layer turns its q and k into α′: α′ = normalize(mask(scale · q·kᵀ) / T).
+
+    Each layer carries its own rule, because layers of one model can differ: Gemma 3's sliding-window layers see
+    512 keys back and turn q and k with RoPE base 10 000, its global layers see every earlier key with base 10⁶.
+    Recomputing a layer's α′ from its q, k and this rule gives what the forward pass computed.
+    """
+
+    mask: np.ndarray | None = None  # [query_pos, key_pos] bool, True = visible; None: every key visible
+    window: int | None = None  # the sliding window's width (keys a query sees, itself included), where it has one
+    normalizer: str = "softmax"  # or "relu" (the playground's other choice)
+    temperature: float = 1.0
+    scale: float = 1.0  # what multiplies q·kᵀ: 1/√d_head in scaled dot-product attention, 1 when unscaled
+    rope_base: float | None = None  # RoPE's base θ where the layer turns q and k by position; None: no RoPE
+
+    def __post_init__(self) -> None:
+        if self.normalizer not in NORMALIZERS:
+            raise ValueError(f"unknown normalizer {self.normalizer!r}; expected one of {NORMALIZERS}")
+        if not self.temperature > 0:
+            raise ValueError("temperature must be positive")
+        if not self.scale > 0:
+            raise ValueError("scale must be positive")
+
+    @classmethod
+    def from_mask(cls, mask: torch.Tensor | None, **rest: object) -> AttentionRule:
+        """A rule whose mask is a read-only numpy copy of a torch mask."""
+        if mask is None:
+            return cls(**rest)
+        visible = mask.cpu().numpy().copy()
+        visible.flags.writeable = False
+        return cls(mask=visible, **rest)
+
+    @property
+    def scaled(self) -> bool:
+        """Whether q·kᵀ is multiplied by something other than 1 (the "÷√d" step)."""
+        return self.scale != 1.0
+
+    def visible(self, n_positions: int) -> np.ndarray:
+        """Which keys each query sees.  # [query_pos, key_pos] bool"""
+        return np.ones((n_positions, n_positions), dtype=bool) if self.mask is None else self.mask
+
+    def torch_mask(self, device=None) -> torch.Tensor | None:
+        """The mask as a torch tensor, for the forward pass's own function.  # [query_pos, key_pos] bool"""
+        return None if self.mask is None else torch.from_numpy(self.mask.copy()).to(device)
+
+    def attention_np(self, q: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, α′) of q and k by this rule, in q's precision.  q, k: [..., pos, d_head]"""
+        return attention_np(q, k, self.mask, self.normalizer, self.scale, self.temperature)
+
+    def attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+        """(z, scores, α′) by this rule with the forward passes' own torch function.  q, k, v: [..., pos, d_head]"""
+        mask = self.torch_mask(q.device)
+        return scaled_dot_product_attention(
+            q, k, v, mask=mask, normalizer=self.normalizer, scale=self.scale, temperature=self.temperature
+        )

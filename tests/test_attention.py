@@ -35,7 +35,7 @@ def test_window_mask_matches_torch_sdpa_with_boolean_mask(qkv):
 
 def test_temperature_and_no_scale_match_sdpa_scale_argument(qkv):
     q, k, v = qkv
-    z, scores, _ = scaled_dot_product_attention(q, k, v, scale=False, temperature=2.0)
+    z, scores, _ = scaled_dot_product_attention(q, k, v, scale=1.0, temperature=2.0)
     torch.testing.assert_close(z, F.scaled_dot_product_attention(q, k, v, scale=0.5), atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(scores, q @ k.transpose(-2, -1))
 
@@ -101,7 +101,7 @@ def test_bad_arguments_raise():
 
 @pytest.mark.parametrize("normalizer", ["softmax", "relu"])
 @pytest.mark.parametrize("mask_kind", ["none", "causal", "window"])
-@pytest.mark.parametrize("scale", [True, False])
+@pytest.mark.parametrize("scale", [None, 1.0, 0.25])
 @pytest.mark.parametrize("temperature", [1.0, 0.3])
 def test_numpy_formula_is_the_torch_one(normalizer, mask_kind, scale, temperature):
     """attention_np (what a trace computes its weights with) against the torch functions the models run."""

@@ -83,7 +83,7 @@ def test_a_sentence_of_one_token_is_left_out_of_prev_and_next_only():
 
 def test_a_causal_mask_counts_only_the_keys_a_query_may_see():
     trace = trace_playground(PlaygroundConfig(d_model=8, n_heads=2, mask="causal", char_tokens=True), "abcd")
-    stats = sentence_stats(trace.weights, trace.is_special(), np.zeros(4, bool), trace.mask)
+    stats = sentence_stats(trace.weights, trace.is_special(), np.zeros(4, bool), trace.layers[0].rule.mask)
     assert np.allclose(stats["next"], 0.0)
     w = trace.weights.astype(np.float64)
     logs = np.log(w, out=np.zeros_like(w), where=w > 0)

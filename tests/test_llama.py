@@ -32,7 +32,7 @@ from model.readers.gguf import EMBEDDING, GGUFModel, Q8Rows, load_gguf
 from model.registry import BUILT_IN, load_model, load_named, model_names, trace_any
 from model.tokens import BYTE_ALPHABET, MAX_TOKENS, show_byte_tokens
 from tests.hostile_inputs import HOSTILE_INPUTS
-from tests.test_operator_models import byte_level_bpe_tokenizer, copy_of, edit_config, randomize
+from tests.tiny_models import copy_of, edit_config, gqa_llama_folder
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("gguf")
@@ -188,7 +188,7 @@ def test_rotated_q_and_k_turn_back_into_the_projections_before_rope(smollm2, hf_
     them, caught with hooks; head_matrices' W_Q, W_K applied to the normed layer input give the same."""
     text = "The animal didn't cross the street because it was too tired."
     trace = trace_llama(smollm2, text)
-    n, base = trace.n_positions, trace.rope_base
+    n, base = trace.n_positions, trace.layers[0].rule.rope_base
     assert base == 100_000.0
     caught = {}
     hooks = [
@@ -229,34 +229,14 @@ def test_grouped_query_heads_share_keys_and_values(smollm2):
         assert np.abs(layer.k[0] - layer.k[3]).max() > 1e-2 and np.abs(layer.q[0] - layer.q[1]).max() > 1e-2
 
 
-def test_attention_is_causal(smollm2):
-    trace = trace_llama(smollm2, "The animal didn't cross the street")
-    n = trace.n_positions
-    above = np.triu(np.ones((n, n), dtype=bool), k=1)  # [query_pos, key_pos]: keys after the query
-    np.testing.assert_array_equal(trace.mask, ~above)
-    for layer in trace.layers:
-        assert (layer.weights[:, above] == 0).all()
-        np.testing.assert_allclose(layer.weights.sum(-1), 1.0, atol=1e-5)
-
-
-def test_an_ablated_key_is_gone_from_its_head_and_nowhere_else(smollm2):
-    """Ablation zeroes one query head's copy of a value: heads sharing that key/value head keep theirs."""
-    text = "The animal didn't cross the street because it was too tired."
-    plain = trace_llama(smollm2, text)
-    cut = trace_llama(smollm2, text, ablate=model.Ablation(layer=2, head=4, key=3))
-    for below in range(2):
-        np.testing.assert_array_equal(cut.layers[below].output, plain.layers[below].output)
-    before, after = plain.layers[2], cut.layers[2]
-    expected = before.z[4] - np.outer(before.weights[4][:, 3], before.v[4, 3])  # [query_pos, d_head]
-    np.testing.assert_allclose(after.z[4], expected, atol=1e-5)
-    np.testing.assert_allclose(np.delete(after.z, 4, axis=0), np.delete(before.z, 4, axis=0), atol=1e-6)
-    assert np.abs(cut.layers[-1].output - plain.layers[-1].output).max() > 1e-3
-
-
 def test_without_positions_there_is_no_rope(smollm2):
     with_rope = trace_llama(smollm2, "I saw a saw")
     without = trace_llama(smollm2, "I saw a saw", with_positions=False)
-    assert not without.with_positions and without.rope_base is None and not without.position_embeddings.any()
+    assert (
+        not without.with_positions
+        and all(layer.rule.rope_base is None for layer in without.layers)
+        and not without.position_embeddings.any()
+    )
     n = without.n_positions
     np.testing.assert_allclose(
         without.layers[0].q, rotary_np(with_rope.layers[0].q, range(n), 100_000.0, inverse=True), atol=1e-4
@@ -284,12 +264,6 @@ def test_chinese_bytes_show_as_the_characters_they_belong_to(smollm2):
         *("我²⁄₃", "我¹⁄₃", "看¹⁄₃", "看¹⁄₃", "看¹⁄₃", "见²⁄₃", "见¹⁄₃", "了", "一"),
         *("把²⁄₃", "把¹⁄₃", "锯¹⁄₃", "锯¹⁄₃", "锯¹⁄₃", "子", "。"),
     )
-
-
-@pytest.mark.parametrize("text", ["", " \n\t"])
-def test_empty_text_raises_a_user_facing_error(smollm2, text):
-    with pytest.raises(model.EmptyTextError, match="empty"):
-        trace_llama(smollm2, text)
 
 
 # ── The tokenizer ─────────────────────────────────────────────────────────────────────────────────
@@ -475,72 +449,15 @@ def test_missing_package_says_how_to_install(monkeypatch):
 
 # ── An operator's Llama folder ────────────────────────────────────────────────────────────────────
 
-N_POSITIONS = 24
-
-
-def llama_folder(folder: Path, **config) -> Path:
-    tok = byte_level_bpe_tokenizer()
-    hf_config = transformers.LlamaConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        intermediate_size=48,
-        max_position_embeddings=N_POSITIONS,
-        rms_norm_eps=1e-5,
-        **config,
-    )
-    hf_model = transformers.LlamaForCausalLM(hf_config)
-    randomize(hf_model)
-    hf_model.save_pretrained(folder, safe_serialization=True)
-    tok.save(str(folder / "tokenizer.json"))
-    return folder
-
 
 @pytest.fixture(scope="module")
 def gqa_dir(tmp_path_factory) -> Path:
-    """Grouped-query attention (4 query heads, 2 key/value heads), RoPE base 500, its own output layer."""
-    return llama_folder(
-        tmp_path_factory.mktemp("tiny-llama-gqa"),
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        rope_parameters={"rope_type": "default", "rope_theta": 500.0},
-        tie_word_embeddings=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def wide_head_dir(tmp_path_factory) -> Path:
-    """A head_dim (12) that is not hidden_size / heads, one key/value head per query head, tied embeddings."""
-    return llama_folder(
-        tmp_path_factory.mktemp("tiny-llama-wide"),
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        head_dim=12,
-        tie_word_embeddings=True,
-    )
-
-
-@pytest.mark.parametrize("source", ["gqa_dir", "wide_head_dir"])
-@pytest.mark.parametrize("text", ["I saw a saw.", "The bank of the river", "The bank approved the loan. " * 20])
-def test_llama_folder_matches_transformers(request, source, text):
-    folder = request.getfixturevalue(source)
-    loaded = load_model(folder, device="cpu")
-    assert isinstance(loaded, LlamaModel) and loaded.name == folder.name
-    trace = trace_any(loaded, text)
-    assert trace.n_positions <= N_POSITIONS and trace.truncated == (len(text) > 100)
-    assert trace.layers[-1].weights[:, 1:].max() > 0.5  # peaked attention, so that the match means something
-    hf_model = transformers.LlamaForCausalLM.from_pretrained(str(folder), attn_implementation="eager").eval()
-    out = hf_forward(hf_model, trace.token_ids)
-    for layer, expected, hidden in zip(trace.layers, out.attentions, out.hidden_states[1:], strict=True):
-        np.testing.assert_allclose(layer.weights, expected[0].numpy(), atol=1e-5)
-        np.testing.assert_allclose(layer.output, hidden[0].numpy(), rtol=1e-5, atol=1e-5)
-    probabilities = softmax(loaded.next_token_logits(trace.layers[-1].output))
-    np.testing.assert_allclose(probabilities, softmax(out.logits[0].numpy()), atol=1e-5)
+    return gqa_llama_folder(tmp_path_factory.mktemp("tiny-llama-gqa"))
 
 
 def test_llama_folder_rope_base_and_groups(gqa_dir):
     trace = trace_any(load_model(gqa_dir), "I saw a saw.")
-    assert trace.rope_base == 500.0 and trace.kv_heads == (0, 0, 1, 1)
+    assert {layer.rule.rope_base for layer in trace.layers} == {500.0} and trace.kv_heads == (0, 0, 1, 1)
     np.testing.assert_array_equal(trace.layers[0].k[0], trace.layers[0].k[1])
 
 

@@ -1,23 +1,17 @@
-"""Operator-chosen model folders: tiny random BERT and GPT-2 models checked against transformers.
-
-Every model here is built in a temporary folder (a tokenizer trained on a few sentences with the
-`tokenizers` library, random weights saved as safetensors by transformers), so nothing is downloaded.
-"""
+"""Operator-chosen model folders (tests/tiny_models.py builds tiny random ones): how they are listed, checked,
+refused and offered in the page. What every family's trace promises is tests/test_families.py's."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
-import model
 from model.errors import InvalidConfigError
 from model.families.gpt2 import GPT2Model
 from model.registry import (
@@ -30,178 +24,25 @@ from model.registry import (
     operator_model_paths,
     trace_any,
 )
+from tests import tiny_models
+from tests.tiny_models import copy_of, edit_config
 
 transformers = pytest.importorskip("transformers")
-
-CORPUS = [
-    "I saw a saw.",
-    "The animal didn't cross the street because it was too tired.",
-    "The bank of the river was steep.",
-    "The bank approved the loan.",
-    "Attention lets every word look at every other word.",
-    "the the the the the",
-] * 5
-TEXTS = ["I saw a saw.", "The bank of the river", "Attention lets every word look at every other word!", "zebra"]
-N_POSITIONS = 24  # small, so that a long text is cut
-
-
-def randomize(hf_model: torch.nn.Module) -> None:
-    """Weights large enough that attention is far from uniform (the default init gives near-equal α)."""
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, p in hf_model.named_parameters():
-            noise = torch.randn(p.shape, generator=gen)
-            if p.dim() > 1:  # matrices and embedding tables
-                p.copy_(0.3 * noise)
-            elif name.endswith("weight"):  # LayerNorm gains
-                p.copy_(1 + 0.1 * noise)
-            else:  # biases
-                p.copy_(0.1 * noise)
-
-
-def wordpiece_tokenizer() -> Tokenizer:
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=120, special_tokens=special))
-    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
-    )
-    tok.decoder = decoders.WordPiece()
-    return tok
-
-
-def byte_level_bpe_tokenizer() -> Tokenizer:
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=["<|endoftext|>"]
-    )
-    tok.train_from_iterator(CORPUS, trainer)
-    return tok
 
 
 @pytest.fixture(scope="module")
 def bert_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    tok = wordpiece_tokenizer()
-    config = transformers.BertConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=N_POSITIONS,
-    )
-    hf_model = transformers.BertModel(config)
-    randomize(hf_model)
-    hf_model.save_pretrained(folder, safe_serialization=True)
-    tok.save(str(folder / "tokenizer.json"))
-    return folder
+    return tiny_models.bert_folder(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="module")
 def xlmr_dir(tmp_path_factory) -> Path:
-    """XLM-RoBERTa: BERT's network with positions numbered from padding_idx + 1 and a single token type."""
-    folder = tmp_path_factory.mktemp("tiny-xlmr")
-    tok = wordpiece_tokenizer()
-    config = transformers.XLMRobertaConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=N_POSITIONS + 1,
-        pad_token_id=0,  # the tokenizer's [PAD]: RoBERTa numbers the positions from pad_token_id + 1
-        type_vocab_size=1,
-    )
-    hf_model = transformers.XLMRobertaModel(config)
-    randomize(hf_model)
-    hf_model.save_pretrained(folder, safe_serialization=True)
-    tok.save(str(folder / "tokenizer.json"))
-    return folder
+    return tiny_models.xlm_roberta_folder(tmp_path_factory.mktemp("tiny-xlmr"))
 
 
 @pytest.fixture(scope="module")
 def gpt2_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
-    tok = byte_level_bpe_tokenizer()
-    config = transformers.GPT2Config(
-        vocab_size=tok.get_vocab_size(),
-        n_positions=N_POSITIONS,
-        n_embd=32,
-        n_layer=2,
-        n_head=4,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    hf_model = transformers.GPT2Model(config)
-    randomize(hf_model)
-    hf_model.save_pretrained(folder, safe_serialization=True)
-    tok.save(str(folder / "tokenizer.json"))
-    return folder
-
-
-def hf_outputs(folder: Path, model_class, ids: list[int]):
-    hf_model = model_class.from_pretrained(str(folder), attn_implementation="eager").eval()
-    with torch.no_grad():
-        return hf_model(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
-
-
-def assert_matches_transformers(trace: model.AttentionTrace, out) -> None:
-    assert len(trace.layers) == len(out.attentions) == len(out.hidden_states) - 1
-    for layer, expected, hidden in zip(trace.layers, out.attentions, out.hidden_states[1:], strict=True):
-        np.testing.assert_allclose(layer.weights, expected[0].numpy(), atol=1e-5)
-        np.testing.assert_allclose(layer.output, hidden[0].numpy(), rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("text", TEXTS)
-def test_bert_folder_matches_transformers(bert_dir, text):
-    loaded = load_model(bert_dir, device="cpu")
-    assert isinstance(loaded, model.EncoderModel) and loaded.name == bert_dir.name
-    trace = trace_any(loaded, text)
-    assert trace.tokens[0] == "[CLS]" and trace.tokens[-1] == "[SEP]" and trace.mask is None
-    assert (
-        trace.layers[-1].weights.max() > 0.5
-    )  # the random weights make attention peaked, so the match means something
-    assert_matches_transformers(trace, hf_outputs(bert_dir, transformers.BertModel, loaded.tokenizer.encode(text).ids))
-
-
-@pytest.mark.parametrize("text", [*TEXTS, "The bank approved the loan. " * 20])
-def test_xlm_roberta_folder_matches_transformers(xlmr_dir, text):
-    loaded = load_model(xlmr_dir, device="cpu")
-    assert isinstance(loaded, model.EncoderModel) and loaded.config.position_offset == 1
-    trace = trace_any(loaded, text)
-    assert trace.n_positions <= N_POSITIONS and trace.truncated == (len(text) > 100)
-    ids = loaded.tokenizer.encode(text).ids
-    assert_matches_transformers(trace, hf_outputs(xlmr_dir, transformers.XLMRobertaModel, ids))
-
-
-@pytest.mark.parametrize("text", TEXTS)
-def test_gpt2_folder_matches_transformers(gpt2_dir, text):
-    loaded = load_model(gpt2_dir, device="cpu")
-    assert isinstance(loaded, GPT2Model)
-    trace = trace_any(loaded, text)
-    assert (trace.n_layers, trace.n_heads, trace.d_head, trace.d_model) == (2, 4, 8, 32)
-    assert trace.layers[-1].weights[:, 1:].max() > 0.5
-    # The last layer's output includes the final LayerNorm, like transformers' hidden_states[-1].
-    assert_matches_transformers(trace, hf_outputs(gpt2_dir, transformers.GPT2Model, loaded.tokenizer.encode(text).ids))
-
-
-def test_gpt2_attention_is_causal(gpt2_dir):
-    trace = trace_any(load_model(gpt2_dir), "The animal didn't cross the street")
-    n = trace.n_positions
-    above = np.triu(np.ones((n, n), dtype=bool), k=1)  # [query_pos, key_pos]: keys after the query
-    assert trace.mask.dtype == bool and trace.mask.shape == (n, n)
-    np.testing.assert_array_equal(trace.mask, ~above)
-    assert not trace.mask.flags.writeable
-    for layer in trace.layers:
-        assert (layer.weights[:, above] == 0).all()
-        np.testing.assert_allclose(layer.weights.sum(-1), 1.0, atol=1e-6)
-        assert np.isfinite(layer.scores).all() and layer.scores[:, above].any()  # scores are before the mask
+    return tiny_models.gpt2_folder(tmp_path_factory.mktemp("tiny-gpt2"))
 
 
 def test_gpt2_tokens_read_as_the_text(gpt2_dir):
@@ -209,28 +50,6 @@ def test_gpt2_tokens_read_as_the_text(gpt2_dir):
     trace = trace_any(load_model(gpt2_dir), text)
     assert "".join(trace.tokens) == text
     assert not any(trace.special)
-
-
-def test_gpt2_long_text_is_truncated(gpt2_dir):
-    loaded = load_model(gpt2_dir)
-    text = "The bank approved the loan. " * 20
-    trace = trace_any(loaded, text)
-    assert trace.truncated and trace.n_positions == N_POSITIONS
-    assert_matches_transformers(trace, hf_outputs(gpt2_dir, transformers.GPT2Model, loaded.tokenizer.encode(text).ids))
-
-
-def test_gpt2_without_positions(gpt2_dir):
-    loaded = load_model(gpt2_dir)
-    trace = trace_any(loaded, "I saw a saw", with_positions=False)
-    assert not trace.with_positions and not trace.position_embeddings.any()
-    with_positions = trace_any(loaded, "I saw a saw")
-    assert not np.allclose(trace.layers[0].weights, with_positions.layers[0].weights)
-
-
-@pytest.mark.parametrize("text", ["", "  \n"])
-def test_gpt2_empty_text_raises_a_user_facing_error(gpt2_dir, text):
-    with pytest.raises(model.EmptyTextError, match="empty"):
-        trace_any(load_model(gpt2_dir), text)
 
 
 def test_gpt2_head_weights_reproduce_traced_q(gpt2_dir):
@@ -249,20 +68,6 @@ def test_gpt2_head_weights_reproduce_traced_q(gpt2_dir):
 
 
 # --- folders that must be refused --------------------------------------------------------------------------
-
-
-def copy_of(folder: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(folder, tmp_path / folder.name))
-
-
-def edit_config(folder: Path, **changes) -> None:
-    config = json.loads((folder / "config.json").read_text())
-    for key, value in changes.items():
-        if value is None:
-            config.pop(key, None)
-        else:
-            config[key] = value
-    (folder / "config.json").write_text(json.dumps(config))
 
 
 def test_missing_folder(tmp_path):
@@ -439,7 +244,6 @@ def test_the_page_offers_an_operator_model_and_draws_its_causal_attention(gpt2_d
     at.run()
     assert not at.exception and not at.error
     assert at.radio(key="model").value == gpt2_dir.name
-    import json
 
     z = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["z"]
     assert z, "the α heatmap is drawn"

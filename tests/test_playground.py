@@ -63,7 +63,7 @@ def test_matches_torch_multi_head_attention_written_independently():
     np.testing.assert_allclose(trace.layers[0].z, z.numpy(), atol=1e-5)
     out = torch.nn.functional.layer_norm(x + z.transpose(0, 1).reshape(5, 16) @ w["W_O"], (16,))
     np.testing.assert_allclose(trace.layers[0].output, out.numpy(), atol=1e-5)
-    assert trace.mask is not None and not trace.mask[0, 1]
+    assert all(layer.rule.mask is not None and not layer.rule.mask[0, 1] for layer in trace.layers)
 
 
 def test_chinese_gets_one_token_per_character():

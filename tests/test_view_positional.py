@@ -198,13 +198,13 @@ def test_shifting_both_positions_keeps_the_models_own_score(smol_trace):
 
     trace, layer, head, m, n = smol_trace, 5, 4, 4, 2
     positions = np.arange(trace.n_positions)
-    q = rotary_np(trace.layers[layer].q[head], positions, trace.rope_base, inverse=True)[m]
-    k = rotary_np(trace.layers[layer].k[head], positions, trace.rope_base, inverse=True)[n]
-    both, moved = rope_shift_scores(q, k, m, n, trace.rope_base, np.arange(65))
+    q = rotary_np(trace.layers[layer].q[head], positions, trace.layers[layer].rule.rope_base, inverse=True)[m]
+    k = rotary_np(trace.layers[layer].k[head], positions, trace.layers[layer].rule.rope_base, inverse=True)[n]
+    both, moved = rope_shift_scores(q, k, m, n, trace.layers[layer].rule.rope_base, np.arange(65))
     assert both[0] == pytest.approx(float(trace.layers[layer].scores[head][m, n]), abs=1e-4)
     assert np.ptp(both) < 1e-4 * max(1.0, abs(both[0]))
     assert np.ptp(moved) > 0.05
-    radius = np.hypot(*rope_circle(q, 3, np.arange(20), trace.rope_base).T)
+    radius = np.hypot(*rope_circle(q, 3, np.arange(20), trace.layers[layer].rule.rope_base).T)
     np.testing.assert_allclose(radius, radius[0], rtol=1e-5)  # a turn keeps the pair's length
 
 

@@ -15,7 +15,7 @@ import model
 from components.figures.common import token_labels
 from components.figures.steps import COLUMNS, step_figure, step_frame
 from components.views.steps import TOLERANCE
-from model.attention import build_mask, normalize, scaled_dot_product_attention
+from model.attention import AttentionRule, build_mask, default_scale, normalize, scaled_dot_product_attention
 from model.experiments.playground import PlaygroundConfig, trace_playground
 from model.readouts.steps import attention_weights, check_head, query_step, trace_step
 from tests.apptest import run_app
@@ -35,10 +35,16 @@ def torch_reference(q, k, v, kind, normalizer, scale, temperature):
         *(torch.from_numpy(a) for a in (q, k, v)),
         mask=mask,
         normalizer=normalizer,
-        scale=scale,
+        scale=None if scale else 1.0,
         temperature=temperature,
     )
     return (None if mask is None else mask.numpy()), z.numpy(), scores.numpy(), weights.numpy()
+
+
+def rule(mask=None, normalizer="softmax", scale=True, temperature=1.0) -> AttentionRule:
+    """The layer rule of these settings (scale: divide by √D or not)."""
+    factor = default_scale(D) if scale else 1.0
+    return AttentionRule(mask=mask, normalizer=normalizer, scale=factor, temperature=temperature)
 
 
 @pytest.mark.parametrize("kind", ["none", "causal", "window"])
@@ -47,13 +53,14 @@ def torch_reference(q, k, v, kind, normalizer, scale, temperature):
 def test_the_numpy_steps_match_the_models_torch_attention(qkv, kind, normalizer, scale, temperature):
     q, k, v = qkv
     mask, z, scores, weights = torch_reference(q, k, v, kind, normalizer, scale, temperature)
-    every = attention_weights(q, k, mask, normalizer, scale, temperature)  # all heads and rows at once
+    settings = rule(mask, normalizer, scale, temperature)
+    every = attention_weights(q, k, settings)  # all heads and rows at once
     # 1e-7, not 1e-12: torch's ReLU fallback (an even spread) is computed in float32 from a bool mask.
     np.testing.assert_allclose(every.scaled, scores, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(every.weights, weights, rtol=0, atol=1e-7)
     for h in range(3):
         for i in range(N):
-            step = query_step(q[h, i], k[h], v[h], None if mask is None else mask[i], normalizer, scale, temperature)
+            step = query_step(q[h, i], k[h], v[h], settings, i)
             np.testing.assert_allclose(step.dots, k[h] @ q[h, i], rtol=1e-12)
             np.testing.assert_allclose(step.weights, weights[h, i], rtol=0, atol=1e-7)
             np.testing.assert_allclose(step.output, z[h, i], rtol=0, atol=1e-6)
@@ -67,7 +74,7 @@ def test_the_numpy_steps_match_the_models_torch_attention(qkv, kind, normalizer,
 def test_float32_inputs_agree_with_torch_float32_to_the_view_tolerance(qkv):
     q, k, v = (a.astype(np.float32) for a in qkv)
     mask, z, _, weights = torch_reference(q, k, v, "causal", "softmax", True, 1.0)
-    assert np.abs(attention_weights(q, k, mask).weights - weights).max() < TOLERANCE
+    assert np.abs(attention_weights(q, k, rule(mask)).weights - weights).max() < TOLERANCE
 
 
 def test_relu_row_without_a_positive_score_spreads_evenly_over_visible_keys():
@@ -75,7 +82,7 @@ def test_relu_row_without_a_positive_score_spreads_evenly_over_visible_keys():
     k = -np.abs(np.random.default_rng(1).standard_normal((N, D)))  # every q·k < 0
     v = np.eye(N, D)
     mask_row = np.arange(N) <= 2  # a causal row: keys 0, 1, 2 visible
-    step = query_step(q_i, k, v, mask_row, "relu")
+    step = query_step(q_i, k, v, rule(mask_row[None, :], "relu"), 0)
     np.testing.assert_allclose(step.weights, [1 / 3] * 3 + [0.0] * (N - 3))
     expected = normalize(torch.from_numpy(k @ q_i / np.sqrt(D))[None], torch.from_numpy(mask_row)[None], "relu")
     np.testing.assert_allclose(step.weights, expected[0].numpy())
@@ -84,16 +91,16 @@ def test_relu_row_without_a_positive_score_spreads_evenly_over_visible_keys():
 def test_bad_settings_are_refused(qkv):
     q, k, _ = qkv
     with pytest.raises(ValueError):
-        attention_weights(q, k, normalizer="max")
+        attention_weights(q, k, rule(normalizer="max"))
     with pytest.raises(ValueError):
-        attention_weights(q, k, temperature=0.0)
+        attention_weights(q, k, rule(temperature=0.0))
 
 
 def test_the_table_has_one_row_per_key_and_shows_the_mask(qkv):
     q, k, v = qkv
     tokens = ["[CLS]", "i", "saw", "a", "saw", ".", "[SEP]"]
     mask = build_mask("causal", N).numpy()
-    frame = step_frame(query_step(q[0, 3], k[0], v[0], mask[3]), tokens)
+    frame = step_frame(query_step(q[0, 3], k[0], v[0], rule(mask), 3), tokens)
     assert list(frame.columns) == list(COLUMNS) and frame.index.name == "j"
     assert frame["token"].tolist() == tokens
     assert frame["α′"].sum() == pytest.approx(1.0)
@@ -126,8 +133,8 @@ def test_a_playground_trace_passes_the_check_with_its_own_settings(config):
             step = trace_step(trace, layer, 1, query)
             check = check_head(trace, layer, 1, step, query)
             assert check.alpha < TOLERANCE and check.output < TOLERANCE, (config, query, check)
-            if trace.mask is not None:
-                assert np.array_equal(step.visible, trace.mask[query])
+            if trace.layers[layer].rule.mask is not None:
+                assert np.array_equal(step.visible, trace.layers[layer].rule.mask[query])
 
 
 def test_the_check_notices_an_output_that_does_not_follow_the_formula(pretrained):
@@ -142,7 +149,7 @@ def test_the_check_notices_an_output_that_does_not_follow_the_formula(pretrained
 def test_the_figure_keeps_repeated_tokens_apart_and_ends_with_the_sum(qkv):
     q, k, v = qkv
     labels = token_labels(["[CLS]", "i", "saw", "a", "saw", "<b>x</b>", "[SEP]"])
-    step = query_step(q[0, 2], k[0], v[0], build_mask("causal", N).numpy()[2])
+    step = query_step(q[0, 2], k[0], v[0], rule(build_mask("causal", N).numpy()), 2)
     fig = step_figure(step, labels, sum_label="Σ = b2")
     (bar,) = [t for t in fig.data if t.type == "bar"]
     (heat,) = [t for t in fig.data if t.type == "heatmap"]

@@ -248,7 +248,7 @@ def _render_importance(ctx: ViewContext) -> None:
             ctx.t("lab.importance_query"), range(n), key="lab_query", format_func=lambda j: f"{j} {trace.tokens[j]}"
         )
     )
-    visible = n if trace.mask is None else int(trace.mask[query].sum())
+    visible = int(trace.layers[layer].rule.visible(n)[query].sum())
     runs = min(visible, MAX_KEYS)
     asked = (selected_model_name(), ctx.text, layer, head, query)
     if at_run.button(ctx.t("lab.importance_run", n=runs), key="lab_run", icon=":material/science:", type="primary"):

@@ -213,7 +213,7 @@ def _render_repeat(ctx: ViewContext) -> tuple[AttentionTrace, int, int] | None:
     same = tok_i == tok_j
     if not same:
         caption = "positional.repeat_caption_different"
-    elif trace.mask is not None:  # a decoder: the later copy also sees more keys, positions or not
+    elif trace.layers[0].rule.mask is not None:  # a decoder: the later copy also sees more keys, positions or not
         caption = "positional.repeat_caption_causal"
     else:
         caption = "positional.repeat_caption"
@@ -227,7 +227,7 @@ def _render_repeat(ctx: ViewContext) -> tuple[AttentionTrace, int, int] | None:
     if same:
         st.markdown(
             ctx.t(
-                "positional.repeat_result_rope" if trace.rope_base else "positional.repeat_result",
+                "positional.repeat_result_rope" if trace.layers[0].rule.rope_base else "positional.repeat_result",
                 token=ui.md_escape(tok_i.strip() or tok_i),
                 low=f"{with_pos.min():.3f}",
                 without=f"{without_pos.min():.3f}",
@@ -240,10 +240,10 @@ def _render_repeat(ctx: ViewContext) -> tuple[AttentionTrace, int, int] | None:
 def _render_rope(ctx: ViewContext, trace: AttentionTrace, m: int, n: int) -> None:
     """The decoder's answer to "how does the model know the order?": RoPE turns q and k by their positions.
     Axis on the sentence of the experiment above, for the later copy's query and the earlier copy's key."""
-    if trace.rope_base is None:
+    if trace.layers[0].rule.rope_base is None:
         return
     st.markdown(ctx.t("positional.rope_heading"))
-    ui.intro(ctx, ctx.t("positional.rope_intro", model=trace.model_name, base=_number(trace.rope_base)))
+    ui.intro(ctx, ctx.t("positional.rope_intro", model=trace.model_name, base=_number(trace.layers[0].rule.rope_base)))
     d_head = trace.d_head
     for key, high in (
         ("rope_layer", trace.n_layers - 1),
@@ -263,9 +263,10 @@ def _render_rope(ctx: ViewContext, trace: AttentionTrace, m: int, n: int) -> Non
     )
     positions = np.arange(trace.n_positions)
     lt = trace.layers[layer]
-    q = rotary_np(lt.q[head], positions, trace.rope_base, inverse=True)[m]  # [d_head], before RoPE
-    k = rotary_np(lt.k[head], positions, trace.rope_base, inverse=True)[n]  # [d_head]
-    period = 2 * math.pi * trace.rope_base ** (2 * pair / d_head)
+    base = lt.rule.rope_base  # this layer's own: layers of one model may turn at different rates
+    q = rotary_np(lt.q[head], positions, base, inverse=True)[m]  # [d_head], before RoPE
+    k = rotary_np(lt.k[head], positions, base, inverse=True)[n]  # [d_head]
+    period = 2 * math.pi * base ** (2 * pair / d_head)
     names = {
         "q": f"q ({trace.tokens[m]})",
         "k": f"k ({trace.tokens[n]})",
@@ -277,8 +278,8 @@ def _render_rope(ctx: ViewContext, trace: AttentionTrace, m: int, n: int) -> Non
         "shift_axis": ctx.t("positional.rope_shift_axis"),
         "score_axis": "q·k/√d",
     }
-    circle, shift = rope_figures(q, k, m, n, trace.rope_base, pair, names, presentation=ctx.presentation)
-    both, moved = rope_shift_scores(q, k, m, n, trace.rope_base, np.array([0, 7, 40]))
+    circle, shift = rope_figures(q, k, m, n, base, pair, names, presentation=ctx.presentation)
+    both, moved = rope_shift_scores(q, k, m, n, base, np.array([0, 7, 40]))
     left, right = st.columns(2, gap="medium")
     with left:
         ui.figure(circle, ctx.t("positional.rope_pair_caption"), key="rope_circle")
@@ -293,6 +294,6 @@ def _render_rope(ctx: ViewContext, trace: AttentionTrace, m: int, n: int) -> Non
                 s7=f"{both[1]:.4f}",
                 s40=f"{both[2]:.4f}",
                 q7=f"{moved[1]:.4f}",
-                spread=f"{np.ptp(rope_shift_scores(q, k, m, n, trace.rope_base, np.arange(65))[0]):.1e}",
+                spread=f"{np.ptp(rope_shift_scores(q, k, m, n, base, np.arange(65))[0]):.1e}",
             )
         )

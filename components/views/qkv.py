@@ -63,7 +63,7 @@ def _render_projections(ctx: ViewContext, trace: AttentionTrace, axis: Axis, win
                 m[window.rows],
                 features,
                 rows,
-                title=projection_title(name, n, d, trace.rope_base is not None),
+                title=projection_title(name, n, d, lt.rule.rope_base is not None),
                 x_title=ctx.t("qkv.feature"),
                 y_title=ctx.t("common.position"),
                 name=name,

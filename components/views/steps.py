@@ -18,8 +18,6 @@ and recomputes bᵢ and shows how far it is from the z the model's forward pass 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import streamlit as st
 
@@ -74,7 +72,7 @@ def render_trace(ctx: ViewContext, trace: AttentionTrace, layer: int, head: int)
     with left:
         i = _pick_query(ctx, trace)
         step = trace_step(trace, layer, head, i)
-        _render_steps(ctx, trace, step, i)
+        _render_steps(ctx, trace, step, layer, i)
     with right:  # the figure first, so that it is on the first screen
         _render_figure(ctx, trace, step, layer, head, i)
         _render_checks(ctx, trace, check_head(trace, layer, head, step, i), i)
@@ -105,21 +103,21 @@ def _pick_query(ctx: ViewContext, trace: AttentionTrace) -> int:
     return i
 
 
-def _render_steps(ctx: ViewContext, trace: AttentionTrace, step: QueryStep, i: int) -> None:
+def _render_steps(ctx: ViewContext, trace: AttentionTrace, step: QueryStep, layer: int, i: int) -> None:
     """Steps ① to ⑥ in words, with the numbers of this query."""
-    tokens, n, d = trace.tokens, trace.n_positions, trace.d_head
+    tokens, n, d, rule = trace.tokens, trace.n_positions, trace.d_head, trace.layers[layer].rule
     st.markdown(ctx.t("steps.step1", token=_token(tokens, i), d=d, i=i))
     st.code(_vector(step.q), language=None, wrap_lines=True)
     best = int(np.argmax(np.where(step.visible, step.dots, -np.inf)))
     st.markdown(ctx.t("steps.step2", n=n, token=_token(tokens, best), value=f"{step.dots[best]:.2f}"))
-    if trace.scale:
-        st.markdown(ctx.t("steps.step3", d=d, root=f"{math.sqrt(d):.3f}"))
+    if rule.scaled:
+        st.markdown(ctx.t("steps.step3", d=d, root=f"{1 / rule.scale:.3f}"))
     else:
         st.markdown(ctx.t("steps.step3_off"))
-    if trace.temperature != 1.0:
-        st.markdown(ctx.t("steps.temperature", t=f"{trace.temperature:g}"))
+    if rule.temperature != 1.0:
+        st.markdown(ctx.t("steps.temperature", t=f"{rule.temperature:g}"))
     hidden = np.flatnonzero(~step.visible)
-    if trace.mask is None:
+    if rule.mask is None:
         st.markdown(ctx.t("steps.step4_none"))
     elif not len(hidden):
         st.markdown(ctx.t("steps.step4_all_visible"))
@@ -130,7 +128,7 @@ def _render_steps(ctx: ViewContext, trace: AttentionTrace, step: QueryStep, i: i
         st.markdown(ctx.t("steps.step4_mask", hidden=len(hidden), n=n, tokens=shown))
     top = int(np.argmax(step.weights))
     values = {"total": f"{step.weights.sum():.3f}", "token": _token(tokens, top), "top": f"{step.weights[top]:.3f}"}
-    st.markdown(ctx.t("steps.step5_relu" if trace.normalizer == "relu" else "steps.step5_softmax", **values))
+    st.markdown(ctx.t("steps.step5_relu" if rule.normalizer == "relu" else "steps.step5_softmax", **values))
     st.markdown(ctx.t("steps.step6", i=i))
     st.code(_vector(step.output), language=None, wrap_lines=True)
 

@@ -50,22 +50,23 @@ SHARES = ("prev", "next", "self", "special", "punct", "first", "breadth")  # fie
 
 
 def sentence_stats(
-    weights: np.ndarray, special: np.ndarray, punct: np.ndarray, mask: np.ndarray | None = None
+    weights: np.ndarray, special: np.ndarray, punct: np.ndarray, visible: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     """Every statistic of this module's docstring for one sentence, per head.
 
-    weights: [layer, head, query_pos, key_pos] (α′); special, punct: [pos] bool; mask: [query_pos, key_pos] bool,
-    True = visible (None: every key visible). Returns {field: [layer, head]}; prev, next and breadth are NaN
-    for a sentence of one token.
+    weights: [layer, head, query_pos, key_pos] (α′); special, punct: [pos] bool; visible: which keys each query of
+    each layer sees, [layer, query_pos, key_pos] bool (or [query_pos, key_pos] for every layer; None: every key).
+    Returns {field: [layer, head]}; prev, next and breadth are NaN for a sentence of one token.
     """
     w = weights.astype(np.float64)  # [layer, head, q, k]
     n = w.shape[-1]
     nan = np.full(w.shape[:2], np.nan)  # [layer, head]
     logs = np.log(w, out=np.zeros_like(w), where=w > 0)  # [layer, head, q, k]  0·ln 0 = 0
     row_entropy = -(w * logs).sum(-1)  # [layer, head, q]
-    visible = np.ones((n, n), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)  # [q, k]
-    n_visible = visible.sum(-1)  # [q]
-    wide = n_visible >= 2  # [q]  a query with one key has nothing to spread over
+    shown = np.ones((n, n), dtype=bool) if visible is None else np.asarray(visible, dtype=bool)
+    n_visible = np.broadcast_to(shown, (w.shape[0], n, n)).sum(-1)[:, None, :]  # [layer, 1, q]
+    wide = np.broadcast_to(n_visible >= 2, row_entropy.shape)  # [layer, head, q]  one key: nothing to spread over
+    spread = np.exp(row_entropy) / n_visible  # [layer, head, q]
     return {
         "prev": np.diagonal(w, offset=-1, axis1=-2, axis2=-1).mean(-1) if n > 1 else nan,  # α′[i, i−1]
         "next": np.diagonal(w, offset=1, axis1=-2, axis2=-1).mean(-1) if n > 1 else nan,  # α′[i, i+1]
@@ -74,14 +75,16 @@ def sentence_stats(
         "punct": w[..., punct].sum(-1).mean(-1),
         "first": w[..., 0].mean(-1),
         "entropy": row_entropy.mean(-1),
-        "breadth": (np.exp(row_entropy[..., wide]) / n_visible[wide]).mean(-1) if wide.any() else nan,
+        "breadth": np.divide((spread * wide).sum(-1), wide.sum(-1), out=nan.copy(), where=wide.sum(-1) > 0),
     }
 
 
 def trace_stats(trace: AttentionTrace) -> dict[str, np.ndarray]:
-    """`sentence_stats` of one trace: its α′, special tokens, punctuation pieces and mask.  {field: [layer, head]}"""
+    """`sentence_stats` of one trace: its α′, special tokens, punctuation pieces, and each layer's visible keys.
+    {field: [layer, head]}"""
     punct = np.array([is_punctuation(t) for t in trace.tokens], dtype=bool)  # [pos]
-    return sentence_stats(trace.weights, trace.is_special(), punct, trace.mask)
+    visible = np.stack([layer.rule.visible(trace.n_positions) for layer in trace.layers])  # [layer, q, k]
+    return sentence_stats(trace.weights, trace.is_special(), punct, visible)
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def ablation_effects(run: Run, layer: int, head: int, query: int, max_keys: int 
             f"({base.n_layers} layers, {base.n_heads} heads, {base.n_positions} positions)"
         )
     alpha = base.layers[layer].weights[head, query].astype(np.float64)  # [key_pos]
-    visible = np.flatnonzero(base.mask[query]) if base.mask is not None else np.arange(base.n_positions)  # [key]
+    visible = np.flatnonzero(base.layers[layer].rule.visible(base.n_positions)[query])  # [key] the layer's own mask
     chosen = visible[np.argsort(-alpha[visible], kind="stable")[:max_keys]]  # the largest α′ first
     keys = np.sort(chosen)  # [key]
     h = base.layers[-1].output[query].astype(np.float64)  # [d_model]

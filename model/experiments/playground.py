@@ -23,12 +23,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model.attention import MASK_KINDS, NORMALIZERS, build_mask, scaled_dot_product_attention
+from model.attention import MASK_KINDS, NORMALIZERS, AttentionRule, build_mask, default_scale
 from model.errors import EmptyTextError, InvalidConfigError
-from model.families.blocks import Ablation
+from model.families.blocks import Ablation, attention_block, layer_trace
 from model.positional import sinusoidal_encoding
 from model.tokens import tokenize
-from model.trace import AttentionRule, AttentionTrace, LayerTrace, to_numpy
+from model.trace import AttentionTrace, to_numpy
 
 # Bounds that keep every setting cheap on a 2-core CPU (the largest costs ~0.1 s and ~100 MB).
 D_MODEL_RANGE = (2, 1024)
@@ -171,8 +171,12 @@ def trace_playground(
     token_emb = (vectors - vectors.mean(-1, keepdim=True)) / (vectors.std(-1, keepdim=True) + 1e-6)  # [pos, d_model]
     pe = sinusoidal_encoding(n, config.d_model) if config.with_positions else torch.zeros(n, config.d_model)
     mask = build_mask(config.mask, n, config.window)  # [query_pos, key_pos] or None
-    rule = AttentionRule.from_mask(
-        mask, normalizer=config.normalizer, scale=config.scale, temperature=config.temperature
+    rule = AttentionRule.from_mask(  # every layer's
+        mask,
+        window=config.window if config.mask in ("window", "window2") else None,
+        normalizer=config.normalizer,
+        temperature=config.temperature,
+        scale=default_scale(config.d_head) if config.scale else 1.0,
     )
     x = token_emb + pe  # [pos, d_model]
     layers = []
@@ -180,21 +184,16 @@ def trace_playground(
         q = (x @ w["W_Q"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
         k = (x @ w["W_K"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
         v = (x @ w["W_V"]).view(n, config.n_heads, config.d_head).transpose(0, 1)  # [head, pos, d_head]
-        if ablate is not None:
-            v = ablate.apply(layer, v)  # [head, pos, d_head]
-        z, _, _ = scaled_dot_product_attention(
-            q, k, v, mask=mask, normalizer=config.normalizer, scale=config.scale, temperature=config.temperature
-        )  # [head, pos, d_head]
+        z, attended = attention_block(q, k, v, rule, mask, layer=layer, ablate=ablate)  # z: [head, pos, d_head]
         concat = z.transpose(0, 1).reshape(n, config.d_model)  # [pos, d_model]
         x = F.layer_norm(x + concat @ w["W_O"], (config.d_model,))  # [pos, d_model]
-        layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=x))
+        layers.append(layer_trace(rule, attended, x))
     return AttentionTrace(
         model_name="playground",
         tokens=tuple(tokens),
         layers=tuple(layers),
         token_embeddings=to_numpy(token_emb),
         position_embeddings=to_numpy(pe),
-        rule=rule,
         truncated=truncated,
         with_positions=config.with_positions,
         device="cpu",

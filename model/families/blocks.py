@@ -1,14 +1,21 @@
-"""The arithmetic every model family shares, written once: norms, linear maps, splitting a layer's q, k, v into
-heads and joining the heads again, activations, and the one knob the importance experiment turns.
+"""The blocks every model family builds its forward pass from, written once: norms, linear maps, splitting a
+layer's q, k, v into heads and joining them again, activations, the gated feed-forward, and the attention block
+itself, which records what the trace keeps, with the one knob the importance experiment turns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from model.attention import AttentionRule, scaled_dot_product_attention
+from model.trace import LayerTrace
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "gelu": F.gelu,
@@ -66,3 +73,62 @@ class Ablation:
         v = v.clone()
         v[self.head, self.key] = 0.0
         return v
+
+
+def gated_feed_forward(h: torch.Tensor, params: Params, prefix: str, activation: str) -> torch.Tensor:
+    """(act(h·W_gateᵀ) ⊙ h·W_upᵀ)·W_downᵀ: SwiGLU with silu (Llama), GeGLU with gelu (Gemma).  [pos, d_model]"""
+    gate = ACTIVATIONS[activation](linear(h, params, prefix + "gate_proj", bias=False))  # [pos, d_ff]
+    return linear(gate * linear(h, params, prefix + "up_proj", bias=False), params, prefix + "down_proj", bias=False)
+
+
+_RECORDED: ContextVar[list[np.ndarray] | None] = ContextVar("recorded_weights", default=None)
+
+
+@contextlib.contextmanager
+def recorded_weights() -> Iterator[list[np.ndarray]]:
+    """Keep the α′ each attention block computes while inside, one [head, query_pos, key_pos] array per layer, in
+    order: the forward pass's own weights, which a trace does not keep (the tests hold a layer's rule to them)."""
+    recorded: list[np.ndarray] = []
+    token = _RECORDED.set(recorded)
+    try:
+        yield recorded
+    finally:
+        _RECORDED.reset(token)
+
+
+def attention_block(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    rule: AttentionRule,
+    mask: torch.Tensor | None,
+    *,
+    layer: int,
+    ablate: Ablation | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Self-attention of one layer once its q, k, v are made, the same in every family.
+
+    Keys and values shared by a group of query heads (grouped- or multi-query attention) are repeated for each
+    query head of the group; the importance experiment's key is removed where it asks; α′ and z follow the
+    layer's rule (its mask, a torch copy of which is `mask`, built once per pass). Returns z and the tensors the
+    trace keeps for the layer (q, k, v, z: [head, pos, d_head]).
+    q: [head, pos, d_head]; k, v: [kv_head, pos, d_head], kv_head dividing head.
+    """
+    group = q.shape[0] // k.shape[0]
+    if group > 1:
+        k = k.repeat_interleave(group, dim=0)  # [head, pos, d_head]: query head h reads key/value head h // group
+        v = v.repeat_interleave(group, dim=0)  # [head, pos, d_head]
+    if ablate is not None:
+        v = ablate.apply(layer, v)
+    z, _, weights = scaled_dot_product_attention(
+        q, k, v, mask=mask, normalizer=rule.normalizer, scale=rule.scale, temperature=rule.temperature
+    )  # z: [head, pos, d_head], weights: [head, query_pos, key_pos]
+    recorded = _RECORDED.get()
+    if recorded is not None:
+        recorded.append(weights.detach().to("cpu", torch.float32).numpy().copy())
+    return z, {"q": q, "k": k, "v": v, "z": z}
+
+
+def layer_trace(rule: AttentionRule, attended: dict[str, torch.Tensor], output: torch.Tensor) -> LayerTrace:
+    """What the trace keeps of one layer: the attention block's q, k, v, z, the layer's output, its rule."""
+    return LayerTrace.from_tensors(rule, output=output, **attended)

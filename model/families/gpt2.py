@@ -30,13 +30,22 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from model.attention import build_mask, scaled_dot_product_attention
+from model.attention import AttentionRule, build_mask, default_scale
 from model.errors import InvalidConfigError
-from model.families.base import build_trace
-from model.families.blocks import ACTIVATIONS, Ablation, Params, layer_norm, merge_heads, split_heads
+from model.families.base import Family, build_trace
+from model.families.blocks import (
+    ACTIVATIONS,
+    Ablation,
+    Params,
+    attention_block,
+    layer_norm,
+    layer_trace,
+    merge_heads,
+    split_heads,
+)
 from model.readers.folder import check_activation, check_heads, config_number, read_folder
 from model.tokens import display_tokens, tokenize
-from model.trace import AttentionRule, AttentionTrace, LayerTrace, to_numpy
+from model.trace import AttentionTrace, to_numpy
 
 MODEL_TYPES = ("gpt2",)
 _LAYER_PARAMS = [
@@ -151,7 +160,7 @@ def trace_gpt2(
         position_emb = torch.zeros_like(position_emb)  # [pos, d_model]
     x = token_emb + position_emb  # [pos, d_model]
     mask = build_mask("causal", n, device=model.device)  # [query_pos, key_pos], True = visible
-    rule = AttentionRule.from_mask(mask, scale=cfg.scale)
+    rule = AttentionRule.from_mask(mask, scale=default_scale(cfg.d_head) if cfg.scale else 1.0)  # every layer
 
     activation = ACTIVATIONS[cfg.activation]
     layers = []
@@ -160,15 +169,16 @@ def trace_gpt2(
         h = layer_norm(x, p, pre + "ln_1", cfg.layer_norm_eps)  # [pos, d_model]
         qkv = _conv1d(h, p, pre + "attn.c_attn")  # [pos, 3 * d_model]: q, k, v side by side
         q, k, v = (split_heads(part, cfg.n_heads) for part in qkv.split(cfg.d_model, dim=-1))  # [head, pos, d_head]
-        if ablate is not None:
-            v = ablate.apply(i, v)
-        z, _, _ = scaled_dot_product_attention(q, k, v, mask=mask, scale=cfg.scale)  # [head, pos, d_head]
+        z, attended = attention_block(q, k, v, rule, mask, layer=i, ablate=ablate)  # z: [head, pos, d_head]
         x = x + _conv1d(merge_heads(z), p, pre + "attn.c_proj")  # [pos, d_model]
         h = layer_norm(x, p, pre + "ln_2", cfg.layer_norm_eps)  # [pos, d_model]
         x = x + _conv1d(activation(_conv1d(h, p, pre + "mlp.c_fc")), p, pre + "mlp.c_proj")  # [pos, d_model]
         output = layer_norm(x, p, "ln_f", cfg.layer_norm_eps) if i == cfg.n_layers - 1 else x  # [pos, d_model]
-        layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=output))
+        layers.append(layer_trace(rule, attended, output))
     tokens = tuple(display_tokens(model.tokenizer, tok.tokens))
-    return build_trace(
-        model.name, model.device, tok, layers, token_emb, position_emb, rule, with_positions, tokens=tokens
-    )
+    return build_trace(model.name, model.device, tok, layers, token_emb, position_emb, with_positions, tokens=tokens)
+
+
+FAMILY = Family(
+    model_types=MODEL_TYPES, model_class=GPT2Model, config=GPT2Config.from_hf, load=load_gpt2, trace=trace_gpt2
+)

