@@ -45,7 +45,9 @@ _PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}  # weights saved wit
 FAMILIES: tuple[Family, ...] = (encoder.FAMILY, gpt2.FAMILY, llama.FAMILY)
 BY_MODEL_TYPE: dict[str, Family] = {model_type: f for f in FAMILIES for model_type in f.model_types}
 # The models every user may pick, by name, each loaded from its pip package.
-BUILT_IN: dict[str, Callable[[Device], LoadedModel]] = {name: load for f in FAMILIES for name, load in f.built_in.items()}
+BUILT_IN: dict[str, Callable[[Device], LoadedModel]] = {
+    name: load for f in FAMILIES for name, load in f.built_in.items()
+}
 
 
 def _models_file_entries(file: Path) -> Iterator[tuple[str, Path]]:

@@ -288,7 +288,14 @@ def trace_llama(
         layers.append(layer_trace(rule, attended, output))
     no_position_vectors = torch.zeros_like(token_emb)  # [pos, d_model]: RoPE adds nothing to x
     return build_trace(
-        model.name, model.device, tok, layers, token_emb, no_position_vectors, with_positions, **decoder_fields(model, tok)
+        model.name,
+        model.device,
+        tok,
+        layers,
+        token_emb,
+        no_position_vectors,
+        with_positions,
+        **decoder_fields(model, tok),
     )
 
 
