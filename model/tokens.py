@@ -1,9 +1,10 @@
 """Text as a model sees it: tokenizing (ids, pieces, special and unknown tokens, words), and showing the pieces
-of a byte-level vocabulary (GPT-2, Llama) as readable text.
+of a byte-level vocabulary (GPT-2, Llama) and SentencePiece's byte-fallback pieces (<0xE9>: Gemma) as readable text.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tokenizers import Tokenizer, decoders
@@ -96,9 +97,8 @@ def _part(char: str, n_bytes: int, of: int) -> str:
     return f"{char}{str(n_bytes).translate(_SUPERSCRIPT)}{BYTE_PART}{str(of).translate(_SUBSCRIPT)}"
 
 
-def _show_run(tokens: list[str]) -> list[str]:
-    """`show_byte_tokens` for tokens that are all in the byte alphabet."""
-    pieces = [bytes(BYTE_ALPHABET[c] for c in t) for t in tokens]
+def _show_bytes(pieces: list[bytes]) -> list[str]:
+    """Tokens that each hold some bytes of a text, read together, as `show_byte_tokens` shows them."""
     data = b"".join(pieces)
     spans = _utf8_spans(data)
     out, start, s = [], 0, 0
@@ -124,6 +124,11 @@ def _show_run(tokens: list[str]) -> list[str]:
     return out
 
 
+def _show_run(tokens: list[str]) -> list[str]:
+    """`show_byte_tokens` for tokens that are all in the byte alphabet."""
+    return _show_bytes([bytes(BYTE_ALPHABET[c] for c in t) for t in tokens])
+
+
 def show_byte_tokens(tokens: list[str]) -> list[str]:
     """Byte-level tokens as readable text, read together because a character can be split between tokens.
 
@@ -143,14 +148,43 @@ def show_byte_tokens(tokens: list[str]) -> list[str]:
     return out + _show_run(run)
 
 
+BYTE_FALLBACK = re.compile(r"<0x([0-9A-Fa-f]{2})>")  # SentencePiece's piece for one byte of a character it lacks
+
+
+def has_byte_fallback(tokenizer: Tokenizer) -> bool:
+    """Whether the tokenizer's decoder turns SentencePiece's byte pieces (<0x41>) into bytes (Gemma, Llama 2)."""
+    decoder = tokenizer.decoder
+    return decoder is not None and not isinstance(decoder, decoders.ByteLevel) and decoder.decode(["<0x41>"]) == "A"
+
+
+def show_byte_fallback(tokens: list[str], decode) -> list[str]:
+    """SentencePiece tokens as readable text: `decode` shows a piece ("▁saw" -> " saw"), and a run of byte pieces
+    shows as `show_byte_tokens` shows bytes, read together: <0xE9> <0x94> <0xAF> (锯, a character the vocabulary
+    lacks) give "锯¹⁄₃", "锯¹⁄₃", "锯¹⁄₃"; a byte that makes no character gives "⟨E9⟩"."""
+    out, run = [], []
+    for token in tokens:
+        match = BYTE_FALLBACK.fullmatch(token)
+        if match:
+            run.append(bytes([int(match.group(1), 16)]))
+            continue
+        out += _show_bytes(run)
+        run = []
+        shown = decode(token)
+        out.append(shown if shown and "\ufffd" not in shown else token)
+    return out + _show_bytes(run)
+
+
 def display_tokens(tokenizer: Tokenizer, tokens: list[str]) -> list[str]:
     """A text's tokens as shown on screen: byte-level ones (GPT-2, Llama) as readable text (`show_byte_tokens`),
-    others as the tokenizer's decoder writes each one ("▁我" stays as it is without a decoder)."""
+    SentencePiece's with byte fallback likewise (`show_byte_fallback`), others as the tokenizer's decoder writes
+    each one ("▁我" stays as it is without a decoder)."""
     decoder = tokenizer.decoder
     if isinstance(decoder, decoders.ByteLevel):
         return show_byte_tokens(tokens)
     if decoder is None:
         return list(tokens)
+    if has_byte_fallback(tokenizer):
+        return show_byte_fallback(tokens, lambda t: decoder.decode([t]))
     shown = [decoder.decode([t]) for t in tokens]
     return [s if s and "\ufffd" not in s else t for s, t in zip(shown, tokens, strict=True)]
 
@@ -163,4 +197,7 @@ def token_text(tokenizer, token_id: int) -> str:
     text = tokenizer.decode([token_id], skip_special_tokens=False)
     if text and "\ufffd" not in text:
         return text
+    match = BYTE_FALLBACK.fullmatch(piece)
+    if match and has_byte_fallback(tokenizer):
+        return _show_bytes([bytes([int(match.group(1), 16)])])[0]
     return show_byte_tokens([piece])[0]
