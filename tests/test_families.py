@@ -7,7 +7,8 @@ The contract:
 - every layer's rule gives back the α′ its forward pass computed: softmax(rule.scale · q·kᵀ) over the keys the rule
   shows, within 1e-5, on the forward pass's own weights (recorded while it runs), not on a recomputation;
 - shapes follow the config; rows sum to 1; a decoder's queries see no later key;
-- an ablated key is gone from its head and nowhere else;
+- an ablated key is gone from its head and nowhere else: from one query's output (the importance test's default),
+  or from every query of the head (its second variant);
 - without positions there is no position information; empty text is refused; long text is cut;
 - the folder `python -m model.export` writes computes the same α′, outputs (and next-token probabilities for a
   decoder) in transformers.
@@ -117,9 +118,10 @@ def test_grouped_heads_share_their_keys_and_values(loaded):
 
 
 def test_an_ablated_key_is_gone_from_its_head_and_nowhere_else(loaded):
-    """Ablation(layer, head, key) zeroes one value vector of one query head: the layers below are untouched, the
-    head's output is α′·v without that key's term, the other heads of the layer (those sharing its key/value head
-    too) are unchanged, and the last layer moves."""
+    """Ablation(layer, head, key), the whole-head variant, removes one key from one query head as if its value
+    were zero there: the layers below are untouched, the head's output is α′·v without that key's term for every
+    query, the other heads of the layer (those sharing its key/value head too) are unchanged, and the last layer
+    moves."""
     layer_index, key = 1, 3
     head = loaded.config.n_heads - 1
     plain = trace_any(loaded, TEXT)
@@ -130,6 +132,30 @@ def test_an_ablated_key_is_gone_from_its_head_and_nowhere_else(loaded):
     np.testing.assert_allclose(after.z[head], expected, atol=1e-5)
     np.testing.assert_allclose(np.delete(after.z, head, axis=0), np.delete(before.z, head, axis=0), atol=1e-6)
     assert np.abs(cut.layers[-1].output - plain.layers[-1].output).max() > 1e-4
+
+
+def test_a_key_removed_from_one_query_is_gone_from_that_query_alone(loaded):
+    """Ablation(layer, head, key, query), the importance test's default: zᵢ − α′ᵢⱼ·vⱼ for that one query of that
+    head, computed here by hand from the plain trace; every other query of the head and every other head of the
+    layer keep their output exactly, the layers below are untouched, and the query's last-layer vector moves."""
+    layer_index, key, query = 1, 1, 4  # a decoder's query 4 sees key 1
+    head = loaded.config.n_heads - 1
+    plain = trace_any(loaded, TEXT)
+    cut = trace_any(loaded, TEXT, ablate=model.Ablation(layer=layer_index, head=head, key=key, query=query))
+    np.testing.assert_array_equal(cut.layers[0].output, plain.layers[0].output)
+    before, after = plain.layers[layer_index], cut.layers[layer_index]
+    by_hand = before.z[head, query] - before.weights[head, query, key] * before.v[head, key]  # [d_head]
+    np.testing.assert_allclose(after.z[head, query], by_hand, atol=1e-5)
+    assert np.abs(after.z[head, query] - before.z[head, query]).max() > 1e-6, "the term was not zero"
+    others = np.ones(before.z.shape[:2], dtype=bool)  # [head, pos]
+    others[head, query] = False
+    np.testing.assert_array_equal(after.z[others], before.z[others])
+    np.testing.assert_array_equal(after.weights, before.weights)
+    np.testing.assert_array_equal(after.v, before.v)
+    moved = np.abs(cut.layers[-1].output - plain.layers[-1].output).max(axis=-1)  # [pos]
+    assert moved[query] > 1e-4
+    if loaded.decoder:  # the queries before it cannot see it, in any layer
+        np.testing.assert_array_equal(cut.layers[-1].output[:query], plain.layers[-1].output[:query])
 
 
 def test_without_positions_the_model_has_no_position_information(loaded):

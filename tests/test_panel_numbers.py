@@ -305,6 +305,29 @@ def test_the_page_s_rho_is_the_rank_correlation_of_its_bars():
     assert f"## ρ = {rho:+.2f}" in [m.value for m in at.markdown]
 
 
+def test_the_page_removes_a_key_from_one_query_by_default_and_reads_the_rho_it_got():
+    """Issue 20's example: by default the key leaves query 7's output alone (ρ = +0.82, read as agreement); the
+    whole-head variant is the second choice (ρ = −0.27, read as disagreement); "A low ρ is the point" is gone."""
+    text = "The cat sat on the mat because it was warm."
+    at = run_app("lab", text=text, layer="2", head="3")
+    at.session_state["lab_tab"] = "Attention vs importance"
+    at.run()
+    at.selectbox(key="lab_query").set_value(7).run()
+    assert at.segmented_control(key="lab_scope").value == "query"
+    assert at.segmented_control(key="lab_scope").options == ["from query i only", "from every query of the head"]
+    expected = {"query": ("+0.82", "by and large"), "head": ("-0.27", "says little")}
+    for scope, (rho, words) in expected.items():
+        at.segmented_control(key="lab_scope").set_value(scope).run()
+        at.button(key="lab_run").click().run()
+        assert not at.exception
+        markdown = [m.value for m in at.markdown]
+        assert f"## ρ = {rho}" in markdown, (scope, markdown)
+        assert any(m.startswith(f"ρ = {rho}") and words in m for m in markdown), scope
+        texts = markdown + [c.value for c in at.caption]
+        assert not any("low ρ is the point" in x for x in texts)
+        assert any("Changed:" in c.value for c in at.caption)
+
+
 # ── Positional encoding ───────────────────────────────────────────────────────────────────────────
 
 
