@@ -187,16 +187,38 @@ def test_shipped_statistics_are_those_of_the_model_and_corpus_today(model, corpu
 
 @pytest.mark.parametrize("model, corpus, payload", shipped(), ids=[f"{m}.{c}" for m, c, _ in shipped()])
 def test_shipped_labels_and_curve_follow_from_the_numbers(model, corpus, payload):
-    """Clark et al.'s thresholds applied by hand to every head, and the per-layer curve as a plain mean."""
+    """The thresholds applied by hand to every head (broad: breadth > 0.8 and no more than half on position 0 or on
+    the special tokens), and the per-layer curve as a plain mean."""
     names = {"prev": "previous", "next": "next", "special": "special", "self": "self", "breadth": "broad"}
     n_layers = 1 + max(h["layer"] for h in payload["heads"])
     for h in payload["heads"]:
         expected = [names[f] for f, cut in THRESHOLDS.items() if h[f] is not None and h[f] > cut]
+        if h["first"] > 0.5 or h["special"] > 0.5:
+            expected = [name for name in expected if name != "broad"]
         assert h["labels"] == expected, (h["layer"], h["head"])
     for layer in range(n_layers):
         values = [h["special"] for h in payload["heads"] if h["layer"] == layer]
         assert payload["special_by_layer"][layer] == pytest.approx(sum(values) / len(values), abs=2e-4)
     assert payload["n_sentences"] == len(read_sentences(f"{CORPUS}/{corpus}.txt"))
+
+
+def test_the_atlas_page_counts_the_shipped_broad_heads_and_says_whose_cuts_they_are():
+    """SmolLM2's English atlas: the broad heads listed are those of the shipped file (13 with the length-fair
+    breadth, where the earlier e^H / n called 111 broad), each label says whether its cut is Clark et al.'s or
+    this app's, and a note says that breadth changed."""
+    payload = precomputed(SMOLLM2_NAME, "en")
+    broad = [h for h in payload["heads"] if "broad" in h["labels"]]
+    assert len(broad) == 13
+    at = run_app("atlas", model=SMOLLM2_NAME, atlas_corpus="en")
+    assert not at.exception
+    lines = {line.split("**")[1]: line for m in at.markdown for line in m.value.splitlines() if "**" in line}
+    assert "n = 13:" in lines["Broad heads"] and "this app's rule" in lines["Broad heads"]
+    assert "Clark et al.'s cut" in lines["Previous-token heads"] and "Clark et al.'s cut" in lines["Next-token heads"]
+    assert "this app's cut" in lines["Special-token heads"] and "this app's cut" in lines["Self heads"]
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Changed: breadth") for c in captions)
+    assert any("special > 0.6, this app's cut" in c and "breadth > 0.8" in c for c in captions)
+    assert any("a suggestion, not a finding" in c for c in captions)
 
 
 def test_the_atlas_map_and_curve_draw_the_shipped_numbers():
