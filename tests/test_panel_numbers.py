@@ -294,6 +294,26 @@ def test_the_reach_figure_is_the_brute_force_product_of_the_masks():
             np.testing.assert_array_equal(drawn[steps - 1], brute_force(kind, 11, 3, steps)[6], err_msg=kind)
 
 
+def test_the_reach_table_counts_an_rnn_in_one_layer_and_both_works_with_their_d():
+    """Issue 20, item 5: an RNN joins the ends in one layer along n − 1 steps (not n − 1 layers); n²·d multiply-adds
+    against n·d², with the model's d and which is cheaper; no "about twice as many" for a two-sided window."""
+    at = run_app("lab", text=TEXT)
+    at.session_state["lab_tab"] = "Attention vs window vs RNN"
+    at.run()
+    assert not at.exception
+    table = next(m.value for m in at.markdown if m.value.startswith("| kind"))
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in table.splitlines()[2:]}
+    n = trace_any(load_named(BUNDLED_NAME), TEXT).n_positions  # 16, all drawn
+    rnn = next(cells for name, cells in rows.items() if name.startswith("RNN"))
+    assert [c.strip(" |") for c in rnn] == ["2", "1", str(n - 1), str(n), f"{n * 384 * 384:,}", str(n)]
+    attention = rows["self-attention (encoder)"]
+    assert [c.strip(" |") for c in attention] == [str(n), "1", "1", str(n * n), f"{n * n * 384:,}", "1"]
+    assert "multiply-adds per layer (d = 384)" in table.splitlines()[0]
+    caption = next(c.value for c in at.caption if "multiply-adds" in c.value)
+    assert f"Here n = {n} < d = 384: self-attention does less work per layer than the RNN." in caption
+    assert "twice as many" not in caption and "never for w ≤ 2" in caption
+
+
 def test_the_importance_test_re_runs_the_model_once_per_key():
     loaded = load_named(BUNDLED_NAME)
     runs = []

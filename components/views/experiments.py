@@ -32,7 +32,7 @@ from components.session import checked_state
 from model.errors import AttentionLabError
 from model.experiments.hand import DEFAULT_INPUTS, DEFAULT_W_K, DEFAULT_W_Q, DEFAULT_W_V, hand_example
 from model.experiments.importance import Importance, ablation_effects, reading
-from model.experiments.reach import REACH_KINDS, REACH_LAYERS, reach_rows
+from model.experiments.reach import REACH_KINDS, REACH_LAYERS, cheaper, reach_rows
 from model.experiments.scaling import DotProductSpread, spread_by_width
 from model.families.blocks import ABLATION_SCOPES
 from model.trace import AttentionTrace
@@ -208,14 +208,26 @@ def _render_reach(ctx: ViewContext) -> None:
     if n < trace.n_positions:
         caption = ui.joined(ctx.lang, caption, ctx.t("lab.reach_first", n=n, total=trace.n_positions))
     ui.figure(fig, caption, key="reach")
-    header = [ctx.t(f"lab.reach_col_{c}") for c in ("kind", "seen", "connect", "pairs", "sequential")]
-    lines = ["| " + " | ".join(header) + " |", "| --- | ---: | ---: | ---: | ---: |"]
-    for kind, seen, connect, pairs, sequential in reach_rows(n, int(window)):
-        steps = ctx.t("lab.reach_never") if connect is None else str(connect)
-        lines.append(f"| {kind_names[kind]} | {seen} | {steps} | {pairs} | {sequential} |")
+    d = trace.d_model
+    columns = ("kind", "seen", "connect", "path", "pairs", "work", "sequential")
+    header = [ctx.t(f"lab.reach_col_{c}", d=d) for c in columns]
+    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(columns) - 1)]
+    never = ctx.t("lab.reach_never")
+    for row in reach_rows(n, int(window), d):
+        cells = (
+            kind_names[row.kind],
+            str(row.seen),
+            never if row.layers is None else str(row.layers),
+            never if row.path is None else str(row.path),
+            str(row.pairs),
+            f"{row.multiply_adds:,}",
+            str(row.sequential),
+        )
+        lines.append("| " + " | ".join(cells) + " |")
     st.markdown(ctx.t("lab.reach_table_title", n=n))
     st.markdown("\n".join(lines))
-    st.caption(ctx.t("lab.reach_table_caption"))
+    verdict = ctx.t(f"lab.reach_cheaper_{cheaper(n, d)}", n=n, d=d)
+    st.caption(ui.joined(ctx.lang, ctx.t("lab.reach_table_caption"), verdict))
 
 
 # ── Attention vs importance ────────────────────────────────────────────────────────────────────────
