@@ -17,7 +17,7 @@ from components.figures.atlas import atlas_figure, curve_figure
 from components.figures.experiments import reach_figure
 from components.glossary import file_name
 from components.views.atlas import available
-from components.views.attention import strongest_key
+from components.views.attention import compare_shares, strongest_key
 from components.views.experiments import importance_for
 from model.experiments.atlas import FIELDS, THRESHOLDS, atlas_from_json, corpus_stats, precomputed, read_sentences
 from model.experiments.importance import ablation_effects
@@ -68,7 +68,47 @@ def test_what_each_key_sends_is_the_length_of_its_term_in_an_explicit_loop(model
     np.testing.assert_allclose(drawn, expected, atol=2e-5)
     caption = next(c.value for c in at.caption if "is sent" in c.value)
     key, alpha, sent = strongest_key(lt.weights[4].astype(np.float64), expected)
-    assert f"“{key} {trace.tokens[key]}” gets {alpha:.0%} of α′ on average and {sent:.0%}" in caption
+    said = "about as much" if abs(sent - alpha) <= 0.1 * alpha else "but only" if sent < alpha else "even more"
+    assert f"“{key} {trace.tokens[key]}”, the key with the most α′, gets {alpha:.1%} of α′ on average" in caption
+    assert said in caption and f"{sent:.1%}" in caption
+
+
+def test_the_value_weighted_caption_reads_the_numbers_it_names():
+    """Issue 20, item 7: MiniLM L3 H11, "." gets 19.5 % of α′ and 20.0 % of what is sent; the caption used to say
+    that a key with a large α′ but a short vⱼ·W^O sends little, beside these very numbers."""
+    at = run_app("attention", text="The cat sat on the mat because it was warm.", layer="3", head="11", att_show="sent")
+    caption = next(c.value for c in at.caption if "is sent" in c.value)
+    assert "“11 .”, the key with the most α′, gets 19.5% of α′ on average and about as much, 20.0%" in caption
+    assert "only" not in caption.split("Here")[1]
+
+
+def test_a_word_sends_its_pieces_vectors_summed_before_the_norm():
+    """Over words, what a split word sends is ‖Σ over its pieces of α′ᵢⱼ·W^O vⱼ‖ (a loop here), not the sum of
+    their lengths, which only bounds it; the query word's rows are averaged over its pieces, as for α′."""
+    text = "Unbelievably, the tokenizer splits words."
+    at = run_app("attention", text=text, att_words="1", att_show="sent", layer="1", head="3")
+    drawn = z_of(specs(at)[0]["data"][0])  # [query_word, key_word]
+    loaded = load_named(BUNDLED_NAME)
+    trace = trace_any(loaded, text)
+    lt, w_o = trace.layers[1], loaded.head_matrices(1, 3)["W_O"].astype(np.float64)
+    groups = [[0], [1, 2, 3, 4, 5], [6], [7], [8, 9], [10], [11], [12], [13]]
+    sent = np.zeros((len(groups), len(groups)))
+    bound = np.zeros_like(sent)
+    for a, rows in enumerate(groups):
+        for b, cols in enumerate(groups):
+            for i in rows:
+                vector = sum(lt.weights[3][i, j] * (w_o @ lt.v[3][j]) for j in cols)
+                sent[a, b] += math.sqrt(sum(x * x for x in vector)) / len(rows)
+                bound[a, b] += sum(lt.weights[3][i, j] * np.linalg.norm(w_o @ lt.v[3][j]) for j in cols) / len(rows)
+    expected = sent / sent.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(drawn, expected, atol=2e-5)
+    assert (bound[:, 1] > sent[:, 1] * 1.01).any(), "the split word's pieces point apart: the old sum overstated it"
+    assert any("added before the length is taken" in c.value for c in at.caption)
+
+
+def test_the_caption_compares_the_two_shares_as_they_are():
+    assert compare_shares(0.195, 0.200) == "same" and compare_shares(0.30, 0.10) == "less"
+    assert compare_shares(0.20, 0.35) == "more" and compare_shares(0.2, 0.2 * 1.09) == "same"
 
 
 def test_strongest_key_against_a_loop():
