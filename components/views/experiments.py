@@ -138,7 +138,9 @@ def _render_sqrt_d(ctx: ViewContext) -> None:
             y_title=ctx.t("lab.sqrt_count"),
             presentation=ctx.presentation,
         )
-        ui.figure(fig, ctx.t("lab.sqrt_hist_caption", n=len(spread.unscaled), keys=spread.n_keys), key="sqrt_hist")
+        outside = float(np.mean(np.abs(spread.unscaled) > math.sqrt(d)))  # beyond one standard deviation
+        caption = ctx.t("lab.sqrt_hist_caption", n=len(spread.unscaled), keys=spread.n_keys, outside=f"{outside:.0%}")
+        ui.figure(fig, caption, key="sqrt_hist")
     with right:
         header = ["", names[0], names[1]]
         rows = [
@@ -153,7 +155,7 @@ def _render_sqrt_d(ctx: ViewContext) -> None:
         lines = ["| " + " | ".join(header) + " |", "| --- | ---: | ---: |"]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         st.markdown("\n".join(lines))
-        st.caption(ctx.t("lab.sqrt_table_caption", keys=spread.n_keys, even=f"{1 / spread.n_keys:.3f}"))
+        st.caption(ctx.t("lab.sqrt_table_caption", keys=spread.n_keys, even=f"{1 / spread.n_keys:.4g}"))  # 1/16: 0.0625
     fig = width_figure(
         all_spreads,
         names,
