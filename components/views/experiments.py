@@ -230,6 +230,7 @@ def _render_reach(ctx: ViewContext) -> None:
     st.markdown("\n".join(lines))
     verdict = ctx.t(f"lab.reach_cheaper_{cheaper(n, d)}", n=n, d=d)
     st.caption(ui.joined(ctx.lang, ctx.t("lab.reach_table_caption"), verdict))
+    st.caption(ctx.t("lab.reach_changed"))
 
 
 # ── Attention vs importance ────────────────────────────────────────────────────────────────────────
