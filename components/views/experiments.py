@@ -260,7 +260,7 @@ def _render_importance(ctx: ViewContext) -> None:
     labels = token_labels(trace.tokens)
     checked_state("lab_query", Param("int", min(1, n - 1), 0, n - 1))
     checked_state("lab_scope", Param("choice", ABLATION_SCOPES[0], choices=ABLATION_SCOPES))
-    at_query, at_scope, at_run = st.columns([2, 3, 2], vertical_alignment="bottom")
+    at_query, at_scope, at_run = st.columns([1.4, 2.6, 2.4], vertical_alignment="bottom")
     query = int(
         at_query.selectbox(
             ctx.t("lab.importance_query"), range(n), key="lab_query", format_func=lambda j: f"{j} {trace.tokens[j]}"
@@ -309,7 +309,7 @@ def _render_importance(ctx: ViewContext) -> None:
         )
         read = reading(result.spearman_l2)
         if read is not None:
-            st.markdown(ctx.t(f"lab.importance_reading_{read}", rho=rho))
+            st.markdown(ctx.t(f"lab.importance_reading_{read}"))
         if result.skipped:
             st.caption(ctx.t("lab.importance_skipped", n=result.skipped, kept=len(result.keys)))
         st.caption(ctx.t("lab.importance_one_of_many"))
