@@ -169,7 +169,8 @@ def trace_playground(
 ) -> AttentionTrace:
     """Run the playground model on `text`; char tokens are used when asked or when no pretrained model is given.
 
-    `ablate` zeroes one key's value in one head, as the model families' tracers do (the importance experiment).
+    `ablate` takes one key's term out of one head's output (for one query or all), as the model families' tracers do
+    (the importance experiment).
     """
     tokens, vectors, truncated, special, unknown = embed(config, text, pretrained)
     n = len(tokens)
