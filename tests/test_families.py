@@ -7,7 +7,9 @@ The contract:
 - every layer's rule gives back the α′ its forward pass computed: softmax(rule.scale · q·kᵀ) over the keys the rule
   shows, within 1e-5, on the forward pass's own weights (recorded while it runs), not on a recomputation;
 - shapes follow the config; rows sum to 1; a decoder's queries see no later key;
-- an ablated key is gone from its head and nowhere else;
+- an ablated key is gone from its head and nowhere else: from one query's output (the importance test's default),
+  or from every query of the head (its second variant);
+- the config's Architecture, from which the page writes the model's formulas, makes the traced q, k and v;
 - without positions there is no position information; empty text is refused; long text is cut;
 - the folder `python -m model.export` writes computes the same α′, outputs (and next-token probabilities for a
   decoder) in transformers.
@@ -15,6 +17,7 @@ The contract:
 
 from __future__ import annotations
 
+import math
 import pickle
 
 import numpy as np
@@ -117,9 +120,10 @@ def test_grouped_heads_share_their_keys_and_values(loaded):
 
 
 def test_an_ablated_key_is_gone_from_its_head_and_nowhere_else(loaded):
-    """Ablation(layer, head, key) zeroes one value vector of one query head: the layers below are untouched, the
-    head's output is α′·v without that key's term, the other heads of the layer (those sharing its key/value head
-    too) are unchanged, and the last layer moves."""
+    """Ablation(layer, head, key), the whole-head variant, removes one key from one query head as if its value
+    were zero there: the layers below are untouched, the head's output is α′·v without that key's term for every
+    query, the other heads of the layer (those sharing its key/value head too) are unchanged, and the last layer
+    moves."""
     layer_index, key = 1, 3
     head = loaded.config.n_heads - 1
     plain = trace_any(loaded, TEXT)
@@ -130,6 +134,93 @@ def test_an_ablated_key_is_gone_from_its_head_and_nowhere_else(loaded):
     np.testing.assert_allclose(after.z[head], expected, atol=1e-5)
     np.testing.assert_allclose(np.delete(after.z, head, axis=0), np.delete(before.z, head, axis=0), atol=1e-6)
     assert np.abs(cut.layers[-1].output - plain.layers[-1].output).max() > 1e-4
+
+
+def test_a_key_removed_from_one_query_is_gone_from_that_query_alone(loaded):
+    """Ablation(layer, head, key, query), the importance test's default: zᵢ − α′ᵢⱼ·vⱼ for that one query of that
+    head, computed here by hand from the plain trace; every other query of the head and every other head of the
+    layer keep their output exactly, the layers below are untouched, and the query's last-layer vector moves."""
+    layer_index, key, query = 1, 1, 4  # a decoder's query 4 sees key 1
+    head = loaded.config.n_heads - 1
+    plain = trace_any(loaded, TEXT)
+    cut = trace_any(loaded, TEXT, ablate=model.Ablation(layer=layer_index, head=head, key=key, query=query))
+    np.testing.assert_array_equal(cut.layers[0].output, plain.layers[0].output)
+    before, after = plain.layers[layer_index], cut.layers[layer_index]
+    by_hand = before.z[head, query] - before.weights[head, query, key] * before.v[head, key]  # [d_head]
+    np.testing.assert_allclose(after.z[head, query], by_hand, atol=1e-5)
+    assert np.abs(after.z[head, query] - before.z[head, query]).max() > 1e-6, "the term was not zero"
+    others = np.ones(before.z.shape[:2], dtype=bool)  # [head, pos]
+    others[head, query] = False
+    np.testing.assert_array_equal(after.z[others], before.z[others])
+    np.testing.assert_array_equal(after.weights, before.weights)
+    np.testing.assert_array_equal(after.v, before.v)
+    moved = np.abs(cut.layers[-1].output - plain.layers[-1].output).max(axis=-1)  # [pos]
+    assert moved[query] > 1e-4
+    if loaded.decoder:  # the queries before it cannot see it, in any layer
+        np.testing.assert_array_equal(cut.layers[-1].output[:query], plain.layers[-1].output[:query])
+
+
+def _input_norm_and_bias(loaded, layer: int, head: int) -> tuple[dict, dict]:
+    """The parameters the Architecture's formula names, looked up by each family's own weight names (the one place
+    a family is named here): the norm before attention (γ, and β for LayerNorm) and the q, k, v biases of one
+    head. A family whose Architecture claims a part it lacks fails here with a KeyError."""
+    arch, p, d = loaded.config.architecture, loaded.params, loaded.config.d_head
+    kv = (loaded.config.kv_heads[head] if hasattr(loaded.config, "kv_heads") else head) * d
+    rows = {"q": slice(head * d, (head + 1) * d), "k": slice(kv, kv + d), "v": slice(kv, kv + d)}
+    kind = type(loaded).__name__
+    names = {
+        "EncoderModel": (None, {part: f"encoder.layer.{layer}.attention.self.{name}.bias" for part, name in
+                                (("q", "query"), ("k", "key"), ("v", "value"))}),
+        "GPT2Model": (f"h.{layer}.ln_1", {part: f"h.{layer}.attn.c_attn.bias" for part in "qkv"}),
+        "LlamaModel": (f"layers.{layer}.input_layernorm", {}),
+    }[kind]  # fmt: skip
+    norm = {}
+    if arch.norm_first:
+        norm["weight"] = p[names[0] + ".weight"].double().numpy()
+        if arch.norm == "layer_norm":
+            norm["bias"] = p[names[0] + ".bias"].double().numpy()
+    biases = {}
+    if arch.bias:
+        width = loaded.config.d_model
+        for n, part in enumerate("qkv"):
+            bias = p[names[1][part]].double().numpy()
+            offset = n * width if kind == "GPT2Model" else 0  # GPT-2's q, k, v biases sit side by side
+            biases[part] = bias[offset + rows[part].start : offset + rows[part].stop]
+    return norm, biases
+
+
+def test_the_architecture_writes_the_formula_that_makes_the_traced_q_k_v(loaded):
+    """The page writes each model's q, k, v from its config's Architecture (qᵢ = RoPEᵢ(W^q·RMSNorm(aᵢ)) …): that
+    formula, computed here in float64 from the layer's input (the layer below's output), the head's rows of W^q,
+    W^k, W^v and the parameters it names, with RoPE written out pair by pair, gives the traced q, k, v."""
+    from model.families.architecture import vector_formula
+
+    arch = loaded.config.architecture
+    layer, head = 1, loaded.config.n_heads - 1
+    trace = trace_any(loaded, TEXT)
+    a = trace.layers[layer - 1].output.astype(np.float64)  # [pos, d_model]  the layer's input aᵢ, every token
+    norm, biases = _input_norm_and_bias(loaded, layer, head)
+    x = a
+    if arch.norm_first and arch.norm == "rms_norm":
+        x = a / np.sqrt((a * a).mean(-1, keepdims=True) + loaded.config.rms_norm_eps) * norm["weight"]
+    elif arch.norm_first:
+        centred = a - a.mean(-1, keepdims=True)
+        eps = loaded.config.layer_norm_eps
+        x = centred / np.sqrt((centred * centred).mean(-1, keepdims=True) + eps) * norm["weight"] + norm["bias"]
+    matrices = loaded.head_matrices(layer, head)
+    d = trace.d_head
+    for part in "qkv":
+        made = x @ matrices[f"W_{part.upper()}"].astype(np.float64).T + (biases[part] if arch.bias else 0.0)
+        if arch.rope and part != "v":
+            base = trace.layers[layer].rule.rope_base
+            for m in range(trace.n_positions):  # pair (f, f + d/2) turned by m·base^(−2f/d)
+                for f in range(d // 2):
+                    angle = m * base ** (-2 * f / d)
+                    c, s_ = math.cos(angle), math.sin(angle)
+                    first, second = made[m, f], made[m, f + d // 2]
+                    made[m, f], made[m, f + d // 2] = first * c - second * s_, first * s_ + second * c
+        traced = getattr(trace.layers[layer], part)[head]  # [pos, d_head]
+        np.testing.assert_allclose(made, traced, atol=2e-4, rtol=1e-4, err_msg=vector_formula(arch, part))
 
 
 def test_without_positions_the_model_has_no_position_information(loaded):

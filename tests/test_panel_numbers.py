@@ -17,7 +17,7 @@ from components.figures.atlas import atlas_figure, curve_figure
 from components.figures.experiments import reach_figure
 from components.glossary import file_name
 from components.views.atlas import available
-from components.views.attention import strongest_key
+from components.views.attention import compare_shares, strongest_key
 from components.views.experiments import importance_for
 from model.experiments.atlas import FIELDS, THRESHOLDS, atlas_from_json, corpus_stats, precomputed, read_sentences
 from model.experiments.importance import ablation_effects
@@ -68,7 +68,47 @@ def test_what_each_key_sends_is_the_length_of_its_term_in_an_explicit_loop(model
     np.testing.assert_allclose(drawn, expected, atol=2e-5)
     caption = next(c.value for c in at.caption if "is sent" in c.value)
     key, alpha, sent = strongest_key(lt.weights[4].astype(np.float64), expected)
-    assert f"“{key} {trace.tokens[key]}” gets {alpha:.0%} of α′ on average and {sent:.0%}" in caption
+    said = "about as much" if abs(sent - alpha) <= 0.1 * alpha else "but only" if sent < alpha else "even more"
+    assert f"“{key} {trace.tokens[key]}”, the key with the most α′, gets {alpha:.1%} of α′ on average" in caption
+    assert said in caption and f"{sent:.1%}" in caption
+
+
+def test_the_value_weighted_caption_reads_the_numbers_it_names():
+    """Issue 20, item 7: MiniLM L3 H11, "." gets 19.5 % of α′ and 20.0 % of what is sent; the caption used to say
+    that a key with a large α′ but a short vⱼ·W^O sends little, beside these very numbers."""
+    at = run_app("attention", text="The cat sat on the mat because it was warm.", layer="3", head="11", att_show="sent")
+    caption = next(c.value for c in at.caption if "is sent" in c.value)
+    assert "“11 .”, the key with the most α′, gets 19.5% of α′ on average and about as much, 20.0%" in caption
+    assert "only" not in caption.split("Here")[1]
+
+
+def test_a_word_sends_its_pieces_vectors_summed_before_the_norm():
+    """Over words, what a split word sends is ‖Σ over its pieces of α′ᵢⱼ·W^O vⱼ‖ (a loop here), not the sum of
+    their lengths, which only bounds it; the query word's rows are averaged over its pieces, as for α′."""
+    text = "Unbelievably, the tokenizer splits words."
+    at = run_app("attention", text=text, att_words="1", att_show="sent", layer="1", head="3")
+    drawn = z_of(specs(at)[0]["data"][0])  # [query_word, key_word]
+    loaded = load_named(BUNDLED_NAME)
+    trace = trace_any(loaded, text)
+    lt, w_o = trace.layers[1], loaded.head_matrices(1, 3)["W_O"].astype(np.float64)
+    groups = [[0], [1, 2, 3, 4, 5], [6], [7], [8, 9], [10], [11], [12], [13]]
+    sent = np.zeros((len(groups), len(groups)))
+    bound = np.zeros_like(sent)
+    for a, rows in enumerate(groups):
+        for b, cols in enumerate(groups):
+            for i in rows:
+                vector = sum(lt.weights[3][i, j] * (w_o @ lt.v[3][j]) for j in cols)
+                sent[a, b] += math.sqrt(sum(x * x for x in vector)) / len(rows)
+                bound[a, b] += sum(lt.weights[3][i, j] * np.linalg.norm(w_o @ lt.v[3][j]) for j in cols) / len(rows)
+    expected = sent / sent.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(drawn, expected, atol=2e-5)
+    assert (bound[:, 1] > sent[:, 1] * 1.01).any(), "the split word's pieces point apart: the old sum overstated it"
+    assert any("added before the length is taken" in c.value for c in at.caption)
+
+
+def test_the_caption_compares_the_two_shares_as_they_are():
+    assert compare_shares(0.195, 0.200) == "same" and compare_shares(0.30, 0.10) == "less"
+    assert compare_shares(0.20, 0.35) == "more" and compare_shares(0.2, 0.2 * 1.09) == "same"
 
 
 def test_strongest_key_against_a_loop():
@@ -187,16 +227,38 @@ def test_shipped_statistics_are_those_of_the_model_and_corpus_today(model, corpu
 
 @pytest.mark.parametrize("model, corpus, payload", shipped(), ids=[f"{m}.{c}" for m, c, _ in shipped()])
 def test_shipped_labels_and_curve_follow_from_the_numbers(model, corpus, payload):
-    """Clark et al.'s thresholds applied by hand to every head, and the per-layer curve as a plain mean."""
+    """The thresholds applied by hand to every head (broad: breadth > 0.8 and no more than half on position 0 or on
+    the special tokens), and the per-layer curve as a plain mean."""
     names = {"prev": "previous", "next": "next", "special": "special", "self": "self", "breadth": "broad"}
     n_layers = 1 + max(h["layer"] for h in payload["heads"])
     for h in payload["heads"]:
         expected = [names[f] for f, cut in THRESHOLDS.items() if h[f] is not None and h[f] > cut]
+        if h["first"] > 0.5 or h["special"] > 0.5:
+            expected = [name for name in expected if name != "broad"]
         assert h["labels"] == expected, (h["layer"], h["head"])
     for layer in range(n_layers):
         values = [h["special"] for h in payload["heads"] if h["layer"] == layer]
         assert payload["special_by_layer"][layer] == pytest.approx(sum(values) / len(values), abs=2e-4)
     assert payload["n_sentences"] == len(read_sentences(f"{CORPUS}/{corpus}.txt"))
+
+
+def test_the_atlas_page_counts_the_shipped_broad_heads_and_says_whose_cuts_they_are():
+    """SmolLM2's English atlas: the broad heads listed are those of the shipped file (13 with the length-fair
+    breadth, where the earlier e^H / n called 111 broad), each label says whether its cut is Clark et al.'s or
+    this app's, and a note says that breadth changed."""
+    payload = precomputed(SMOLLM2_NAME, "en")
+    broad = [h for h in payload["heads"] if "broad" in h["labels"]]
+    assert len(broad) == 13
+    at = run_app("atlas", model=SMOLLM2_NAME, atlas_corpus="en")
+    assert not at.exception
+    lines = {line.split("**")[1]: line for m in at.markdown for line in m.value.splitlines() if "**" in line}
+    assert "n = 13:" in lines["Broad heads"] and "this app's rule" in lines["Broad heads"]
+    assert "Clark et al.'s cut" in lines["Previous-token heads"] and "Clark et al.'s cut" in lines["Next-token heads"]
+    assert "this app's cut" in lines["Special-token heads"] and "this app's cut" in lines["Self heads"]
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Changed: breadth") for c in captions)
+    assert any("special > 0.6, this app's cut" in c and "breadth > 0.8" in c for c in captions)
+    assert any("a suggestion, not a finding" in c for c in captions)
 
 
 def test_the_atlas_map_and_curve_draw_the_shipped_numbers():
@@ -272,6 +334,26 @@ def test_the_reach_figure_is_the_brute_force_product_of_the_masks():
             np.testing.assert_array_equal(drawn[steps - 1], brute_force(kind, 11, 3, steps)[6], err_msg=kind)
 
 
+def test_the_reach_table_counts_an_rnn_in_one_layer_and_both_works_with_their_d():
+    """Issue 20, item 5: an RNN joins the ends in one layer along n − 1 steps (not n − 1 layers); n²·d multiply-adds
+    against n·d², with the model's d and which is cheaper; no "about twice as many" for a two-sided window."""
+    at = run_app("lab", text=TEXT)
+    at.session_state["lab_tab"] = "Attention vs window vs RNN"
+    at.run()
+    assert not at.exception
+    table = next(m.value for m in at.markdown if m.value.startswith("| kind"))
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1:] for line in table.splitlines()[2:]}
+    n = trace_any(load_named(BUNDLED_NAME), TEXT).n_positions  # 16, all drawn
+    rnn = next(cells for name, cells in rows.items() if name.startswith("RNN"))
+    assert [c.strip(" |") for c in rnn] == ["2", "1", str(n - 1), str(n), f"{n * 384 * 384:,}", str(n)]
+    attention = rows["self-attention (encoder)"]
+    assert [c.strip(" |") for c in attention] == [str(n), "1", "1", str(n * n), f"{n * n * 384:,}", "1"]
+    assert "multiply-adds per layer (d = 384)" in table.splitlines()[0]
+    caption = next(c.value for c in at.caption if "multiply-adds" in c.value)
+    assert f"Here n = {n} < d = 384: self-attention does less work per layer than the RNN." in caption
+    assert "twice as many" not in caption and "never for w ≤ 2" in caption
+
+
 def test_the_importance_test_re_runs_the_model_once_per_key():
     loaded = load_named(BUNDLED_NAME)
     runs = []
@@ -303,6 +385,29 @@ def test_the_page_s_rho_is_the_rank_correlation_of_its_bars():
     n = len(d)
     rho = 1 - 6 * (d * d).sum() / (n * (n * n - 1))
     assert f"## ρ = {rho:+.2f}" in [m.value for m in at.markdown]
+
+
+def test_the_page_removes_a_key_from_one_query_by_default_and_reads_the_rho_it_got():
+    """Issue 20's example: by default the key leaves query 7's output alone (ρ = +0.82, read as agreement); the
+    whole-head variant is the second choice (ρ = −0.27, read as disagreement); "A low ρ is the point" is gone."""
+    text = "The cat sat on the mat because it was warm."
+    at = run_app("lab", text=text, layer="2", head="3")
+    at.session_state["lab_tab"] = "Attention vs importance"
+    at.run()
+    at.selectbox(key="lab_query").set_value(7).run()
+    assert at.segmented_control(key="lab_scope").value == "query"
+    assert at.segmented_control(key="lab_scope").options == ["from query i only", "from every query of the head"]
+    expected = {"query": ("+0.82", "by and large"), "head": ("-0.27", "says little")}
+    for scope, (rho, words) in expected.items():
+        at.segmented_control(key="lab_scope").set_value(scope).run()
+        at.button(key="lab_run").click().run()
+        assert not at.exception
+        markdown = [m.value for m in at.markdown]
+        assert f"## ρ = {rho}" in markdown, (scope, markdown)
+        assert any(m.startswith("Here") and words in m for m in markdown), scope
+        texts = markdown + [c.value for c in at.caption]
+        assert not any("low ρ is the point" in x for x in texts)
+        assert any("Changed:" in c.value for c in at.caption)
 
 
 # ── Positional encoding ───────────────────────────────────────────────────────────────────────────

@@ -216,3 +216,16 @@ def test_the_rope_panel_shows_for_the_decoder_only():
     assert any("comes out" in m.value or "Live check" in m.value for m in at.markdown)
     at = run_app("positional", text="I saw a saw.")
     assert not any("Shift both" in spec for spec in specs(at))
+
+
+def test_the_rope_circle_s_caption_names_where_its_path_ends():
+    """The dotted path runs from position 0 to the later copy of the word, and the caption says so (it said "to the
+    end of the text", which the figure never reached when the word repeats before the end)."""
+    at = run_app("positional", model="SmolLM2-135M-Instruct", text="I saw a saw, and then I left.")
+    assert not at.exception and not at.error
+    circle = next(json.loads(spec) for spec in specs(at) if "Pair 0" in str(json.loads(spec)["layout"]["title"]))
+    path = next(trace for trace in circle["data"] if trace.get("mode") == "lines+markers")
+    last = int(path["text"][-1].split()[-1])  # "position 3"
+    caption = next(c.value for c in at.caption if "Dotted:" in c.value)
+    assert f"from 0 to {last}, the later copy of the word" in caption
+    assert "end of the text" not in caption

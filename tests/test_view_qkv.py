@@ -56,7 +56,7 @@ def test_q_k_v_share_one_token_axis_and_one_signed_scale(trace):
     assert axis["cmin"] == pytest.approx(-bound, rel=1e-4) and axis["cmax"] == pytest.approx(bound, rel=1e-4)
     assert axis["cmid"] == 0
     assert [a["text"] for a in spec["layout"]["annotations"]] == [
-        f"{name} = X·W<sup>{name.lower()}</sup>ᵀ  [7 × 32]" for name in "QKV"
+        f"{name} = X·W<sup>{name.lower()}</sup>ᵀ + bias  [7 × 32]" for name in "QKV"
     ]
     assert "matches" not in spec["layout"]["yaxis"] and spec["layout"]["yaxis2"]["matches"] == "y"  # shared rows
     assert spec["layout"]["yaxis2"]["showticklabels"] is False
@@ -86,7 +86,7 @@ def test_the_view_shows_q_k_v_and_scores_with_their_shapes():
     assert len(at.get("plotly_chart")) == 2, "the weights wait in their own tab"
     titles = all_titles(at)
     for name in "QKV":
-        assert f"{name} = X·W<sup>{name.lower()}</sup>ᵀ  [7 × 32]" in titles
+        assert f"{name} = X·W<sup>{name.lower()}</sup>ᵀ + bias  [7 × 32]" in titles
     assert "[7 × 7]" in titles and "layer 3 · head 1" in titles
     assert specs(at)[0]["data"][0]["y"] == ["0 [CLS]", "1 i", "2 saw", "3 a", "4 saw", "5 .", "6 [SEP]"]
     assert len(at.get("download_button")) == 8
@@ -122,3 +122,36 @@ def test_chinese_qkv():
     assert not at.exception and not at.error
     assert "层 3 · 头 1" in all_titles(at)
     assert "每个词元向量" in at.markdown[0].value
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_smollm2_s_titles_and_captions_write_its_own_formulas(lang):
+    """RoPE(RMSNorm(X)·W^qᵀ), not X·W^qᵀ; and a feature of qᵢ is not one row's dot product with aᵢ once RoPE has
+    mixed the pair (f, f + d_head/2) (issue 20, item 3)."""
+    model = "SmolLM2-135M-Instruct"
+    at = run_app("qkv", model=model, text="I saw a saw.", lang=lang)
+    assert not at.exception and not at.error
+    titles = all_titles(at)
+    assert "Q = RoPE(RMSNorm(X)·W<sup>q</sup>ᵀ)  [" in titles and "K = RoPE(RMSNorm(X)·W<sup>k</sup>ᵀ)  [" in titles
+    assert "V = RMSNorm(X)·W<sup>v</sup>ᵀ  [" in titles
+    assert "qᵢ = RoPEᵢ(W^q·RMSNorm(aᵢ))" in at.markdown[0].value
+    weights = AppTest.from_file(APP, default_timeout=120)
+    weights.query_params.update({"view": "qkv", "model": model, "text": "I saw a saw.", "lang": lang})
+    weights.session_state["qkv_tab"] = t(lang, "qkv.tab_weights")
+    weights.run()
+    caption = next(c.value for c in weights.caption if "W^q" in c.value)
+    if lang == "en":
+        assert "Each feature of qᵢ is the dot product of one row with aᵢ" not in caption
+        assert "(f, f + 32)" in caption and "mixes two rows" in caption
+    else:
+        assert "qᵢ 的每个特征，就是其中一行与 aᵢ 的点积" not in caption and "混合了两行" in caption
+
+
+def test_the_encoder_s_feature_is_one_row_s_dot_product_with_its_bias():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["view"] = "qkv"
+    at.session_state["qkv_tab"] = t("en", "qkv.tab_weights")
+    at.run()
+    assert any(
+        "Each feature of qᵢ is the dot product of one row with aᵢ, plus its bias." in c.value for c in at.caption
+    )

@@ -173,8 +173,8 @@ def rope_figures(
     *,
     presentation: bool = False,
 ) -> tuple[go.Figure, go.Figure]:
-    """Left: one pair of q's and k's numbers on its circle, turned by RoPE at every position up to the text's
-    end, each at its own position drawn as an arrow. Right: the score with both positions shifted (flat) and
+    """Left: one pair of q's and k's numbers on its circle, turned by RoPE at every position from 0 to max(m, n)
+    (the later copy of the word, which the caption names), each at its own position drawn as an arrow. Right: the score with both positions shifted (flat) and
     with only the query moved. names: i18n'd labels (q, k, position, both, query, pair_title, shift_title,
     shift_axis, score_axis)."""
     s = sizes(presentation)

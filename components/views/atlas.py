@@ -3,7 +3,7 @@ label for each in the manner of Clark et al. 2019, the per-layer curve of the ma
 position 0, and a click on a head that opens it in the Attention view.
 
 The statistics are model/experiments/atlas.py's. For the built-in models they ship as JSON (assets/heads/, made with
-`python -m model.experiments.atlas`): computing them takes 0.7 s for all-MiniLM-L6-v2, 1.6 s for multilingual-e5-small and
+`python -m model.heads --regenerate`): computing them takes 0.7 s for all-MiniLM-L6-v2, 1.6 s for multilingual-e5-small and
 10 s for SmolLM2-135M-Instruct on one CPU thread, and those 10 s would hold the one model thread every student
 shares. A model the operator added is computed here once per corpus (cached for the process), sentence by
 sentence on the model thread, so other students' traces interleave. A corpus is offered when its statistics ship
@@ -126,7 +126,8 @@ def _render_map(ctx: ViewContext, atlas: Atlas, field: str) -> None:
             width_px=int(ui.PAGE_PX[ctx.presentation] * 0.6),
         )
         st.plotly_chart(fig, key="atlas_map", config=PLOT_CONFIG, on_select=_open_head, selection_mode="points")
-        caption = ctx.t("atlas.map_caption", **{f"mark_{k}": v for k, v in MARKS.items()})
+        cuts = {f"cut_{field}": f"{cut:g}" for field, cut in THRESHOLDS.items()}
+        caption = ctx.t("atlas.map_caption", **{f"mark_{k}": v for k, v in MARKS.items()}, **cuts)
         if n_layers * n_heads > ANNOTATE_CELLS:
             caption = ui.joined(ctx.lang, caption, ctx.t("atlas.marks_off", n=n_layers * n_heads))
         st.caption(caption)
@@ -168,3 +169,4 @@ def _render_labels(ctx: ViewContext, atlas: Atlas) -> None:
     st.caption(ctx.t("atlas.labels_caption", sentences=atlas.n_sentences, total=math.prod(atlas.shape)))
     if get_model().decoder:
         st.caption(ctx.t("atlas.decoder_note"))
+    st.caption(ctx.t("atlas.breadth_changed"))

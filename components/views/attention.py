@@ -21,8 +21,8 @@ from components.context import ViewContext
 from components.figures.common import arc_figure, overview_png
 from components.glossary import file_name
 from components.overview import every_head
-from model.readouts.analysis import rollout, row_share, trace_value_weighted
-from model.readouts.words import merge_words
+from model.readouts.analysis import rollout, row_share, trace_value_weighted, value_weighted_words
+from model.readouts.words import Words, merge_words
 from model.trace import AttentionTrace
 
 SHOWS = ("weights", "sent")
@@ -45,11 +45,23 @@ def strongest_key(weights: np.ndarray, sent: np.ndarray) -> tuple[int, float, fl
     return key, float(mean_weight[key]), float(sent[:, key].mean())
 
 
+SAME_SHARE = 0.1  # a key's share of what is sent within 10 % of its share of α′ (relative) reads "about the same"
+
+
+def compare_shares(alpha: float, sent: float) -> str:
+    """How a key's share of what is sent compares with its share of α′: "less", "more" or "same" (within
+    SAME_SHARE of it, relative), so that the caption says what the numbers show."""
+    if abs(sent - alpha) <= SAME_SHARE * alpha:
+        return "same"
+    return "less" if sent < alpha else "more"
+
+
 def render(ctx: ViewContext) -> None:
     trace = get_trace(ctx.text)
     ui.trace_notices(ctx.lang, trace)
     if not ctx.presentation:  # on a projector they wait behind a button in the header (app.py)
         ui.token_chips(trace, ctx.lang)
+    words = None
     if st.session_state.get("att_words"):
         axis, words = word_axis(trace, ctx.hide_special)
 
@@ -66,7 +78,7 @@ def render(ctx: ViewContext) -> None:
     )
     if one_head.open:
         with one_head:
-            _render_head(ctx, trace, axis, window, merge)
+            _render_head(ctx, trace, axis, window, merge, words)
     if lines.open:
         with lines:
             _render_lines(ctx, trace, axis, window, merge)
@@ -97,10 +109,15 @@ def _title(ctx: ViewContext, key: str, axis: Axis, window: Window, **values: obj
 
 
 def _render_head(
-    ctx: ViewContext, trace: AttentionTrace, axis: Axis, window: Window, merge: Callable[[np.ndarray], np.ndarray]
+    ctx: ViewContext,
+    trace: AttentionTrace,
+    axis: Axis,
+    window: Window,
+    merge: Callable[[np.ndarray], np.ndarray],
+    words: Words | None = None,
 ) -> None:
     """The chosen head's α′ (or what each key sends), exact with hover values, beside the display settings and
-    the overview of every head."""
+    the overview of every head. Over words, what a word sends is its pieces' vectors summed, then measured."""
     layer, head = ctx.layer, ctx.head
     weights = axis.weights(merge(trace.layers[layer].weights[head]))  # [query_pos, key_pos]
     share, (left, right) = ui.beside_or_below(ctx, window)
@@ -108,19 +125,26 @@ def _render_head(
         show, scale = _display_settings(ctx)
     with left:
         if show == "sent":
-            sent_all = trace_value_weighted(trace, layer, get_model().head_matrices)[head]  # [query_pos, key_pos]
-            sent = row_share(axis.cells(merge(sent_all)))  # [query_pos, key_pos]
+            if words is None:
+                sent_all = trace_value_weighted(trace, layer, get_model().head_matrices)[head]  # [query, key]
+            else:  # the pieces' vectors summed before the norm: [query_word, key_word]
+                lt, w_o = trace.layers[layer], get_model().head_matrices(layer, head)["W_O"]
+                sent_all = value_weighted_words(lt.weights[head][None], lt.v[head][None], w_o[None], words)[0]
+            sent = row_share(axis.cells(sent_all))  # [query_pos, key_pos]
             title = _title(ctx, "attention.sent_title", axis, window, layer=layer, head=head)
             fig = ui.window_heatmap(
                 ctx, sent, axis, window, title, share=share, value_name=ctx.t("attention.sent_value"), scale=scale
             )
             key, alpha, part = strongest_key(weights, sent)
-            caption = ctx.t(
-                "attention.sent_caption",
+            reading = ctx.t(
+                f"attention.sent_{compare_shares(alpha, part)}",
                 token=axis.files[key],
-                alpha=f"{alpha:.0%}",
-                sent=f"{part:.0%}",
+                alpha=f"{alpha:.1%}",
+                sent=f"{part:.1%}",
             )
+            caption = ui.joined(ctx.lang, ctx.t("attention.sent_caption"), reading)
+            if words is not None:
+                caption = ui.joined(ctx.lang, caption, ctx.t("attention.sent_words"))
             download = ui.Download(file_name("value_weighted", layer=layer, head=head), sent, axis.files, axis.files)
         else:
             title = _title(ctx, "attention.heatmap_title", axis, window, layer=layer, head=head)

@@ -6,11 +6,12 @@
                  (model/experiments/scaling.py)
     reach        which tokens a token can have heard from after 1, 2, 3 layers of self-attention, of a window,
                  and of an RNN, with their step and operation counts (model/experiments/reach.py)
-    importance   for the chosen layer, head and query, each key removed in turn and the model re-run: does the
-                 key with the most α′ matter most? (model/experiments/importance.py)
+    importance   for the chosen layer, head and query, each key removed in turn from that query's output (or, the
+                 second choice, from every query of the head) and the model re-run: does the key with the most α′
+                 matter most? (model/experiments/importance.py)
 
 Only the open tab is computed. The re-runs of the importance test are bounded (MAX_KEYS) and cached per
-model, text, layer, head and query; each runs on the model thread, so other students' traces interleave.
+model, text, layer, head, query and scope; each runs on the model thread, so other students' traces interleave.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from components.params import Param
 from components.session import checked_state
 from model.errors import AttentionLabError
 from model.experiments.hand import DEFAULT_INPUTS, DEFAULT_W_K, DEFAULT_W_Q, DEFAULT_W_V, hand_example
-from model.experiments.importance import Importance, ablation_effects
-from model.experiments.reach import REACH_KINDS, REACH_LAYERS, reach_rows
+from model.experiments.importance import Importance, ablation_effects, reading
+from model.experiments.reach import REACH_KINDS, REACH_LAYERS, cheaper, reach_rows
 from model.experiments.scaling import DotProductSpread, spread_by_width
+from model.families.blocks import ABLATION_SCOPES
 from model.trace import AttentionTrace
 
 TABS = ("hand", "sqrt_d", "reach", "importance")
@@ -136,7 +138,9 @@ def _render_sqrt_d(ctx: ViewContext) -> None:
             y_title=ctx.t("lab.sqrt_count"),
             presentation=ctx.presentation,
         )
-        ui.figure(fig, ctx.t("lab.sqrt_hist_caption", n=len(spread.unscaled), keys=spread.n_keys), key="sqrt_hist")
+        outside = float(np.mean(np.abs(spread.unscaled) > math.sqrt(d)))  # beyond one standard deviation
+        caption = ctx.t("lab.sqrt_hist_caption", n=len(spread.unscaled), keys=spread.n_keys, outside=f"{outside:.0%}")
+        ui.figure(fig, caption, key="sqrt_hist")
     with right:
         header = ["", names[0], names[1]]
         rows = [
@@ -151,7 +155,7 @@ def _render_sqrt_d(ctx: ViewContext) -> None:
         lines = ["| " + " | ".join(header) + " |", "| --- | ---: | ---: |"]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         st.markdown("\n".join(lines))
-        st.caption(ctx.t("lab.sqrt_table_caption", keys=spread.n_keys, even=f"{1 / spread.n_keys:.3f}"))
+        st.caption(ctx.t("lab.sqrt_table_caption", keys=spread.n_keys, even=f"{1 / spread.n_keys:.4g}"))  # 1/16: 0.0625
     fig = width_figure(
         all_spreads,
         names,
@@ -206,14 +210,27 @@ def _render_reach(ctx: ViewContext) -> None:
     if n < trace.n_positions:
         caption = ui.joined(ctx.lang, caption, ctx.t("lab.reach_first", n=n, total=trace.n_positions))
     ui.figure(fig, caption, key="reach")
-    header = [ctx.t(f"lab.reach_col_{c}") for c in ("kind", "seen", "connect", "pairs", "sequential")]
-    lines = ["| " + " | ".join(header) + " |", "| --- | ---: | ---: | ---: | ---: |"]
-    for kind, seen, connect, pairs, sequential in reach_rows(n, int(window)):
-        steps = ctx.t("lab.reach_never") if connect is None else str(connect)
-        lines.append(f"| {kind_names[kind]} | {seen} | {steps} | {pairs} | {sequential} |")
+    d = trace.d_model
+    columns = ("kind", "seen", "connect", "path", "pairs", "work", "sequential")
+    header = [ctx.t(f"lab.reach_col_{c}", d=d) for c in columns]
+    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(columns) - 1)]
+    never = ctx.t("lab.reach_never")
+    for row in reach_rows(n, int(window), d):
+        cells = (
+            kind_names[row.kind],
+            str(row.seen),
+            never if row.layers is None else str(row.layers),
+            never if row.path is None else str(row.path),
+            str(row.pairs),
+            f"{row.multiply_adds:,}",
+            str(row.sequential),
+        )
+        lines.append("| " + " | ".join(cells) + " |")
     st.markdown(ctx.t("lab.reach_table_title", n=n))
     st.markdown("\n".join(lines))
-    st.caption(ctx.t("lab.reach_table_caption"))
+    verdict = ctx.t(f"lab.reach_cheaper_{cheaper(n, d)}", n=n, d=d)
+    st.caption(ui.joined(ctx.lang, ctx.t("lab.reach_table_caption"), verdict))
+    st.caption(ctx.t("lab.reach_changed"))
 
 
 # ── Attention vs importance ────────────────────────────────────────────────────────────────────────
@@ -221,18 +238,18 @@ def _render_reach(ctx: ViewContext) -> None:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def importance_for(
-    model_name: str, text: str, layer: int, head: int, query: int, max_keys: int = MAX_KEYS
+    model_name: str, text: str, layer: int, head: int, query: int, max_keys: int = MAX_KEYS, scope: str = "query"
 ) -> Importance:
     """`ablation_effects` of one query of one head: the model re-run once per key (at most max_keys), each run
     on the model thread, against the sentence's cached trace; cached, since a class asks for the same query again
-    and again."""
+    and again. scope: "query" removes each key from this query's output alone, "head" from every query's."""
 
     def run(ablate):
         if ablate is None:
             return get_trace(text, model_name=model_name)
         return trace_uncached(model_name, text, ablate=ablate)
 
-    return ablation_effects(run, layer, head, query, max_keys)
+    return ablation_effects(run, layer, head, query, max_keys, scope)
 
 
 def _render_importance(ctx: ViewContext) -> None:
@@ -242,15 +259,17 @@ def _render_importance(ctx: ViewContext) -> None:
     layer, head, n = ctx.layer, ctx.head, trace.n_positions
     labels = token_labels(trace.tokens)
     checked_state("lab_query", Param("int", min(1, n - 1), 0, n - 1))
-    at_query, at_run = st.columns([3, 2], vertical_alignment="bottom")
+    checked_state("lab_scope", Param("choice", ABLATION_SCOPES[0], choices=ABLATION_SCOPES))
+    at_query, at_scope, at_run = st.columns([1.4, 2.6, 2.4], vertical_alignment="bottom")
     query = int(
         at_query.selectbox(
             ctx.t("lab.importance_query"), range(n), key="lab_query", format_func=lambda j: f"{j} {trace.tokens[j]}"
         )
     )
+    scope = ui.choice(ctx, "lab.importance_scope", ABLATION_SCOPES, "lab_scope", place=at_scope)
     visible = int(trace.layers[layer].rule.visible(n)[query].sum())
     runs = min(visible, MAX_KEYS)
-    asked = (selected_model_name(), ctx.text, layer, head, query)
+    asked = (selected_model_name(), ctx.text, layer, head, query, MAX_KEYS, scope)
     if at_run.button(ctx.t("lab.importance_run", n=runs), key="lab_run", icon=":material/science:", type="primary"):
         st.session_state["lab_asked"] = asked
     if st.session_state.get("lab_asked") != asked:
@@ -273,7 +292,8 @@ def _render_importance(ctx: ViewContext) -> None:
             key_title=ctx.t("lab.importance_removed"),
             presentation=ctx.presentation,
         )
-        ui.figure(fig, ctx.t("lab.importance_caption"), key="importance")
+        caption = ui.joined(ctx.lang, ctx.t(f"lab.importance_caption_{scope}"), ctx.t("lab.importance_changed"))
+        ui.figure(fig, caption, key="importance")
     with right:
         rho = "—" if math.isnan(result.spearman_l2) else f"{result.spearman_l2:+.2f}"
         st.markdown(f"#### {ctx.t('lab.importance_rho')}", help=ctx.t("lab.importance_rho_help"))
@@ -287,6 +307,9 @@ def _render_importance(ctx: ViewContext) -> None:
                 effect=ui.md_escape(f"{top_effect} {trace.tokens[top_effect]}"),
             )
         )
+        read = reading(result.spearman_l2)
+        if read is not None:
+            st.markdown(ctx.t(f"lab.importance_reading_{read}"))
         if result.skipped:
             st.caption(ctx.t("lab.importance_skipped", n=result.skipped, kept=len(result.keys)))
-        st.caption(ctx.t("lab.importance_reading"))
+        st.caption(ctx.t("lab.importance_one_of_many"))

@@ -282,7 +282,7 @@ def _render_rope(ctx: ViewContext, trace: AttentionTrace, m: int, n: int) -> Non
     both, moved = rope_shift_scores(q, k, m, n, base, np.array([0, 7, 40]))
     left, right = st.columns(2, gap="medium")
     with left:
-        ui.figure(circle, ctx.t("positional.rope_pair_caption"), key="rope_circle")
+        ui.figure(circle, ctx.t("positional.rope_pair_caption", end=max(m, n)), key="rope_circle")
     with right:
         ui.figure(shift, ctx.t("positional.rope_shift_caption"), key="rope_shift")
         st.markdown(

@@ -2,11 +2,15 @@
 them, and the scores Q·Kᵀ/√d_head, each with its shape in its title.
 
 The article writes one token at a time, qᵢ = W^q·aᵢ, and all of them as the columns of I (Q = W^q·I); the
-models compute every token at once with the tokens as rows, Q = X·W^qᵀ (+ a bias where the model has one),
-X = Iᵀ holding the vectors aᵢ as rows. Figures are pure builders; render() draws.
+models compute every token at once with the tokens as rows, X = Iᵀ holding the vectors aᵢ as rows, each in its
+own way (Q = X·W^qᵀ + bias in BERT, RoPE(RMSNorm(X)·W^qᵀ) in SmolLM2): the titles and captions write the chosen
+model's formulas, composed from its Architecture (components/formulas.py). Figures are pure builders; render()
+draws.
 """
 
 from __future__ import annotations
+
+import re
 
 import streamlit as st
 
@@ -15,25 +19,29 @@ from components.axis import Axis, axis_of
 from components.cache import get_model, get_trace
 from components.context import ViewContext
 from components.figures.common import Panel, heatmap_figure, heatmap_grid
+from components.formulas import feature_sentence, model_formulas, row_formula
 from components.glossary import file_name
+from model.families.architecture import Architecture
 from model.trace import AttentionTrace
 
 PROJECTIONS = ("Q", "K", "V")
 MATRICES = {"Q": "q", "K": "k", "V": "v"}  # the glossary's W^q, W^k, W^v (code: W_Q, W_K, W_V)
 
 
-def projection_title(name: str, n: int, d: int, rotary: bool) -> str:
-    """A panel's title, the formula with the shape: "Q = X·W<sup>q</sup>ᵀ  [n × d]"; with rotary positions
-    (RoPE) q and k are turned after the product, which the title says."""
-    product = f"X·W<sup>{MATRICES[name]}</sup>ᵀ"
-    formula = f"RoPE({product})" if rotary and name in ("Q", "K") else product
+def projection_title(name: str, n: int, d: int, arch: Architecture, with_positions: bool = True) -> str:
+    """A panel's title, the model's own formula with the shape: "Q = X·W<sup>q</sup>ᵀ + bias  [n × d]",
+    "Q = RoPE(RMSNorm(X)·W<sup>q</sup>ᵀ)  [n × d]"."""
+    formula = re.sub(r"W\^([qkv])", r"W<sup>\1</sup>", row_formula(arch, name, with_positions))
     return f"{name} = {formula}  [{n} × {d}]"
 
 
 def render(ctx: ViewContext) -> None:
     trace = get_trace(ctx.text)
     ui.trace_notices(ctx.lang, trace)
-    ui.intro(ctx, ctx.t("qkv.intro", d_model=trace.d_model))
+    arch = get_model().config.architecture
+    formulas = model_formulas(ctx.lang, arch, trace.model_name, trace.with_positions)
+    row = row_formula(arch, "Q", trace.with_positions)
+    ui.intro(ctx, ctx.t("qkv.intro", d_model=trace.d_model, model_formulas=formulas, row=row))
     axis = axis_of(trace, ctx.hide_special)
     window = ui.pick_window(ctx, axis)
     # Lazy tabs, as in the Attention view: only the open one is computed and drawn.
@@ -54,6 +62,7 @@ def _render_projections(ctx: ViewContext, trace: AttentionTrace, axis: Axis, win
     lt = trace.layers[layer]
     d, n = trace.d_head, len(axis)
     q, k, v = (axis.rows(m[head]) for m in (lt.q, lt.k, lt.v))  # each [pos, d_head]
+    arch = get_model().config.architecture
     scores = axis.cells(lt.scores[head])  # [query_pos, key_pos]
     rows = axis.labels[window.rows]
     features = list(range(d))
@@ -63,7 +72,7 @@ def _render_projections(ctx: ViewContext, trace: AttentionTrace, axis: Axis, win
                 m[window.rows],
                 features,
                 rows,
-                title=projection_title(name, n, d, lt.rule.rope_base is not None),
+                title=projection_title(name, n, d, arch, trace.with_positions),
                 x_title=ctx.t("qkv.feature"),
                 y_title=ctx.t("common.position"),
                 name=name,
@@ -135,8 +144,16 @@ def _render_weights(ctx: ViewContext, trace: AttentionTrace) -> None:
         share_x=True,
         presentation=ctx.presentation,
     )
+    arch = get_model().config.architecture
     caption = ctx.t(
-        "qkv.weights_caption", head=head, first=first, last=last, d=d, d_model=d_model, n_heads=trace.n_heads
+        "qkv.weights_caption",
+        head=head,
+        first=first,
+        last=last,
+        d=d,
+        d_model=d_model,
+        n_heads=trace.n_heads,
+        feature=feature_sentence(ctx.lang, arch, d, trace.with_positions),
     )
     shared = trace.n_heads // max(1, len(set(trace.kv_heads))) if trace.kv_heads else 1
     if shared > 1:

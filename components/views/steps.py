@@ -2,8 +2,9 @@
 
 The article's six steps for one output bᵢ, in its notation:
 
-    ① qᵢ  = W^q·aᵢ                     the query of token i
-    ② αᵢⱼ = qᵢ·kⱼ                      one dot product per key j (kⱼ = W^k·aⱼ)
+    ① qᵢ  = W^q·aᵢ                     the query of token i, as each model makes it (RoPEᵢ(W^q·RMSNorm(aᵢ)) on
+                                       SmolLM2: components/formulas.py, from the model's Architecture)
+    ② αᵢⱼ = qᵢ·kⱼ                      one dot product per key j (kⱼ = W^k·aⱼ, likewise)
     ③ the score αᵢⱼ ÷ √d_head                  (and ÷T when a temperature is set)
     ④ mask                             hidden keys become −∞ (the pretrained encoder has none)
     ⑤ α′ᵢⱼ = softmax_j(αᵢⱼ)            or ReLU, then divide by the row sum
@@ -18,6 +19,8 @@ and recomputes bᵢ and shows how far it is from the z the model's forward pass 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import streamlit as st
 
@@ -27,9 +30,11 @@ from components.cache import get_model, get_trace
 from components.context import ViewContext
 from components.figures.common import mixing_figure, token_labels
 from components.figures.steps import step_figure, step_frame
+from components.formulas import feed_forward, key_notes, making_query
 from components.glossary import file_name
 from components.keys import QUERY_LIMIT
 from components.session import checked_state, show_notices
+from model.families.architecture import ARTICLE, Architecture, vector_formula
 from model.readouts.analysis import layer_w_o
 from model.readouts.steps import Check, QueryStep, check_head, full_w_o, trace_step
 from model.trace import AttentionTrace
@@ -61,18 +66,28 @@ def _token(tokens: tuple[str, ...], j: int) -> str:
 def render(ctx: ViewContext) -> None:
     trace = get_trace(ctx.text)
     ui.trace_notices(ctx.lang, trace)
-    i = render_trace(ctx, trace, ctx.layer, ctx.head)
+    loaded = get_model()
+    i = render_trace(ctx, trace, ctx.layer, ctx.head, loaded.config.architecture, decoder=loaded.decoder)
     _render_after(ctx, trace, ctx.layer, ctx.head, i)
 
 
-def render_trace(ctx: ViewContext, trace: AttentionTrace, layer: int, head: int) -> int:
-    """The six steps for the query picked in the widget "query", on any trace (pretrained or playground);
-    returns the query."""
+def render_trace(
+    ctx: ViewContext,
+    trace: AttentionTrace,
+    layer: int,
+    head: int,
+    architecture: Architecture = ARTICLE,
+    *,
+    decoder: bool = False,
+) -> int:
+    """The six steps for the query picked in the widget "query", on any trace (pretrained or playground), in the
+    formulas of its model's `architecture` (the article's by default); a trained `decoder` gets the attention-sink
+    reading of step ②. Returns the query."""
     left, right = st.columns([2, 3], gap="medium")
     with left:
         i = _pick_query(ctx, trace)
         step = trace_step(trace, layer, head, i)
-        _render_steps(ctx, trace, step, layer, i)
+        _render_steps(ctx, trace, step, layer, i, architecture, decoder)
     with right:  # the figure first, so that it is on the first screen
         _render_figure(ctx, trace, step, layer, head, i)
         _render_checks(ctx, trace, check_head(trace, layer, head, step, i), i)
@@ -103,13 +118,34 @@ def _pick_query(ctx: ViewContext, trace: AttentionTrace) -> int:
     return i
 
 
-def _render_steps(ctx: ViewContext, trace: AttentionTrace, step: QueryStep, layer: int, i: int) -> None:
-    """Steps ① to ⑥ in words, with the numbers of this query."""
+def _render_steps(
+    ctx: ViewContext,
+    trace: AttentionTrace,
+    step: QueryStep,
+    layer: int,
+    i: int,
+    arch: Architecture,
+    decoder: bool,
+) -> None:
+    """Steps ① to ⑥ in words, with the numbers of this query, in the formulas of the model's architecture."""
     tokens, n, d, rule = trace.tokens, trace.n_positions, trace.d_head, trace.layers[layer].rule
-    st.markdown(ctx.t("steps.step1", token=_token(tokens, i), d=d, i=i))
+    if not trace.with_positions:  # traced without positions: RoPE was left out
+        arch = replace(arch, rope=False)
+    making = making_query(ctx.lang, arch, _token(tokens, i), d, trace.with_positions)
+    st.markdown(ctx.t("steps.step1", q_formula=vector_formula(arch, "q", "i"), making=making, d=d, i=i))
     st.code(_vector(step.q), language=None, wrap_lines=True)
     best = int(np.argmax(np.where(step.visible, step.dots, -np.inf)))
-    st.markdown(ctx.t("steps.step2", n=n, token=_token(tokens, best), value=f"{step.dots[best]:.2f}"))
+    dots = ctx.t(
+        "steps.step2",
+        n=n,
+        k_formula=vector_formula(arch, "k", "j"),
+        token=_token(tokens, best),
+        value=f"{step.dots[best]:.2f}",
+    )
+    sink = ""
+    if decoder and i > 0:  # a trained decoder; query 0 sees position 0 alone
+        sink = ctx.t("steps.step2_sink" if best == 0 else "steps.step2_no_sink")
+    st.markdown(ui.joined(ctx.lang, dots, sink, key_notes(ctx.lang, arch)))
     if rule.scaled:
         st.markdown(ctx.t("steps.step3", d=d, root=f"{1 / rule.scale:.3f}"))
     else:
@@ -129,7 +165,7 @@ def _render_steps(ctx: ViewContext, trace: AttentionTrace, step: QueryStep, laye
     top = int(np.argmax(step.weights))
     values = {"total": f"{step.weights.sum():.3f}", "token": _token(tokens, top), "top": f"{step.weights[top]:.3f}"}
     st.markdown(ctx.t("steps.step5_relu" if rule.normalizer == "relu" else "steps.step5_softmax", **values))
-    st.markdown(ctx.t("steps.step6", i=i))
+    st.markdown(ctx.t("steps.step6", i=i, v_formula=vector_formula(arch, "v", "j")))
     st.code(_vector(step.output), language=None, wrap_lines=True)
 
 
@@ -207,8 +243,10 @@ def _render_after(ctx: ViewContext, trace: AttentionTrace, layer: int, head: int
     width = w_o.shape[0]
     st.subheader(ctx.t("steps.after_title"))
     values = {"n_heads": n_heads, "d": d_head, "width": width, "d_model": d_model, "last": n_heads - 1}
-    story = "steps.after_pre_norm" if loaded.decoder else "steps.after_post_norm"
-    st.markdown(ui.joined(ctx.lang, ctx.t("steps.step7", **values), ctx.t(story, next=layer + 1)))
+    arch = loaded.config.architecture
+    story = "steps.after_pre_norm" if arch.norm_first else "steps.after_post_norm"
+    after = ctx.t(story, next=layer + 1, norm=arch.norm_name, ff=feed_forward(ctx.lang, arch))
+    st.markdown(ui.joined(ctx.lang, ctx.t("steps.step7", **values), after))
     rows = min(trace.n_positions, ui.row_capacity(ctx.presentation))
     first, last = centred_range(i, trace.n_positions, rows)
     concat = lt.concat[first : last + 1]  # [rows, head · d_head]

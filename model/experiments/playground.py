@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from model.attention import MASK_KINDS, NORMALIZERS, AttentionRule, build_mask, default_scale
 from model.errors import EmptyTextError, InvalidConfigError
+from model.families.architecture import Architecture
 from model.families.blocks import Ablation, attention_block, layer_trace
 from model.positional import sinusoidal_encoding
 from model.tokens import tokenize
@@ -55,6 +56,11 @@ class PlaygroundConfig:
     with_positions: bool = True  # add the sinusoidal positional encoding to the input
     seed: int = 0  # seed of the random matrices
     char_tokens: bool = False  # one token per character (Chinese works) instead of MiniLM's tokenizer
+
+    @property
+    def architecture(self) -> Architecture:
+        """Post-norm (LayerNorm after attention), no bias, positions added to the input, no feed-forward."""
+        return Architecture(norm="layer_norm", norm_first=False, bias=False, feed_forward="none")
 
     def __post_init__(self) -> None:
         def check(ok: bool, message: str) -> None:
@@ -163,7 +169,8 @@ def trace_playground(
 ) -> AttentionTrace:
     """Run the playground model on `text`; char tokens are used when asked or when no pretrained model is given.
 
-    `ablate` zeroes one key's value in one head, as the model families' tracers do (the importance experiment).
+    `ablate` takes one key's term out of one head's output (for one query or all), as the model families' tracers do
+    (the importance experiment).
     """
     tokens, vectors, truncated, special, unknown = embed(config, text, pretrained)
     n = len(tokens)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
+from model.families.architecture import Architecture
 from model.tokens import Tokens
 from model.trace import AttentionTrace, LayerTrace, to_numpy
 
@@ -31,6 +32,11 @@ class ModelConfig(Protocol):
 
     @property
     def d_head(self) -> int: ...
+
+    @property
+    def architecture(self) -> Architecture:
+        """How its q, k, v are made and what surrounds its attention, for the formulas the page writes."""
+        ...
 
 
 class LoadedModel(Protocol):

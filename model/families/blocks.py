@@ -1,6 +1,6 @@
 """The blocks every model family builds its forward pass from, written once: norms, linear maps, splitting a
 layer's q, k, v into heads and joining them again, activations, the gated feed-forward, and the attention block
-itself, which records what the trace keeps, with the one knob the importance experiment turns.
+itself, which records what the trace keeps, with the one knob the importance experiment turns (Ablation).
 """
 
 from __future__ import annotations
@@ -56,23 +56,41 @@ def merge_heads(z: torch.Tensor) -> torch.Tensor:
     return z.transpose(0, 1).reshape(n_pos, n_heads * d_head)
 
 
+ABLATION_SCOPES = ("query", "head")  # remove key j from query i's output only / from every query of the head
+
+
 @dataclass(frozen=True)
 class Ablation:
-    """Remove one key from one head: its value vector becomes zero in that layer, so the head's output for
-    every query loses that key's share (α′ is left as it was). The attention-vs-importance experiment
-    re-runs the model once per key with this."""
+    """Remove one key from one head's output: the term α′ᵢⱼ·vⱼ is taken out of zᵢ (α′ and v are left as they
+    were), and the layers above run on what is left. The attention-vs-importance experiment re-runs the model once
+    per key with this.
+
+    query=i (scope "query"): from query i's output alone, zᵢ − α′ᵢⱼ·vⱼ; every other query of the head is untouched,
+    so what moves query i's final vector is this one term of its own α′ row.
+    query=None (scope "head"): from every query i′ of the head, z_i′ − α′_i′ⱼ·vⱼ, as if vⱼ were zero in that head;
+    the other queries reach query i in the layers above, so a key that query i hardly looks at can still move it.
+    """
 
     layer: int
     head: int
     key: int
+    query: int | None = None  # None: every query of the head
 
-    def apply(self, layer: int, v: torch.Tensor) -> torch.Tensor:
-        """v with this key's value zeroed in this head, when `layer` is the ablated one.  # [head, pos, d_head]"""
+    @property
+    def scope(self) -> str:
+        """ "query" (one query's term) or "head" (the key's term in every query of the head)."""
+        return "head" if self.query is None else "query"
+
+    def apply(self, layer: int, z: torch.Tensor, weights: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """z without this key's term in this head (for this query, or every query), when `layer` is the ablated
+        one.  z, v: [head, pos, d_head]; weights: [head, query_pos, key_pos]  -> [head, pos, d_head]"""
         if layer != self.layer:
-            return v
-        v = v.clone()
-        v[self.head, self.key] = 0.0
-        return v
+            return z
+        rows = slice(None) if self.query is None else slice(self.query, self.query + 1)  # the queries it leaves
+        term = weights[self.head, rows, self.key, None] * v[self.head, self.key]  # [query, d_head]  α′ᵢⱼ·vⱼ
+        z = z.clone()
+        z[self.head, rows] -= term
+        return z
 
 
 def gated_feed_forward(h: torch.Tensor, params: Params, prefix: str, activation: str) -> torch.Tensor:
@@ -109,20 +127,20 @@ def attention_block(
     """Self-attention of one layer once its q, k, v are made, the same in every family.
 
     Keys and values shared by a group of query heads (grouped- or multi-query attention) are repeated for each
-    query head of the group; the importance experiment's key is removed where it asks; α′ and z follow the
-    layer's rule (its mask, a torch copy of which is `mask`, built once per pass). Returns z and the tensors the
-    trace keeps for the layer (q, k, v, z: [head, pos, d_head]).
+    query head of the group; α′ and z follow the layer's rule (its mask, a torch copy of which is `mask`, built
+    once per pass); the importance experiment's key term is then taken out of z where `ablate` asks. Returns z and
+    the tensors the trace keeps for the layer (q, k, v, z: [head, pos, d_head]).
     q: [head, pos, d_head]; k, v: [kv_head, pos, d_head], kv_head dividing head.
     """
     group = q.shape[0] // k.shape[0]
     if group > 1:
         k = k.repeat_interleave(group, dim=0)  # [head, pos, d_head]: query head h reads key/value head h // group
         v = v.repeat_interleave(group, dim=0)  # [head, pos, d_head]
-    if ablate is not None:
-        v = ablate.apply(layer, v)
     z, _, weights = scaled_dot_product_attention(
         q, k, v, mask=mask, normalizer=rule.normalizer, scale=rule.scale, temperature=rule.temperature
     )  # z: [head, pos, d_head], weights: [head, query_pos, key_pos]
+    if ablate is not None:
+        z = ablate.apply(layer, z, weights, v)  # [head, pos, d_head]
     recorded = _RECORDED.get()
     if recorded is not None:
         recorded.append(weights.detach().to("cpu", torch.float32).numpy().copy())

@@ -27,6 +27,7 @@ from tokenizers import Tokenizer
 from model.attention import AttentionRule, default_scale
 from model.device import pick_device
 from model.errors import InvalidConfigError, ModelNotInstalledError
+from model.families.architecture import Architecture
 from model.families.base import Family, build_trace
 from model.families.blocks import (
     ACTIVATIONS,
@@ -90,6 +91,12 @@ class EncoderConfig:
     @property
     def d_head(self) -> int:
         return self.d_model // self.n_heads
+
+    @property
+    def architecture(self) -> Architecture:
+        """Post-norm (LayerNorm after each part), a bias on q, k, v, positions added to the input, one key/value
+        head per head, a two-matrix feed-forward."""
+        return Architecture(norm="layer_norm", norm_first=False, bias=True, activation=self.activation)
 
     @classmethod
     def from_hf(cls, raw: dict, where: object) -> EncoderConfig:

@@ -32,6 +32,7 @@ from tokenizers import Tokenizer
 
 from model.attention import AttentionRule, build_mask, default_scale
 from model.errors import InvalidConfigError
+from model.families.architecture import Architecture
 from model.families.base import Family, build_trace
 from model.families.blocks import (
     ACTIVATIONS,
@@ -70,6 +71,12 @@ class GPT2Config:
     @property
     def d_head(self) -> int:
         return self.d_model // self.n_heads
+
+    @property
+    def architecture(self) -> Architecture:
+        """Pre-norm (LayerNorm before each part), a bias on q, k, v, positions added to the input, a two-matrix
+        feed-forward."""
+        return Architecture(norm="layer_norm", norm_first=True, bias=True, activation=self.activation)
 
     @classmethod
     def from_hf(cls, raw: dict, where: object) -> GPT2Config:

@@ -40,6 +40,7 @@ from tokenizers import Tokenizer
 from model.attention import AttentionRule, build_mask, default_scale
 from model.device import pick_device
 from model.errors import InvalidConfigError, ModelNotInstalledError
+from model.families.architecture import Architecture
 from model.families.base import Family, build_trace
 from model.families.blocks import (
     Ablation,
@@ -104,6 +105,19 @@ class LlamaConfig:
     def group(self) -> int:
         """How many query heads share one key/value head."""
         return self.n_heads // self.n_kv_heads
+
+    @property
+    def architecture(self) -> Architecture:
+        """Pre-norm with RMSNorm, no bias, RoPE on q and k, grouped key/value heads, a gated feed-forward."""
+        return Architecture(
+            norm="rms_norm",
+            norm_first=True,
+            bias=False,
+            rope=True,
+            kv_group=self.group,
+            feed_forward="gated",
+            activation=self.activation,
+        )
 
     @property
     def kv_heads(self) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from model.readouts.words import Words
 from model.trace import AttentionTrace
 
 
@@ -76,6 +77,25 @@ def value_weighted(weights: np.ndarray, v: np.ndarray, w_o: np.ndarray) -> np.nd
     """
     norms = np.linalg.norm(value_vectors(v, w_o), axis=-1)  # [head, key_pos]
     return weights * norms[:, None, :]  # [head, query_pos, key_pos]  α′ ≥ 0, so ‖α′·x‖ = α′·‖x‖
+
+
+def value_weighted_words(weights: np.ndarray, v: np.ndarray, w_o: np.ndarray, words: Words) -> np.ndarray:
+    """Value-weighted attention between words: for a key word, its pieces' vectors α′ᵢⱼ · W^O_h vⱼ summed before the
+    length is taken, ‖Σ_{j in the word} α′ᵢⱼ · W^O_h vⱼ‖, which is what the word sends (the sum of its pieces'
+    lengths would only bound that from above, by the triangle inequality); then, as `merge_words` does for α′, the
+    rows of a query word's pieces averaged.
+    weights: [head, query_pos, key_pos]; v: [head, key_pos, d_head]; w_o: [head, d_model, d_head].
+    Returns [head, query_word, key_word], ≥ 0."""
+    vectors = value_vectors(v, w_o)  # [head, key_pos, d_model]
+    by_piece = np.empty((*weights.shape[:2], len(words.groups)))  # [head, query_pos, key_word]
+    for w, group in enumerate(words.groups):
+        pieces = list(group)
+        sent = np.einsum("hqk,hkm->hqm", weights[:, :, pieces], vectors[:, pieces])  # [head, query_pos, d_model]
+        by_piece[..., w] = np.linalg.norm(sent, axis=-1)
+    member = np.zeros((len(words.groups), weights.shape[-1]))  # [word, pos]
+    for w, group in enumerate(words.groups):
+        member[w, list(group)] = 1 / len(group)
+    return np.einsum("wq,hqk->hwk", member, by_piece)  # [head, query_word, key_word]
 
 
 def row_share(matrix: np.ndarray) -> np.ndarray:
