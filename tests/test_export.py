@@ -10,6 +10,8 @@ import torch
 from model.export import main
 from model.registry import BUILT_IN, load_named, trace_any
 
+pytestmark = pytest.mark.models
+
 transformers = pytest.importorskip("transformers")
 TEXT = "The animal didn't cross the street because it was too tired."
 

@@ -18,6 +18,8 @@ from model.experiments.playground import PlaygroundConfig, trace_playground
 from model.families.encoder import bundled_model_dir
 from model.registry import trace_any
 
+pytestmark = pytest.mark.fast
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "assets" / "corpus"
 PUNCTUATION = set(",.!?;:'\"()-$%")  # MiniLM's pieces for the sentences below that are punctuation
@@ -46,6 +48,7 @@ def loop_stats(attn: np.ndarray, tokens: list[str], special: list[bool]) -> dict
     }
 
 
+@pytest.mark.models
 def test_statistics_match_a_loop_over_transformers_attentions(pretrained, hf_model):
     sentences = read_sentences(CORPUS / "en.txt")[:6]
     expected = {field: np.zeros((6, 12)) for field in FIELDS}
@@ -109,6 +112,7 @@ def test_labels_use_the_papers_thresholds():
     assert [stats.labels(0, h) for h in range(5)] == [["previous"], [], ["next"], ["special"], ["broad"]]
 
 
+@pytest.mark.models
 def test_minilm_has_the_heads_clark_et_al_describe(pretrained):
     """Against the world: BERT-family models have a previous-token head and heads parked on [CLS]/[SEP]."""
     stats = corpus_stats(trace_any(pretrained, s) for s in read_sentences(CORPUS / "en.txt")[:20])
@@ -118,6 +122,7 @@ def test_minilm_has_the_heads_clark_et_al_describe(pretrained):
     assert stats.special_by_layer()[1:].mean() > stats.special_by_layer()[0], "sinks grow after layer 0"
 
 
+@pytest.mark.models
 def test_command_line_prints_the_json_last(tmp_path):
     text = tmp_path / "s.txt"
     text.write_text("The cat sat.\n\n  A dog barked loudly!  \n", encoding="utf-8")

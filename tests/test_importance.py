@@ -17,6 +17,8 @@ from model.families.blocks import Ablation
 from model.families.encoder import bundled_model_dir
 from model.registry import trace_any
 
+pytestmark = pytest.mark.fast
+
 TEXT = "The animal didn't cross the street because it was too tired."
 
 
@@ -62,6 +64,7 @@ def minilm_effects(pretrained):
     return ablation_effects(lambda a: trace_any(pretrained, TEXT, ablate=a), 3, 1, query)
 
 
+@pytest.mark.models
 def test_effects_are_re_runs_of_the_model(pretrained, minilm_effects):
     r = minilm_effects
     base = trace_any(pretrained, TEXT)
@@ -76,6 +79,7 @@ def test_effects_are_re_runs_of_the_model(pretrained, minilm_effects):
     assert r.relative == pytest.approx(r.l2 / np.linalg.norm(h))
 
 
+@pytest.mark.models
 def test_effects_match_transformers_with_the_value_zeroed_by_a_hook(pretrained, minilm_effects):
     transformers = pytest.importorskip("transformers")
     hf = transformers.BertModel.from_pretrained(str(bundled_model_dir()), attn_implementation="eager").eval()
@@ -99,6 +103,7 @@ def test_effects_match_transformers_with_the_value_zeroed_by_a_hook(pretrained, 
         assert r.l2[key] == pytest.approx(torch.linalg.norm(h - moved).item(), rel=1e-3, abs=1e-5)
 
 
+@pytest.mark.models
 def test_minilm_the_coreference_head_s_weights_point_at_what_matters(minilm_effects):
     """Against the world: in layer 3 · head 1, "it" weighs "animal" most, and removing "animal" moves "it" most."""
     r = minilm_effects

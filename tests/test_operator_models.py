@@ -31,6 +31,8 @@ from model.registry import (
     trace_any,
 )
 
+pytestmark = pytest.mark.models
+
 transformers = pytest.importorskip("transformers")
 
 CORPUS = [

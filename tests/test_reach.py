@@ -12,6 +12,8 @@ from model.attention import build_mask
 from model.experiments.playground import PlaygroundConfig, trace_playground
 from model.experiments.reach import KINDS, operations, reach, reach_table, steps_to_connect
 
+pytestmark = pytest.mark.fast
+
 
 def one_step(kind: str, n: int, window: int) -> np.ndarray:
     """Which positions one layer (one recurrence step) lets each position read.  [pos, pos] bool"""
