@@ -29,4 +29,3 @@ def model_runs(monkeypatch) -> list[str]:
     monkeypatch.setattr(model, "trace_any", counting)
     trace_cache.clear()
     return calls
-

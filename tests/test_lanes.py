@@ -109,7 +109,7 @@ def write_suite(folder: Path, files: dict[str, str]) -> None:
 
 
 def collect(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # 0.2 s a run, not 1 s
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", *args],
         cwd=folder,
