@@ -1,4 +1,5 @@
 # Two entry points for a newcomer: `make run` (set up, start the app) and `make test` (set up, run every test).
+# Between edits: `make test-fast` (ruff and the fast lane of tests: pure code, no model, no page, no browser).
 # For a class: `make classroom` (this machine, on the local network) or `make school` (nginx in front of
 # REPLICAS servers). None of them connects to anything outside the machine.
 PYTHON ?= python3
@@ -9,7 +10,7 @@ REPLICAS ?= 2
 # This machine's own address on the local network, read from its interfaces (no outside service asked).
 LAN_ADDRESS ?= $(shell hostname -I 2>/dev/null | cut -d' ' -f1)
 
-.PHONY: run classroom school test lint
+.PHONY: run classroom school test test-fast lint
 
 $(VENV)/.app: requirements.txt requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +36,16 @@ classroom: $(VENV)/.app
 school: $(VENV)/.app
 	$(PY) deploy/school.py --replicas $(REPLICAS) $(if $(PORT),--port $(PORT))
 
+# Every lane (tests/lanes.py: fast, models, app, browser, slow), deploy/'s lint among the fast ones.
 test: $(VENV)/.dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
+
+test-fast: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest -m fast
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check --fix .

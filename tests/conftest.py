@@ -1,10 +1,12 @@
-"""Shared fixtures: the bundled model is loaded once per test session; a counter of the model's runs."""
+"""Shared fixtures: the bundled model is loaded once per test session; a counter of the model's runs. And the
+lanes' check (tests/lanes.py): a test in no lane, or in two, stops the run."""
 
 from __future__ import annotations
 
 import pytest
 
 import model
+from tests.lanes import pytest_collection_modifyitems  # noqa: F401 - every test in exactly one lane
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,11 @@
 """Head average, rollout and renormalization against direct numpy computations."""
 
 import numpy as np
+import pytest
 
 from model.readouts.analysis import cosine_similarity, head_average, renormalize_without, rollout
+
+pytestmark = pytest.mark.fast
 
 
 def random_weights(layers=3, heads=4, n=5, seed=0):

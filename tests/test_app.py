@@ -15,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 import model
 from tests.apptest import run_app, specs
 
+pytestmark = pytest.mark.app
+
 
 def figure_titles(at: AppTest) -> list[str]:
     return [json.loads(chart.proto.spec)["layout"].get("title", {}).get("text", "") for chart in at.get("plotly_chart")]

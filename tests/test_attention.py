@@ -9,6 +9,8 @@ import torch.nn.functional as F
 
 from model.attention import attention_np, build_mask, normalize, scaled_dot_product_attention
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture
 def qkv():

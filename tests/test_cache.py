@@ -14,6 +14,8 @@ import model
 from components.cache import TraceCache, freeze_long_lived, on_model_thread, trace_on_model
 from model.device import one_cpu_thread_here
 
+pytestmark = pytest.mark.fast
+
 
 class Sized:
     def __init__(self, nbytes):
@@ -44,6 +46,7 @@ def test_a_single_oversized_value_is_still_kept():
     assert len(cache) == 1
 
 
+@pytest.mark.models
 def test_trace_nbytes_counts_its_arrays(pretrained):
     trace = model.trace_encoder(pretrained, "I saw a saw")
     n = len(trace.tokens)
@@ -51,6 +54,7 @@ def test_trace_nbytes_counts_its_arrays(pretrained):
     assert trace.nbytes == 6 * per_layer + 2 * 4 * n * 384
 
 
+@pytest.mark.models
 def test_gpu_out_of_memory_retries_on_the_cpu(pretrained, monkeypatch):
     real = model.trace_any
 
@@ -67,6 +71,7 @@ def test_gpu_out_of_memory_retries_on_the_cpu(pretrained, monkeypatch):
     np.testing.assert_allclose(trace.layers[0].weights.sum(-1), 1.0, atol=1e-5)
 
 
+@pytest.mark.models
 def test_other_errors_are_not_hidden(pretrained, monkeypatch):
     def broken(m, text, with_positions=True):
         raise RuntimeError("shape mismatch")
@@ -95,6 +100,7 @@ def test_one_cpu_thread_here_leaves_other_threads_torch_thread_count_alone():
     assert torch.get_num_threads() == before and after == [before]
 
 
+@pytest.mark.models
 def test_traces_run_on_one_long_lived_thread_with_one_cpu_thread(pretrained):
     before = torch.get_num_threads()
     first, second = (on_model_thread(lambda: (threading.get_ident(), torch.get_num_threads())) for _ in range(2))

@@ -23,6 +23,8 @@ from tokenizers import Tokenizer
 from model.errors import InvalidConfigError, ModelNotInstalledError
 from model.readers.e5 import E5Weights, e5_file, load_e5, read_e5_file
 
+pytestmark = pytest.mark.models
+
 # Reads NUL-separated UTF-8 texts on stdin and prints one line for each:
 #   tokens    the content ids of e5.c's tokenizer (its static tok_content: no <s>, </s>, no prefix)
 #   query     e5_embed(text, is_query=1): the L2-normalized mean of the last layer for "query: " + text

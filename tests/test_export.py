@@ -8,6 +8,8 @@ import pytest
 from model.export import main
 from model.registry import DEFAULT_MODEL
 
+pytestmark = pytest.mark.models
+
 transformers = pytest.importorskip("transformers")
 TEXT = "The animal didn't cross the street because it was too tired."
 

@@ -30,6 +30,8 @@ from model.families.blocks import recorded_weights
 from model.registry import BUILT_IN, load_model, load_named, trace_any
 from tests import tiny_models
 
+pytestmark = pytest.mark.models
+
 transformers = pytest.importorskip("transformers")
 
 FOLDERS = {

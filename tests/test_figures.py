@@ -26,6 +26,8 @@ from components.figures.common import (
 )
 from components.text import md_escape
 
+pytestmark = pytest.mark.fast
+
 
 def test_repeated_tokens_get_distinct_labels_and_html_is_escaped():
     labels = token_labels(("[CLS]", "saw", "a", "saw", "<b>x</b>"))

@@ -10,6 +10,8 @@ from components.formulas import feature_sentence, feed_forward, key_notes, makin
 from model.families.architecture import ARTICLE, Architecture, matrix_formula, vector_formula
 from model.registry import load_named
 
+pytestmark = pytest.mark.fast
+
 ENCODER = Architecture(norm="layer_norm", norm_first=False, bias=True)
 GPT2 = Architecture(norm="layer_norm", norm_first=True, bias=True)
 LLAMA = Architecture(norm="rms_norm", norm_first=True, bias=False, rope=True, kv_group=3, feed_forward="gated",
@@ -37,6 +39,7 @@ def test_each_architecture_writes_its_own_formulas(arch, q, k, v, rows, values):
     assert (matrix_formula(arch, "Q"), matrix_formula(arch, "V")) == (rows, values)
 
 
+@pytest.mark.models
 def test_the_built_in_models_describe_themselves():
     assert load_named("all-MiniLM-L6-v2").config.architecture == Architecture(bias=True, activation="gelu")
     smollm2 = load_named("SmolLM2-135M-Instruct").config.architecture

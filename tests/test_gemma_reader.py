@@ -39,6 +39,8 @@ from model.tokens import display_tokens, token_text
 from tests.hostile_inputs import HOSTILE_INPUTS
 from tests.sentencepiece_bpe import SentencePieceBPE
 
+pytestmark = pytest.mark.models
+
 transformers = pytest.importorskip("transformers")
 gguf = pytest.importorskip("gguf")
 try:

@@ -9,6 +9,8 @@ import pytest
 from components.glossary import glossary, label, symbol, term_name
 from components.i18n import LANGS
 
+pytestmark = pytest.mark.fast
+
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

@@ -13,6 +13,8 @@ import torch
 from model.attention import scaled_dot_product_attention
 from model.experiments.hand import MAX_SIZE, hand_example
 
+pytestmark = pytest.mark.fast
+
 
 def matmul(a, b):
     """A plain triple loop."""

@@ -27,6 +27,8 @@ from model.experiments.playground import PlaygroundConfig, trace_playground
 from model.families.encoder import bundled_model_dir
 from model.registry import trace_any
 
+pytestmark = pytest.mark.fast
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "assets" / "corpus"
 PUNCTUATION = set(",.!?;:'\"()-$%")  # MiniLM's pieces for the sentences below that are punctuation
@@ -56,6 +58,7 @@ def loop_stats(attn: np.ndarray, tokens: list[str], special: list[bool]) -> dict
     }
 
 
+@pytest.mark.models
 def test_statistics_match_a_loop_over_transformers_attentions(pretrained, hf_model):
     sentences = [*read_sentences(CORPUS / "en.txt")[:6], "Go now."]  # the last one too short for breadth
     values = {field: [[[] for _ in range(12)] for _ in range(6)] for field in FIELDS}  # [layer][head] -> sentences
@@ -160,6 +163,7 @@ def test_no_head_that_parks_half_its_weight_on_one_place_is_broad_in_any_shipped
                 assert h["breadth"] > 0.8, (model, corpus, h)
 
 
+@pytest.mark.models
 def test_minilm_has_the_heads_clark_et_al_describe(pretrained):
     """Against the world: BERT-family models have a previous-token head and heads parked on [CLS]/[SEP]."""
     stats = corpus_stats(trace_any(pretrained, s) for s in read_sentences(CORPUS / "en.txt")[:20])
@@ -169,6 +173,7 @@ def test_minilm_has_the_heads_clark_et_al_describe(pretrained):
     assert stats.special_by_layer()[1:].mean() > stats.special_by_layer()[0], "sinks grow after layer 0"
 
 
+@pytest.mark.models
 def test_command_line_prints_the_json_last(tmp_path):
     text = tmp_path / "s.txt"
     text.write_text("The cat sat.\n\n  A dog barked loudly!  \n", encoding="utf-8")

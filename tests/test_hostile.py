@@ -6,7 +6,10 @@ import pytest
 from tests.apptest import run_app
 from tests.hostile_inputs import HOSTILE_INPUTS
 
+pytestmark = pytest.mark.app
 
+
+@pytest.mark.fast
 def test_the_corpus_is_large_enough():
     assert len(HOSTILE_INPUTS) >= 50
 

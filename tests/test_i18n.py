@@ -10,6 +10,8 @@ import pytest
 from components.i18n import LANGS, strings, t
 from components.params import VIEWS
 
+pytestmark = pytest.mark.fast
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY_IN_CODE = re.compile(r"""(?:\bctx\.t|\bt)\(\s*(?:[a-z_.]+\s*,\s*)?["']([a-z_]+\.[a-z0-9_]+)["']""")
 

@@ -18,6 +18,8 @@ from model.families.blocks import Ablation
 from model.families.encoder import bundled_model_dir
 from model.registry import trace_any
 
+pytestmark = pytest.mark.fast
+
 TEXT = "The animal didn't cross the street because it was too tired."
 
 
@@ -66,6 +68,7 @@ def minilm_effects(request, pretrained):
     return ablation_effects(lambda a: trace_any(pretrained, TEXT, ablate=a), 3, 1, query, scope=request.param)
 
 
+@pytest.mark.models
 def test_effects_are_re_runs_of_the_model(pretrained, minilm_effects):
     r = minilm_effects
     base = trace_any(pretrained, TEXT)
@@ -114,6 +117,7 @@ def hf_moved(hf, ids, layer: int, head: int, query: int, key: int, scope: str, d
             hook.remove()
 
 
+@pytest.mark.models
 def test_effects_match_transformers_with_the_key_removed_by_a_hook(pretrained, minilm_effects):
     transformers = pytest.importorskip("transformers")
     hf = transformers.BertModel.from_pretrained(str(bundled_model_dir()), attn_implementation="eager").eval()
@@ -126,6 +130,7 @@ def test_effects_match_transformers_with_the_key_removed_by_a_hook(pretrained, m
         assert r.l2[key] == pytest.approx(torch.linalg.norm(h - moved).item(), rel=1e-3, abs=1e-5)
 
 
+@pytest.mark.models
 def test_one_query_s_test_differs_from_the_whole_head_s_where_the_issue_measured_it(pretrained):
     """all-MiniLM-L6-v2, "The cat sat on the mat because it was warm.": taking key j out of query i's output alone
     ranks the keys much like α′ does; taking it out of every query of the head (the old test) gives a far lower ρ,
@@ -142,6 +147,7 @@ def test_one_query_s_test_differs_from_the_whole_head_s_where_the_issue_measured
         assert rho["head"].spearman_l2 == pytest.approx(by_head, abs=0.01), (layer, head, query)
 
 
+@pytest.mark.models
 def test_an_unknown_scope_is_refused(pretrained):
     with pytest.raises(ValueError, match="scope"):
         ablation_effects(lambda a: trace_any(pretrained, TEXT, ablate=a), 0, 0, 1, scope="layer")
@@ -154,6 +160,7 @@ def test_the_page_reads_the_rho_it_got():
     assert reading(float("nan")) is None
 
 
+@pytest.mark.models
 def test_minilm_the_coreference_head_s_weights_point_at_what_matters(minilm_effects):
     """Against the world: in layer 3 · head 1, "it" weighs "animal" most, and removing "animal" moves "it" most,
     whichever the scope."""

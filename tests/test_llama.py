@@ -34,6 +34,8 @@ from model.tokens import BYTE_ALPHABET, MAX_TOKENS, show_byte_tokens
 from tests.hostile_inputs import HOSTILE_INPUTS
 from tests.tiny_models import copy_of, edit_config, gqa_llama_folder
 
+pytestmark = pytest.mark.models
+
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("gguf")
 
@@ -154,6 +156,7 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, *, atol: float, rtol:
     assert excess.max() <= atol, f"{what}: off by up to {excess.max() + atol:.2e}"
 
 
+@pytest.mark.slow(text=SENTENCES[-1])
 @pytest.mark.parametrize("text", SENTENCES, ids=range(len(SENTENCES)))
 def test_attention_and_next_token_match_transformers(smollm2, hf_ours, hf_gguf, text):
     trace = trace_llama(smollm2, text)

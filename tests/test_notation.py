@@ -23,6 +23,8 @@ import pytest
 from components.glossary import glossary, glossary_table, symbol
 from components.i18n import LANGS, strings
 
+pytestmark = pytest.mark.fast
+
 ROOT = Path(__file__).resolve().parent.parent
 PRIME = "′"  # U+2032
 _SENTENCE_END = re.compile(r"(?<!\d)[.。;；!?！？\n]")

@@ -27,6 +27,8 @@ from model.registry import (
 from tests import tiny_models
 from tests.tiny_models import copy_of, edit_config
 
+pytestmark = pytest.mark.models
+
 transformers = pytest.importorskip("transformers")
 
 

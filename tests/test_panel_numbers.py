@@ -30,6 +30,8 @@ from model.registry import load_named, trace_any
 from tests.apptest import run_app, specs, z_of
 from tests.test_reach import brute_force
 
+pytestmark = pytest.mark.app
+
 TEXT = "The animal didn't cross the street because it was too tired."
 CORPUS = "assets/corpus"
 
@@ -111,6 +113,7 @@ def test_the_caption_compares_the_two_shares_as_they_are():
     assert compare_shares(0.20, 0.35) == "more" and compare_shares(0.2, 0.2 * 1.09) == "same"
 
 
+@pytest.mark.fast
 def test_strongest_key_against_a_loop():
     rng = np.random.default_rng(3)
     weights, sent = rng.dirichlet(np.ones(6), size=6), rng.dirichlet(np.ones(6), size=6)  # [query, key]
@@ -161,6 +164,7 @@ def test_download_names_follow_the_glossary():
 # ── Step by step ⑦ ─────────────────────────────────────────────────────────────────────────────────
 
 
+@pytest.mark.fast
 def test_w_o_is_assembled_from_the_heads_slices_in_order():
     rng = np.random.default_rng(0)
     slices = rng.standard_normal((3, 5, 2))  # [head, d_model, d_head]
@@ -170,6 +174,7 @@ def test_w_o_is_assembled_from_the_heads_slices_in_order():
             np.testing.assert_array_equal(w[h * 2 + d], slices[h][:, d])
 
 
+@pytest.mark.models
 def test_concat_times_w_o_is_what_transformers_attention_output_computes():
     """The right panel of ⑦: concat(b)·W^O equals BertSelfOutput.dense of the same layer, less its bias."""
     transformers = pytest.importorskip("transformers")
@@ -203,6 +208,7 @@ def shipped() -> list[tuple[str, str, dict]]:
     ]
 
 
+@pytest.mark.fast
 def test_every_built_in_model_ships_its_statistics_for_the_corpora_it_reads():
     assert {(m, c) for m, c, _ in shipped()} == {
         (BUNDLED_NAME, "en"),
@@ -215,6 +221,8 @@ def test_every_built_in_model_ships_its_statistics_for_the_corpora_it_reads():
     assert available("an operator's model") == ["en", "zh"]
 
 
+@pytest.mark.models
+@pytest.mark.slow(model=E5_NAME)
 @pytest.mark.parametrize("model, corpus", [(BUNDLED_NAME, "en"), (E5_NAME, "en"), (E5_NAME, "zh")])
 def test_shipped_statistics_are_those_of_the_model_and_corpus_today(model, corpus):
     """Recomputed from the corpus (about 2 s each; SmolLM2's 10 s are left to the command line)."""
@@ -225,6 +233,7 @@ def test_shipped_statistics_are_those_of_the_model_and_corpus_today(model, corpu
         np.testing.assert_allclose(atlas.values[field], fresh.values[field], atol=1e-3, err_msg=field)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("model, corpus, payload", shipped(), ids=[f"{m}.{c}" for m, c, _ in shipped()])
 def test_shipped_labels_and_curve_follow_from_the_numbers(model, corpus, payload):
     """The thresholds applied by hand to every head (broad: breadth > 0.8 and no more than half on position 0 or on
@@ -261,6 +270,7 @@ def test_the_atlas_page_counts_the_shipped_broad_heads_and_says_whose_cuts_they_
     assert any("a suggestion, not a finding" in c for c in captions)
 
 
+@pytest.mark.fast
 def test_the_atlas_map_and_curve_draw_the_shipped_numbers():
     payload = precomputed(E5_NAME, "zh")
     atlas = atlas_from_json(payload, "zh")
@@ -312,6 +322,7 @@ def test_the_hand_example_on_the_page_is_explicit_arithmetic():
     np.testing.assert_allclose(latex_numbers(next(x for x in lines if x.startswith("Z"))), np.array(o).T, atol=0.005)
 
 
+@pytest.mark.fast
 def test_the_histogram_counts_match_a_loop():
     spread = dot_product_spread(16, n_queries=50)
     centres, unscaled, scaled = histogram(spread, bins=9)
@@ -324,6 +335,7 @@ def test_the_histogram_counts_match_a_loop():
         assert list(counts) == loop
 
 
+@pytest.mark.fast
 def test_the_reach_figure_is_the_brute_force_product_of_the_masks():
     labels = [str(i) for i in range(11)]
     names = {kind: kind for kind in ("none", "causal", "window2", "window", "rnn")}
@@ -354,6 +366,7 @@ def test_the_reach_table_counts_an_rnn_in_one_layer_and_both_works_with_their_d(
     assert "twice as many" not in caption and "never for w ≤ 2" in caption
 
 
+@pytest.mark.models
 def test_the_importance_test_re_runs_the_model_once_per_key():
     loaded = load_named(BUNDLED_NAME)
     runs = []

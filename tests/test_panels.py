@@ -17,6 +17,8 @@ from model.families.llama import SMOLLM2_NAME
 from tests.apptest import APP, TIMEOUT_S, specs
 from tests.test_notation import bare_alpha_problems
 
+pytestmark = pytest.mark.app
+
 TEXT = "The animal didn't cross the street because it was too tired."
 ZH_TEXT = "我看见了一把锯子。"
 MATRIX = re.compile(r"W(?:\^|<sup>)\s*([A-Za-z])")

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from components import params
 from components.params import MAX_CHARS, PARAMS, clean_text, defaults, parse_query, to_query
 
+pytestmark = pytest.mark.fast
+
 
 def test_round_trip_of_a_shared_link():
     state = {**defaults(), "text": "I saw a saw", "layer": 2, "head": 5, "view": "steps", "pg_temperature": 0.5}

@@ -7,6 +7,8 @@ import torch
 import model
 from model.experiments.playground import PlaygroundConfig, head_matrices, layer_matrices, trace_playground
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize("d_model, n_heads", [(2, 1), (12, 3), (64, 4), (96, 16), (1024, 8)])
 def test_shapes_follow_the_config(d_model, n_heads):
@@ -72,6 +74,7 @@ def test_chinese_gets_one_token_per_character():
     assert trace.layers[0].weights.shape[-1] == 8
 
 
+@pytest.mark.models
 def test_pretrained_embeddings_path_uses_the_tokenizer(pretrained):
     trace = trace_playground(PlaygroundConfig(d_model=32, n_heads=2), "I saw a saw", pretrained)
     assert trace.tokens == ("[CLS]", "i", "saw", "a", "saw", "[SEP]")

@@ -9,6 +9,8 @@ import torch
 
 from model.positional import rotary, rotary_np, sinusoidal_encoding
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize("d_model", [1, 2, 7, 16, 33])
 @pytest.mark.parametrize("base", [10_000.0, 100.0])

@@ -9,12 +9,15 @@ import pytest
 import model
 from components.axis import Window, axis_of, centred_range, fit_range
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture(scope="module")
 def trace(pretrained) -> model.AttentionTrace:
     return model.trace_encoder(pretrained, "I saw a saw.")
 
 
+@pytest.mark.models
 def test_hiding_special_tokens_renormalizes_rows_over_the_rest(trace):
     positions = axis_of(trace, True)
     assert positions.tokens == ("i", "saw", "a", "saw", ".") and positions.labels[1] == "2 saw"
@@ -27,6 +30,7 @@ def test_hiding_special_tokens_renormalizes_rows_over_the_rest(trace):
     np.testing.assert_array_equal(positions.rows(trace.layers[2].q[4]), trace.layers[2].q[4][1:-1])
 
 
+@pytest.mark.models
 def test_showing_everything_leaves_alpha_as_the_model_made_it(trace):
     positions = axis_of(trace, False)
     alpha = trace.layers[0].weights[0]

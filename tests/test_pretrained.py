@@ -9,6 +9,8 @@ import torch
 import model
 from model.families.encoder import bundled_model_dir
 
+pytestmark = pytest.mark.models
+
 SENTENCES = [
     "I saw a saw.",
     "The animal didn't cross the street because it was too tired.",

@@ -13,6 +13,8 @@ import pytest
 from bench.protocol import ProtocolSession
 from browserkit.server import ServerError, streamlit_server
 
+pytestmark = pytest.mark.app
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

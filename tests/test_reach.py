@@ -21,6 +21,8 @@ from model.experiments.reach import (
     reach_table,
 )
 
+pytestmark = pytest.mark.fast
+
 
 def one_step(kind: str, n: int, window: int) -> np.ndarray:
     """Which positions one layer (one recurrence step) lets each position read.  [pos, pos] bool"""

@@ -10,6 +10,8 @@ import pytest
 
 from model.experiments.scaling import dot_product_spread, spread_by_width
 
+pytestmark = pytest.mark.fast
+
 WIDTHS = (1, 4, 16, 64, 256)
 
 

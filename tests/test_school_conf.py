@@ -15,6 +15,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "deploy"))
 from school import Replica, nginx_conf  # noqa: E402
 
+pytestmark = pytest.mark.fast
+
 
 def replicas(*states: str) -> list[Replica]:
     return [Replica(f"r{i}", 9000 + i, state=state) for i, state in enumerate(states)]

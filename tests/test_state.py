@@ -18,9 +18,12 @@ from streamlit.testing.v1 import AppTest
 from components.params import PARAMS, Param, check_value
 from tests.apptest import run_app
 
+pytestmark = pytest.mark.app
+
 TOKEN_LABEL = {0: "0 [CLS]", 1: "1 the", 2: "2 cat", 3: "3 sat", 4: "4 [SEP]"}.get
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "spec, value, used, notice",
     [
@@ -64,6 +67,7 @@ def test_a_value_the_widget_cannot_take_is_replaced_with_a_notice(spec, value, u
     assert said.values["name"] == "setting" and len(said.values["value"]) <= 41
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "spec, value",
     [
@@ -90,6 +94,7 @@ _ANY = st.one_of(
 )
 
 
+@pytest.mark.fast
 @settings(max_examples=300, deadline=None)
 @given(name=st.sampled_from(sorted(PARAMS)), value=_ANY)
 def test_any_value_for_any_setting_comes_back_usable(name, value):

@@ -15,6 +15,8 @@ import torch
 import model
 from model.experiments.train import Snapshot, TrainConfig, expected_pattern, main, make_examples, train
 
+pytestmark = pytest.mark.fast
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

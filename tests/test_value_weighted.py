@@ -15,6 +15,8 @@ from model.families.encoder import bundled_model_dir
 from model.readouts.analysis import layer_w_o, row_share, trace_value_weighted, value_vectors, value_weighted
 from model.registry import trace_any
 
+pytestmark = pytest.mark.fast
+
 SENTENCES = [
     "The animal didn't cross the street because it was too tired.",
     "The bank approved the loan after a long meeting.",
@@ -72,6 +74,7 @@ def hf_model():
     return transformers.BertModel.from_pretrained(str(bundled_model_dir()), attn_implementation="eager").eval()
 
 
+@pytest.mark.models
 def test_minilm_w_o_slices_are_transformers_output_dense(pretrained, hf_model):
     for layer in (0, 5):
         stacked = np.concatenate(list(layer_w_o(pretrained.head_matrices, layer, 12)), axis=1)  # [d_model, d_model]
@@ -79,6 +82,7 @@ def test_minilm_w_o_slices_are_transformers_output_dense(pretrained, hf_model):
         np.testing.assert_array_equal(stacked, dense)
 
 
+@pytest.mark.models
 def test_minilm_sinks_carry_less_of_the_value_weighted_mass_than_of_alpha(pretrained):
     """Kobayashi et al. 2020: [CLS]/[SEP] get much α′ but their values are short, so they send little."""
     alpha_share, sent_share = [], []  # per sentence: [layer, head]

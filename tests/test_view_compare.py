@@ -13,6 +13,8 @@ from components.views.compare import Drawn, shared_summary, shown_head
 from model.readouts.analysis import later_share, same_depth, top_other
 from tests.apptest import run_app, specs, z_of
 
+pytestmark = pytest.mark.app
+
 RIVER, LOAN = "The bank of the river", "The bank approved the loan"
 
 
@@ -29,6 +31,7 @@ def shown(tokens: tuple[str, ...], weights: list[list[float]], special: list[boo
     return Drawn(np.array(weights), positions)
 
 
+@pytest.mark.fast
 def test_top_other_skips_itself_and_special_tokens():
     weights = np.array([[0.5, 0.1, 0.1, 0.3], [0.6, 0.2, 0.15, 0.05], [0.1, 0.1, 0.7, 0.1], [0.25] * 4])
     special = np.array([True, False, False, True])
@@ -37,6 +40,7 @@ def test_top_other_skips_itself_and_special_tokens():
     assert top_other(np.eye(2), np.array([True, False]), 1) is None
 
 
+@pytest.mark.fast
 def test_shared_summary_pairs_first_occurrences_of_common_words():
     a = shown(("[CLS]", "the", "bank", "river", "[SEP]"), np.full((5, 5), 0.2).tolist(), [1, 0, 0, 0, 1])
     a.weights[2] = [0.5, 0.1, 0.1, 0.3, 0.0]  # bank → river
@@ -46,6 +50,7 @@ def test_shared_summary_pairs_first_occurrences_of_common_words():
     assert shared_summary(a, shown(("x",), [[1.0]], [False])) == []
 
 
+@pytest.mark.models
 def test_shared_summary_lists_every_common_word_in_the_default_pair(pretrained):
     """The default pair differs in its last word only: every other word is listed, "it" (the word the pair
     is about) included, however many there are."""
@@ -60,6 +65,7 @@ def test_shared_summary_lists_every_common_word_in_the_default_pair(pretrained):
     assert words == ["the", "animal", "didn", "t", "cross", "street", "because", "it", "was", "too"]
 
 
+@pytest.mark.models
 def test_shown_head_hides_special_tokens_and_renormalizes(pretrained):
     trace = model.trace_encoder(pretrained, RIVER)
     full = shown_head(trace, 3, 1, False, 512)
@@ -72,6 +78,7 @@ def test_shown_head_hides_special_tokens_and_renormalizes(pretrained):
     assert shown_head(trace, 3, 1, False, 3).weights.shape == (3, 3)
 
 
+@pytest.mark.fast
 def test_pair_figure_keeps_each_sentence_on_its_own_axes():
     fig = pair_figure((np.eye(2), np.eye(3)), (["0 a", "1 b"], ["0 x", "1 y", "2 z"]), ("A", "B"))
     assert [list(t.x) for t in fig.data] == [["0 a", "1 b"], ["0 x", "1 y", "2 z"]]
@@ -174,6 +181,7 @@ def test_a_real_decoder_looks_only_backwards_and_a_real_encoder_does_not(pretrai
     assert later_share(smol.weights) == 0.0 and later_share(model.trace_encoder(pretrained, RIVER).weights) > 0.05
 
 
+@pytest.mark.fast
 def test_later_share_against_an_explicit_loop():
     rng = np.random.default_rng(0)
     weights = rng.dirichlet(np.ones(5), size=(2, 3, 5))  # [layer, head, query_pos, key_pos], rows sum to 1

@@ -11,6 +11,8 @@ from model.registry import load_named, trace_any
 from model.tokens import token_text
 from tests.apptest import run_app, specs, z_of
 
+pytestmark = pytest.mark.app
+
 SMOL = "SmolLM2-135M-Instruct"
 PROMPT = "The capital of France is"
 

@@ -15,6 +15,8 @@ from components.views.playground import w_o_shown
 from model.experiments.playground import PlaygroundConfig, trace_playground
 from tests.apptest import run_app, specs, z_of
 
+pytestmark = pytest.mark.app
+
 
 def heatmaps(spec: dict) -> list[np.ndarray]:
     return [z_of(t) for t in spec["data"] if t["type"] == "heatmap"]
@@ -23,12 +25,14 @@ def heatmaps(spec: dict) -> list[np.ndarray]:
 # --- helpers and figures -----------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_nearest_valid_head_count():
     assert nearest(5, [1, 2, 4, 8]) == 4
     assert nearest(6, [1, 2, 4, 8]) == 4  # a tie goes to the smaller
     assert nearest(16, [1, 2, 3, 6]) == 6
 
 
+@pytest.mark.fast
 def test_playground_config_reads_the_settings_and_snaps_heads():
     config = playground_config({"pg_d_model": 96, "pg_n_heads": 5, "pg_mask": "causal", "pg_seed": 7})
     assert (config.d_model, config.n_heads, config.mask, config.seed) == (96, 4, "causal", 7)
@@ -36,6 +40,7 @@ def test_playground_config_reads_the_settings_and_snaps_heads():
     assert playground_config({"pg_d_model": 12}, mask="window").mask == "window"
 
 
+@pytest.mark.fast
 def test_w_o_on_show_is_the_one_the_model_multiplies_by():
     """output = LayerNorm(x + concat·W^O), recomputed with torch from the trace and the W^O we draw."""
     config = PlaygroundConfig(d_model=16, n_heads=4, char_tokens=True, seed=3)
@@ -48,6 +53,7 @@ def test_w_o_on_show_is_the_one_the_model_multiplies_by():
     np.testing.assert_array_equal(w_o_shown(config, 0, 2), w_o.numpy()[::2, ::2])
 
 
+@pytest.mark.fast
 def test_mixing_figure_marks_every_head_boundary():
     concat, w_o, out = np.ones((3, 12)), np.ones((12, 12)), np.ones((3, 12))
     fig = mixing_figure(concat, w_o, out, ["a", "b", "c"], d_head=4, w_dims=np.arange(12), panel_titles=("", "", ""))

@@ -16,6 +16,8 @@ from model.positional import encoding_similarity, wavelength
 from model.readouts.analysis import repeat_similarity, repeated_pair
 from tests.apptest import run_app
 
+pytestmark = pytest.mark.app
+
 
 def specs(at: AppTest) -> list[str]:
     return [chart.proto.spec for chart in at.get("plotly_chart")]
@@ -33,6 +35,7 @@ def z_of(spec: str, trace: int = 0) -> np.ndarray:
 # --- maths -------------------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("d_model, base", [(8, 10_000.0), (64, 10_000.0), (16, 100.0)])
 def test_similarity_is_a_sum_of_cosines_of_the_distance(d_model, base):
     n = 30
@@ -45,6 +48,7 @@ def test_similarity_is_a_sum_of_cosines_of_the_distance(d_model, base):
     np.testing.assert_allclose(encoding_similarity(pe), expected, atol=1e-4)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("dim, d_model, base", [(0, 64, 10_000.0), (17, 64, 10_000.0), (62, 64, 100.0)])
 def test_wavelength_is_the_period_of_the_column(dim, d_model, base):
     period = wavelength(dim, d_model, base)
@@ -53,6 +57,7 @@ def test_wavelength_is_the_period_of_the_column(dim, d_model, base):
     assert dim > 1 or period == pytest.approx(2 * math.pi)
 
 
+@pytest.mark.fast
 def test_display_dims_keep_whole_pairs_within_the_budget():
     dims, stride = display_dims(64, 64)
     assert stride == 1 and dims.tolist() == list(range(64))
@@ -63,6 +68,7 @@ def test_display_dims_keep_whole_pairs_within_the_budget():
     assert dims.max() < 1023
 
 
+@pytest.mark.fast
 def test_repeated_pair_prefers_words_and_skips_special_tokens():
     tokens = ("[CLS]", "i", "saw", "a", "saw", "[SEP]")
     special = np.array([True, False, False, False, False, True])
@@ -73,6 +79,7 @@ def test_repeated_pair_prefers_words_and_skips_special_tokens():
     assert repeated_pair(("[UNK]", "[UNK]"), np.zeros(2, bool)) is None
 
 
+@pytest.mark.models
 def test_repeat_similarity_is_one_without_positions_and_less_with(pretrained):
     with_pos = model.trace_encoder(pretrained, "I saw a saw", with_positions=True)
     without = model.trace_encoder(pretrained, "I saw a saw", with_positions=False)
@@ -85,6 +92,7 @@ def test_repeat_similarity_is_one_without_positions_and_less_with(pretrained):
     assert (sims < 0.95).all()
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("d_model, base", [(64, 10_000.0), (128, 10_000.0), (16, 100.0)])
 @pytest.mark.parametrize("target", [7.0, 16.0, 64.0, 300.0])
 def test_the_pair_picked_for_a_wavelength_is_the_closest_one(d_model, base, target):
@@ -93,6 +101,7 @@ def test_the_pair_picked_for_a_wavelength_is_the_closest_one(d_model, base, targ
     assert off[best] <= min(off) + 1e-9
 
 
+@pytest.mark.fast
 def test_default_waves_are_few_and_readable_over_the_positions():
     dims = default_dims(64, 64, 10_000.0)
     assert dims == [6, 7, 16, 62]  # λ ≈ 15 (sin and cos), λ ≈ 63, and the slowest sine
@@ -100,6 +109,7 @@ def test_default_waves_are_few_and_readable_over_the_positions():
     assert default_dims(2, 64, 10_000.0) == [0, 1]  # the only pair there is
 
 
+@pytest.mark.fast
 def test_waves_pair_colours_and_dash_the_cosine():
     pe = model.sinusoidal_encoding(10, 8).numpy()
     fig = waves_figure(pe, [0, 1, 6], ["a", "b", "c"])
@@ -191,6 +201,7 @@ def smol_trace():
     return trace_any(load_named("SmolLM2-135M-Instruct", device="cpu"), "I saw a saw, and the saw was sharp.")
 
 
+@pytest.mark.models
 def test_shifting_both_positions_keeps_the_models_own_score(smol_trace):
     """On the model's own q and k (turned back to before RoPE): at s = 0 the score is the one the model used,
     with both positions shifted it stays, and with the query alone moved it changes."""

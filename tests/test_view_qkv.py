@@ -15,12 +15,15 @@ from components.axis import axis_of
 from components.i18n import t
 from tests.apptest import APP, run_app, specs, z_of
 
+pytestmark = pytest.mark.app
+
 
 @pytest.fixture(scope="module")
 def trace(pretrained) -> model.AttentionTrace:
     return model.trace_encoder(pretrained, "I saw a saw.")
 
 
+@pytest.mark.models
 @pytest.mark.parametrize("layer, head", [(1, 0), (3, 1), (5, 11)])
 def test_the_weight_slices_shown_make_the_heads_q_k_v(pretrained, trace, layer, head):
     """Q = X·W^qᵀ + b with X the previous layer's output: the slice drawn is the one the model used."""
@@ -36,6 +39,7 @@ def test_the_weight_slices_shown_make_the_heads_q_k_v(pretrained, trace, layer, 
         np.testing.assert_allclose(x @ w.T + bias, got, atol=2e-4, rtol=1e-4)
 
 
+@pytest.mark.models
 def test_the_scores_are_q_times_k_transposed_over_root_d(trace):
     lt = trace.layers[2]
     expected = lt.q[4] @ lt.k[4].T / math.sqrt(trace.d_head)  # [query_pos, key_pos]
@@ -62,6 +66,7 @@ def test_q_k_v_share_one_token_axis_and_one_signed_scale(trace):
     assert spec["layout"]["yaxis2"]["showticklabels"] is False
 
 
+@pytest.mark.models
 def test_hiding_special_tokens_keeps_the_rest_unless_nothing_is_left(trace):
     assert axis_of(trace, False).positions.tolist() == list(range(7))  # [CLS] i saw a saw . [SEP]
     assert axis_of(trace, True).positions.tolist() == [1, 2, 3, 4, 5]

@@ -20,6 +20,8 @@ from model.experiments.playground import PlaygroundConfig, trace_playground
 from model.readouts.steps import attention_weights, check_head, query_step, trace_step
 from tests.apptest import run_app
 
+pytestmark = pytest.mark.app
+
 N, D = 7, 8
 
 
@@ -47,6 +49,7 @@ def rule(mask=None, normalizer="softmax", scale=True, temperature=1.0) -> Attent
     return AttentionRule(mask=mask, normalizer=normalizer, scale=factor, temperature=temperature)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("kind", ["none", "causal", "window"])
 @pytest.mark.parametrize("normalizer", ["softmax", "relu"])
 @pytest.mark.parametrize("scale, temperature", [(True, 1.0), (False, 1.0), (True, 0.5), (True, 3.0)])
@@ -71,12 +74,14 @@ def test_the_numpy_steps_match_the_models_torch_attention(qkv, kind, normalizer,
                 assert np.all(np.isneginf(step.logits[~mask[i]])) and np.all(step.weights[~mask[i]] == 0)
 
 
+@pytest.mark.fast
 def test_float32_inputs_agree_with_torch_float32_to_the_view_tolerance(qkv):
     q, k, v = (a.astype(np.float32) for a in qkv)
     mask, z, _, weights = torch_reference(q, k, v, "causal", "softmax", True, 1.0)
     assert np.abs(attention_weights(q, k, rule(mask)).weights - weights).max() < TOLERANCE
 
 
+@pytest.mark.fast
 def test_relu_row_without_a_positive_score_spreads_evenly_over_visible_keys():
     q_i = np.ones(D)
     k = -np.abs(np.random.default_rng(1).standard_normal((N, D)))  # every q·k < 0
@@ -88,6 +93,7 @@ def test_relu_row_without_a_positive_score_spreads_evenly_over_visible_keys():
     np.testing.assert_allclose(step.weights, expected[0].numpy())
 
 
+@pytest.mark.fast
 def test_bad_settings_are_refused(qkv):
     q, k, _ = qkv
     with pytest.raises(ValueError):
@@ -96,6 +102,7 @@ def test_bad_settings_are_refused(qkv):
         attention_weights(q, k, rule(temperature=0.0))
 
 
+@pytest.mark.fast
 def test_the_table_has_one_row_per_key_and_shows_the_mask(qkv):
     q, k, v = qkv
     tokens = ["[CLS]", "i", "saw", "a", "saw", ".", "[SEP]"]
@@ -108,6 +115,7 @@ def test_the_table_has_one_row_per_key_and_shows_the_mask(qkv):
     assert (frame["α′"].iloc[4:] == 0).all() and (frame["‖α′·v‖"].iloc[4:] == 0).all()
 
 
+@pytest.mark.models
 def test_the_pretrained_trace_passes_its_own_check_in_every_head(pretrained):
     trace = model.trace_encoder(pretrained, "I saw a saw, and the saw was sharp.")
     for layer in range(trace.n_layers):
@@ -117,6 +125,7 @@ def test_the_pretrained_trace_passes_its_own_check_in_every_head(pretrained):
             assert check.alpha < TOLERANCE and check.output < TOLERANCE, (layer, head, check)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "config",
     [
@@ -137,6 +146,7 @@ def test_a_playground_trace_passes_the_check_with_its_own_settings(config):
                 assert np.array_equal(step.visible, trace.layers[layer].rule.mask[query])
 
 
+@pytest.mark.models
 def test_the_check_notices_an_output_that_does_not_follow_the_formula(pretrained):
     trace = model.trace_encoder(pretrained, "The cat sat.")
     layer = trace.layers[2]
@@ -146,6 +156,7 @@ def test_the_check_notices_an_output_that_does_not_follow_the_formula(pretrained
     assert check_head(tampered, 2, 0, trace_step(tampered, 2, 0, 1), 1).output > 1e-2
 
 
+@pytest.mark.fast
 def test_the_figure_keeps_repeated_tokens_apart_and_ends_with_the_sum(qkv):
     q, k, v = qkv
     labels = token_labels(["[CLS]", "i", "saw", "a", "saw", "<b>x</b>", "[SEP]"])

@@ -18,6 +18,8 @@ from components.views import training
 from components.views.training import D_MODELS, SNAPSHOTS, snapshot_every, valid_heads
 from model.experiments.train import TASKS, TrainConfig, expected_pattern, head_scores, make_examples, uniform_score
 
+pytestmark = pytest.mark.app
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 POLL_S = 0.1
 DONE_TIMEOUT_S = 30.0
@@ -26,6 +28,7 @@ DONE_TIMEOUT_S = 30.0
 # --- helpers and figures -----------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_every_offered_size_is_a_valid_config():
     for d_model in D_MODELS:
         heads = valid_heads(d_model)
@@ -35,6 +38,7 @@ def test_every_offered_size_is_a_valid_config():
     assert valid_heads(32) == [1, 2, 4] and valid_heads(24) == [1, 2, 3, 4]
 
 
+@pytest.mark.fast
 def test_state_config_reads_the_settings_and_moves_heads_to_a_divisor():
     assert training.state_config({}) == (TrainConfig(steps=200, snapshot_every=5), training.PACE_S)
     config, pace = training.state_config(
@@ -44,6 +48,7 @@ def test_state_config_reads_the_settings_and_moves_heads_to_a_divisor():
     assert nearest(3, valid_heads(48)) == 3 and nearest(3, valid_heads(16)) == 2
 
 
+@pytest.mark.fast
 def test_snapshots_per_run_are_bounded():
     for steps in training.STEP_CHOICES:
         every = snapshot_every(steps)
@@ -51,6 +56,7 @@ def test_snapshots_per_run_are_bounded():
         assert count <= SNAPSHOTS + 2
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("task", TASKS)
 def test_uniform_score_is_what_the_backend_gives_evenly_spread_attention(task):
     config = TrainConfig(task=task)
@@ -62,6 +68,7 @@ def test_uniform_score_is_what_the_backend_gives_evenly_spread_attention(task):
     assert head_scores(alphas, expected).item() == pytest.approx(uniform_score(task, n), abs=1e-6)
 
 
+@pytest.mark.fast
 def test_alpha_grid_has_every_head_and_the_expected_pattern():
     config = TrainConfig(n_layers=2, n_heads=4)
     s = training.initial_snapshot(config)
@@ -84,6 +91,7 @@ def test_alpha_grid_has_every_head_and_the_expected_pattern():
     assert shape.xref == "x8 domain"  # the eighth panel: layer 1, head 2
 
 
+@pytest.mark.fast
 def test_scores_figure_marks_the_shown_step():
     fig = scores_figure([0, 5, 10], [0.1, 0.5, 0.9], [0.1, 0.8, 1.0], total_steps=10, marker_step=5, uniform=0.125)
     assert [list(t.y) for t in fig.data] == [[0.1, 0.5, 0.9], [0.1, 0.8, 1.0]]

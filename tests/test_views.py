@@ -16,14 +16,18 @@ from components.keys import step_setting
 from components.views import VIEWS, View, offered
 from tests.apptest import run_app
 
+pytestmark = pytest.mark.app
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.fast
 def test_the_url_offers_exactly_the_views_of_the_table():
     assert params.PARAMS["view"].choices == tuple(VIEWS) == params.VIEWS
     assert all(view.name == name for name, view in VIEWS.items())
 
 
+@pytest.mark.fast
 def test_every_view_module_has_a_render_and_imports_no_other_view():
     view_modules = {view.module for view in VIEWS.values()}
     assert all(module.startswith("components.views.") for module in view_modules)
@@ -40,6 +44,7 @@ def test_every_view_module_has_a_render_and_imports_no_other_view():
         assert not others, f"{module} imports another view: {others}"
 
 
+@pytest.mark.fast
 def test_the_next_word_view_is_offered_for_a_decoder_only():
     encoder, decoder = SimpleNamespace(decoder=False), SimpleNamespace(decoder=True)
     assert offered(decoder) == list(VIEWS)
@@ -73,6 +78,7 @@ def test_the_page_shows_only_the_controls_a_view_uses(view, sliders, sentence):
     assert at.select_slider(key="layer").value == 2 and at.select_slider(key="head").value == 5
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "step, state, expected",
     [

@@ -4,10 +4,13 @@ label is drawn, picked by two range sliders or by the link, never wider than wha
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import model
 from components.ui import key_capacity, row_capacity
 from tests.apptest import run_app, specs, z_of
+
+pytestmark = pytest.mark.app
 
 WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven", "birds", "sing"]
 LONG = " ".join(WORDS[i % len(WORDS)] for i in range(300))  # 302 tokens with [CLS] and [SEP]

@@ -14,6 +14,8 @@ from components.i18n import strings, t
 from model.experiments.scaling import dot_product_spread
 from tests.apptest import run_app
 
+pytestmark = pytest.mark.fast
+
 
 def zh_strings() -> dict[str, str]:
     """Every Chinese text on the page: the i18n strings and the glossary's names and definitions."""
@@ -83,6 +85,7 @@ def test_the_glossary_says_what_every_model_does():
     assert "均值为 0、方差为 1" in terms["scale"].definition["zh"]
 
 
+@pytest.mark.app
 def test_the_sqrt_d_caption_gives_the_share_beyond_one_standard_deviation():
     """q·k has standard deviation √d_head: a spread, not a bound. The caption counts the scores beyond ±√d_head in
     the drawn sample (a loop here): about a third at large widths, as for a normal variable (1 − erf(1/√2) ≈ 0.317),
@@ -102,6 +105,7 @@ def test_the_sqrt_d_caption_gives_the_share_beyond_one_standard_deviation():
     assert "±1" not in caption and "spread over" not in caption
 
 
+@pytest.mark.app
 def test_the_sqrt_d_table_writes_an_even_share_of_one_sixteenth_exactly():
     at = run_app("lab")
     at.session_state["lab_tab"] = t("en", "lab.tab_sqrt_d")

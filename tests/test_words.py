@@ -8,6 +8,8 @@ import pytest
 from model.readouts.words import Words, is_punctuation, merge_words, piece_text, word_groups
 from model.registry import trace_any
 
+pytestmark = pytest.mark.fast
+
 
 def explicit_merge(weights: np.ndarray, groups) -> np.ndarray:
     """Sum over the key word's pieces, mean over the query word's pieces, with plain loops.  [q, k] -> [w, w]"""
@@ -31,6 +33,7 @@ def test_merge_matches_an_explicit_loop_and_rows_sum_to_one():
     np.testing.assert_allclose(merged.sum(-1), 1.0, atol=1e-12)
 
 
+@pytest.mark.models
 def test_minilm_wordpieces_become_words(pretrained):
     trace = trace_any(pretrained, "Unbelievably, the tokenizer split antidisestablishmentarianism!")
     words = word_groups(trace.tokens, trace.special, trace.word_ids)

@@ -25,6 +25,8 @@ from browserkit.chromium import VIEWPORT
 from browserkit.lab import LabPage
 from browserkit.server import ROOT, START_TIMEOUT_S, free_port, healthy, log_tail, stop
 
+pytestmark = pytest.mark.browser
+
 TRACED = "trace=connect,sendto,sendmsg,sendmmsg,bind"
 ADDRESS = re.compile(r'inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6, "([^"]+)"')
 PORT_OF = re.compile(r"sin6?_port=htons\((\d+)\)")
@@ -50,7 +52,6 @@ def strace() -> str:
     return path
 
 
-@pytest.mark.browser
 @pytest.mark.parametrize("target, bound", [("run", "127.0.0.1"), ("classroom", "0.0.0.0")])
 def test_the_server_connects_to_nothing_outside_this_machine(target, bound, strace, browser, tmp_path):
     port = free_port()

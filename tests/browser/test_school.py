@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,8 @@ pytestmark = pytest.mark.browser
 
 COOKIE = "attention_lab_replica"
 RESTARTED = "The server that held this page stopped"
+READY_S = 180  # nginx and every replica answering /_stcore/health (each replica imports torch and loads MiniLM)
+GONE_S = 15  # after Ctrl-C: school.py waits for what it stopped, so only reaping is left
 RECONNECT_MS = 120_000  # the page notices the dropped socket, reconnects, and the new session runs
 VIEW_LABELS = {"attention": "Attention", "qkv": "Q·K·V", "steps": "Steps"}
 # What each student opens (the link) and then types (so the sentence reaches the URL through the page).
@@ -52,6 +55,16 @@ class Student:
     sentence: str
     replica: str = ""
     closed_sockets: list[str] = field(default_factory=list)
+
+
+def wait_until(condition: Callable[[], object], timeout_s: float, failure: Callable[[], str], every_s: float = 0.1):
+    """Poll `condition` until it holds and return its value; past `timeout_s`, fail with `failure()`."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(failure())
+        time.sleep(every_s)
+    return value
 
 
 def status(run_dir) -> dict:
@@ -81,11 +94,23 @@ def school(tmp_path):
     with log.open("w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while not (healthy(url) and all(r["state"] == "up" for r in status(run_dir).get("replicas", [{"state": ""}]))):
-        assert proc.poll() is None, f"the school exited:\n{log_tail(log)}"
-        assert time.monotonic() < deadline, f"the school was not ready in time:\n{log_tail(log)}"
-        time.sleep(0.3)
+
+    def replica_states() -> list[str]:
+        return [r["state"] for r in status(run_dir).get("replicas", [])]
+
+    def ready() -> bool:
+        assert proc.poll() is None, f"the school exited with {proc.returncode}:\n{log_tail(log)}"
+        return healthy(url) and bool(replica_states()) and all(state == "up" for state in replica_states())
+
+    wait_until(
+        ready,
+        READY_S,
+        lambda: (
+            f"the school was not ready within {READY_S} s (nginx answers /_stcore/health: {healthy(url)}, "
+            f"replicas: {replica_states() or 'none in status.json'}):\n{log_tail(log)}"
+        ),
+        every_s=0.3,
+    )
     try:
         yield url, run_dir, proc
     finally:
@@ -96,10 +121,16 @@ def school(tmp_path):
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-        time.sleep(0.5)
-        left = [pid for pid in started if pid and alive(pid)]
         print(log_tail(log, 60))
-        assert not left, f"Ctrl-C left processes the school started running: {left}"
+
+        def left() -> list[int]:
+            return [pid for pid in started if pid and alive(pid)]
+
+        wait_until(
+            lambda: not left(),
+            GONE_S,
+            lambda: f"{GONE_S} s after the school exited, processes it started still run: {left()}",
+        )
 
 
 def replica_of(student: Student) -> str:
