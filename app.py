@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import header, session, sidebar
+from components import header, lesson, lesson_plan, session, sidebar
 from components.cache import get_model, get_trace, is_loaded, selected_model_name
 from components.context import ViewContext
 from components.i18n import t
@@ -56,7 +56,9 @@ button p {font-size: 1.2rem !important;}
 
 
 def _legend(lang: str, settings: tuple[str, ...]) -> list[tuple[list[str], str]]:
-    keys = {"head": ["←", "→"], "layer": ["↑", "↓"], "query": ["<", ">"]}
+    # A lesson's step: PageDown / PageUp, and → ← where the head does not take them (components/keys.py).
+    step = ["PgUp", "PgDn"] + ([] if "head" in settings else ["←", "→"])
+    keys = {"head": ["←", "→"], "layer": ["↑", "↓"], "query": ["<", ">"], "step": step}
     return [(keys[name], t(lang, f"app.keys_{name}")) for name in settings]
 
 
@@ -95,6 +97,7 @@ st.set_page_config(
     initial_sidebar_state="collapsed" if presentation else "auto",
 )
 lang = sidebar.render_language_and_presentation()
+lesson.render_entry(lang)
 
 try:
     names = model_names()
@@ -125,22 +128,46 @@ if presentation:
 else:
     st.title(t(lang, "app.title"))
     st.caption(t(lang, "app.subtitle", model=loaded.name, layers=loaded.config.n_layers, heads=loaded.config.n_heads))
+on_lesson = lesson.current()
+# A lesson's words: on a projector beside the view (the view in the wider column, its figures as tall as ever, so
+# that the first one stays whole on the first screen), elsewhere above it.
+view_column, width, lesson_legend = contextlib.ExitStack(), 1.0, None
+if on_lesson is not None and presentation:
+    at_view, aside = st.columns([1 - lesson.ASIDE, lesson.ASIDE], gap="small")
+    with aside:
+        lesson_legend = lesson.render_panel(lang, *on_lesson, beside=True)
+    view_column.enter_context(at_view)  # the header and the view below are drawn in it, up to sync_url
+    width = lesson.VIEW_WIDTH
+elif on_lesson is not None:
+    lesson_legend = lesson.render_panel(lang, *on_lesson, beside=False)
 text = st.session_state["text"]
 if view.sentence:
     at_chips = header.render_sentence_box(lang, EXAMPLES, presentation)
     text = st.session_state["text"]
     if at_chips is not None and view.chips and text.strip():
         _header_chips(at_chips, text, lang)
-picker, legend = st.columns([5, 2], vertical_alignment="center") if presentation else (st.container(), None)
+in_row = presentation and on_lesson is None  # the keys' legend beside the picker, or in the lesson's panel
+picker, legend = st.columns([5, 2], vertical_alignment="center") if in_row else (st.container(), None)
 with picker:
     header.render_view_picker(lang, views)
 stepped = (("layer", "head") if view.layer_head else ()) + (("query",) if view.query else ())
-if legend is not None and stepped:
-    with legend:
-        keyboard(_legend(lang, stepped), stepped, loaded.config.n_layers, loaded.config.n_heads)
+stepped = (stepped if presentation else ()) + (("step",) if on_lesson else ())  # a lesson's keys on any screen
+keys_place = legend if legend is not None else lesson_legend
+if keys_place is not None and stepped:
+    with keys_place:
+        keys = _legend(lang, stepped)
+        keyboard(keys, stepped, loaded.config.n_layers, loaded.config.n_heads, lesson_step=lesson.step_by)
 session.show_notices(lang)
 ctx = ViewContext(
-    lang=lang, text=text, view=view.name, layer=layer, head=head, hide_special=hide_special, presentation=presentation
+    lang=lang,
+    text=text,
+    view=view.name,
+    layer=layer,
+    head=head,
+    hide_special=hide_special,
+    presentation=presentation,
+    width=width,
+    mark=lesson_plan.mark_for(on_lesson[1], st.session_state) if on_lesson else None,
 )
 
 sidebar.glossary_button(lang)
@@ -148,5 +175,6 @@ if view.needs_text and not text.strip():
     st.info(t(lang, "app.empty_text"), icon="✍️")
 else:
     guarded(lambda: importlib.import_module(view.module).render(ctx), t(lang, "app.view_failed"))
+view_column.close()
 
 session.sync_url()

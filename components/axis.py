@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from components.figures.common import plain_labels, token_labels
+from components.figures.common import Mark, plain_labels, token_labels
 from model.readouts.analysis import renormalize_without
 from model.readouts.words import Words, word_groups
 from model.trace import AttentionTrace
@@ -125,3 +125,17 @@ def centred_range(centre: int, n: int, capacity: int) -> tuple[int, int]:
     span = min(n, max(1, capacity))
     first = min(max(centre - span // 2, 0), n - span)
     return first, first + span - 1
+
+
+def marked(mark: Mark | None, axis: Axis, rows: slice = slice(None), cols: slice = slice(None)) -> Mark | None:
+    """A mark written in trace positions (a lesson's), as indices into a panel that draws the shown positions
+    `rows` (as rows) and `cols` (as columns) of `axis`; positions the panel does not draw are left out."""
+    if not mark:
+        return None
+    shown_rows, shown_cols = axis.positions[rows].tolist(), axis.positions[cols].tolist()
+    row_at, col_at = {p: i for i, p in enumerate(shown_rows)}, {p: i for i, p in enumerate(shown_cols)}
+    return Mark(
+        rows=tuple(row_at[p] for p in mark.rows if p in row_at),
+        cols=tuple(col_at[p] for p in mark.cols if p in col_at),
+        cells=tuple((row_at[r], col_at[c]) for r, c in mark.cells if r in row_at and c in col_at),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.figures.common import Mark
 from components.i18n import t
 
 
@@ -18,6 +19,8 @@ class ViewContext:
     head: int
     hide_special: bool
     presentation: bool
+    width: float = 1.0  # the share of the page's main column the view is drawn in (a lesson's words take the rest)
+    mark: Mark | None = None  # what the lesson's step points at, in trace positions (None outside a lesson)
 
     def t(self, key: str, **values: object) -> str:
         return t(self.lang, key, **values)

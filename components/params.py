@@ -71,6 +71,9 @@ PARAMS: dict[str, Param] = {
     "atlas_corpus": Param("choice", "en", choices=("en", "zh")),  # the head atlas's corpus
     "atlas_field": Param("choice", "prev", choices=HEAD_FIELDS),  # … and the statistic its map is coloured by
     "present": Param("bool", False),
+    # The lesson on show, "3" (step 3 of the default lesson) or "name:3" (assets/lessons/name.toml); "" for none.
+    # components/lesson_plan.py reads it; the step's state is then the baseline the rest of the URL changes.
+    "lesson": Param("str", "", high=80),
     "pe_d_model": Param("int", 64, 2, 1024),
     "pe_positions": Param("int", 64, 1, MAX_POSITIONS),
     "pe_base": Param("float", 10_000.0, 2.0, 1_000_000.0),
@@ -260,11 +263,14 @@ def _label(labels: Callable[[Any], str], option: Any) -> str | None:
         return None
 
 
-def to_query(state: Mapping[str, Any]) -> dict[str, str]:
-    """The URL parameters for `state`, leaving out those at their default so links stay short."""
+def to_query(state: Mapping[str, Any], baseline: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The URL parameters for `state`, leaving out those at their default so links stay short. With a
+    `baseline` (a lesson's step: the defaults with the step's state laid over them) those equal to it are
+    left out instead, so a link names the step and only what was changed since."""
     query = {}
     for name, p in PARAMS.items():
-        if name not in state or state[name] == p.default:
+        same = baseline.get(name, p.default) if baseline is not None else p.default
+        if name not in state or state[name] == same:
             continue
         value = state[name]
         if p.kind == "bool":

@@ -18,7 +18,7 @@ from typing import Any
 
 import streamlit as st
 
-from components import params
+from components import lesson_plan, params
 from components.i18n import t
 from components.params import Notice, Param
 
@@ -29,16 +29,29 @@ RECONNECT_FRAGMENT_S = 3600  # the empty timed fragment that has a page rerun af
 
 
 def init_state() -> None:
-    """On a session's first run, take the URL's parameters into Session State (with notices)."""
+    """On a session's first run, take the URL's parameters into Session State (with notices). A link into a
+    lesson (`lesson=3`) starts from that step's settings, and the rest of the link changes them."""
     if "_initialized" in st.session_state:
         return
     st.session_state["_initialized"] = True
     values, notices = params.parse_query(st.query_params.to_dict())
-    for name, value in {**params.defaults(), **values}.items():
+    start, chosen = params.defaults(), "model" in values
+    if values.get("lesson"):
+        try:
+            lesson, step = lesson_plan.resolve(values["lesson"])
+        except lesson_plan.LessonError as err:
+            notices.append(err.notice)
+            values["lesson"] = ""
+        else:
+            start, chosen = lesson_plan.baseline(step), chosen or "model" in step.state
+            values["lesson"] = lesson_plan.ref(lesson.name, step.number)
+            if step.tab:
+                st.session_state[f"{step.view}_open"] = step.tab
+    for name, value in {**start, **values}.items():
         st.session_state[name] = value
     text, text_notices = params.clean_text(st.session_state["text"])
     st.session_state["text"] = text
-    st.session_state[MODEL_CHOSEN] = "model" in values
+    st.session_state[MODEL_CHOSEN] = chosen
     restarted = [Notice("app.session_restarted", {})] if came_back() else []
     st.session_state[NOTICES] = restarted + notices + text_notices
 
@@ -131,8 +144,9 @@ def use_model(name: str) -> None:
 
 
 def sync_url() -> None:
-    """Write the shareable state into the URL (only when it changed, to spare a message)."""
-    query = params.to_query(st.session_state)
+    """Write the shareable state into the URL (only when it changed, to spare a message); while a lesson's step
+    is on, against the step's settings, so that the address names the step and what changed since."""
+    query = params.to_query(st.session_state, lesson_plan.baseline_for(st.session_state.get("lesson")))
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
     with st.sidebar:

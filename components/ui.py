@@ -14,11 +14,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from components.axis import Axis, Window, fit_range
+from components.axis import Axis, Window, fit_range, marked
 from components.cache import get_model
 from components.figures.common import (
     PLOT_CONFIG,
     PROJECTOR,
+    Mark,
     columns_that_fit,
     heatmap_figure,
     long_text,
@@ -121,6 +122,13 @@ def matrix_downloads(download: Download, lang: str) -> None:
 
 
 PAGE_PX = {False: 1000, True: 1160}  # about how wide the page's main column is: a 1400-px window, a projector
+
+
+def page_px(ctx: ViewContext) -> int:
+    """About how wide the view is drawn: the page's main column, or the part a lesson's words leave it."""
+    return int(PAGE_PX[ctx.presentation] * ctx.width)
+
+
 BESIDE = 0.58  # the share of it a heatmap gets beside the overview (columns 3 : 2)
 
 
@@ -136,14 +144,16 @@ def window_heatmap(
     x_title: str = "",
     y_title: str = "",
     scale: str = "linear",
+    mark: Mark | None = None,
 ) -> go.Figure:
     """The window of a [query_pos, key_pos] matrix over the shown positions, every label drawn, in a
     figure `share` of the page wide, on a linear, per-row or log colour `scale`; values written in the cells
-    of a short sentence."""
+    of a short sentence. `mark` (trace positions) outlines the rows, columns or cells a lesson points at."""
     return heatmap_figure(
         matrix[window.rows, window.cols],
         axis.labels[window.cols],
         axis.labels[window.rows],
+        mark=marked(mark, axis, window.rows, window.cols),
         title=title,
         x_title=x_title or ctx.t("common.key"),
         y_title=y_title or ctx.t("common.query"),
@@ -151,7 +161,7 @@ def window_heatmap(
         scale=scale,
         annotate=len(axis) <= 12,
         presentation=ctx.presentation,
-        width_px=int(PAGE_PX[ctx.presentation] * share),
+        width_px=int(page_px(ctx) * share),
     )
 
 
@@ -174,7 +184,7 @@ def beside_or_below(ctx: ViewContext, window: Window) -> tuple[float, tuple]:
     """Where a heatmap and its companion go: side by side (columns 3 : 2) while the window's keys fit the
     narrower place, otherwise the heatmap the whole width and the companion under it. (share, places)"""
     keys = window.keys[1] - window.keys[0] + 1
-    if keys <= key_capacity(ctx.presentation, BESIDE):
+    if keys <= key_capacity(ctx.presentation, BESIDE * ctx.width):
         return BESIDE, tuple(st.columns([3, 2], gap="medium"))
     return 1.0, (st.container(), st.container())
 
@@ -183,7 +193,7 @@ def pick_window(ctx: ViewContext, axis: Axis) -> Window:
     """The block of α′ to draw: all of it while every label fits, otherwise the queries and keys picked
     with two range sliders (kept in the URL as win_q, win_k), at most as many as fit the page."""
     n = len(axis)
-    rows, cols = row_capacity(ctx.presentation), key_capacity(ctx.presentation)
+    rows, cols = row_capacity(ctx.presentation), key_capacity(ctx.presentation, ctx.width)
     if n <= min(rows, cols):
         for key in WINDOW_KEYS:  # nothing to pick: keep the link free of a stale window
             st.session_state[key] = None

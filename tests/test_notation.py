@@ -1,6 +1,6 @@
 """One notation everywhere (issue 12): α is the score q·k, α′ = softmax(α) the weight, b a head's output, W^q W^k
 W^v W^O the matrices, as assets/glossary.toml writes them. Every string the page can show is scanned: the i18n
-files in both languages, the glossary itself, and every string, docstring and comment of app.py, components/ and
+files in both languages, the glossary itself, every lesson's words (assets/lessons/), and every string, docstring and comment of app.py, components/ and
 model/ (the code says α′ where it means the weight, as the page does); tests/test_panels.py runs the same check on every
 figure the views draw.
 
@@ -22,6 +22,7 @@ import pytest
 
 from components.glossary import glossary, glossary_table, symbol
 from components.i18n import LANGS, strings
+from components.lesson_plan import lesson_names, load
 
 pytestmark = pytest.mark.fast
 
@@ -95,7 +96,22 @@ def code_texts() -> list[tuple[str, str]]:
     return out
 
 
-ALL_TEXTS = i18n_texts() + glossary_texts() + code_texts()
+def lesson_texts() -> list[tuple[str, str]]:
+    """Every lesson's words in both languages (assets/lessons/*.toml): a teacher reads them aloud."""
+    out = []
+    for name in lesson_names():
+        lesson = load(name)
+        out += [(f"lessons/{name}.title.{lang}", text) for lang, text in lesson.title.items()]
+        for step in lesson.steps:
+            for field in ("title", "text", "look"):
+                out += [
+                    (f"lessons/{name}.{step.number}.{field}.{lang}", text)
+                    for lang, text in getattr(step, field).items()
+                ]
+    return out
+
+
+ALL_TEXTS = i18n_texts() + glossary_texts() + code_texts() + lesson_texts()
 
 
 def test_the_check_tells_a_score_from_a_weight():

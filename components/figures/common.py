@@ -162,6 +162,22 @@ def _power_of_ten(p: float) -> str:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """What a lesson points at on a heatmap panel: whole rows, whole columns and single cells (row, column), as
+    indices into the panel's rows and columns. Each is outlined; an index outside the panel is left out."""
+
+    rows: tuple[int, ...] = ()
+    cols: tuple[int, ...] = ()
+    cells: tuple[tuple[int, int], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.rows or self.cols or self.cells)
+
+
+MARK_COLOUR = "#e6550d"  # the outline of a marked row, column or cell: the chosen head's orange
+
+
+@dataclass(frozen=True)
 class Panel:
     """One heatmap of a figure: a matrix, its column and row labels, and what to write around it."""
 
@@ -175,6 +191,7 @@ class Panel:
     rules_x: tuple[float, ...] = ()  # vertical lines at these column coordinates (e.g. between heads)
     rules_y: tuple[float, ...] = ()
     outline: bool = False  # a frame around the panel (the best head)
+    mark: Mark | None = None  # rows, columns or cells to outline (a lesson's "look here")
 
 
 @dataclass(frozen=True)
@@ -195,10 +212,12 @@ def heatmap_figure(
     *,
     x_title: str = "",
     y_title: str = "",
+    mark: Mark | None = None,
     **options,
 ) -> go.Figure:
-    """One matrix as a heatmap: `heatmap_grid` with one panel (same options)."""
-    return heatmap_grid([Panel(matrix, x_labels, y_labels, x_title=x_title, y_title=y_title)], **options)
+    """One matrix as a heatmap: `heatmap_grid` with one panel (same options); `mark` outlines rows, columns or cells."""
+    panel = Panel(matrix, x_labels, y_labels, x_title=x_title, y_title=y_title, mark=mark)
+    return heatmap_grid([panel], **options)
 
 
 def heatmap_grid(
@@ -322,6 +341,8 @@ def heatmap_grid(
         shapes += [_rule(f"x{n} domain", f"y{n}", y, vertical=False) for y in panel.rules_y]
         if panel.outline:
             shapes.append(_outline(n))
+        if panel.mark:
+            shapes += _marks(panel.mark, n, len(panel.y), len(panel.x), s)
     if bars is not None:
         k = len(shown) + 1
         traces.append(
@@ -494,6 +515,19 @@ def _outline(n: str) -> dict:
         "y1": 1,
         "line": {"color": "#e6550d", "width": 3},
     }
+
+
+def _marks(mark: Mark, n: str, n_rows: int, n_cols: int, s: Sizes) -> list[dict]:
+    """Outlines for a panel's marked rows, columns and cells. On a category axis a cell spans its index ± 0.5,
+    so the frames sit on the cells' edges whatever their size; the line is thick enough for the back row."""
+    line = {"color": MARK_COLOUR, "width": 4 if s is PROJECTOR else 3}
+    boxes = [(r - 0.5, r + 0.5, -0.5, n_cols - 0.5) for r in mark.rows if 0 <= r < n_rows]
+    boxes += [(-0.5, n_rows - 0.5, c - 0.5, c + 0.5) for c in mark.cols if 0 <= c < n_cols]
+    boxes += [(r - 0.5, r + 0.5, c - 0.5, c + 0.5) for r, c in mark.cells if 0 <= r < n_rows and 0 <= c < n_cols]
+    return [
+        {"type": "rect", "xref": f"x{n}", "yref": f"y{n}", "x0": x0, "x1": x1, "y0": y0, "y1": y1, "line": line}
+        for y0, y1, x0, x1 in boxes
+    ]
 
 
 def _title_place(s: Sizes) -> dict:

@@ -57,15 +57,18 @@ def waves_figure(
     x_title: str = "position",
     y_title: str = "PE",
     presentation: bool = False,
+    width_px: int | None = None,
 ) -> go.Figure:
     """Chosen columns of the table as lines over position, one trace per dimension: a sin/cos pair
     shares a colour, the sine solid and the cosine dashed. The y axis is PE's whole range, −1 … 1, so a
-    slow dimension looks as flat as it is."""
+    slow dimension looks as flat as it is. The legend sits above the plot, two names a row, or one in a
+    figure narrower than `width_px` 500 (the room above is made for its rows)."""
     n_positions = pe.shape[0]
     mode = "lines+markers" if n_positions <= 32 else "lines"
     pairs = sorted({dim // 2 for dim in dims})
     s = sizes(presentation)
-    legend_top = s.title * 2.2 + s.font * 1.6 * ((len(dims) + 1) // 2)  # the title, then the legend in rows of two
+    per_row = 1 if width_px is not None and width_px < 500 else 2
+    legend_top = s.title * 2.2 + s.font * 1.6 * -(-len(dims) // per_row)  # the title, then the legend's rows
     traces = [
         go.Scatter(
             x=np.arange(n_positions),

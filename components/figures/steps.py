@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from components.figures.common import BLUES, Bars, Panel, heatmap_grid
+from components.figures.common import BLUES, Bars, Mark, Panel, heatmap_grid
 from model.readouts.steps import QueryStep
 
 COLUMNS = ("token", "q·k", "÷√d", "mask", "α′", "‖α′·v‖")  # step_frame's columns; the view translates two
@@ -40,10 +40,11 @@ def step_figure(
     presentation: bool = False,
     keys: slice = slice(None),
     width_px: int | None = None,
+    marked_keys: tuple[int, ...] = (),
 ) -> go.Figure:
     """Above, a bar of α′ᵢⱼ per key (hidden keys in grey); below, on the same key axis, the columns
     α′ᵢⱼ·vⱼ and, last, their sum bᵢ over every key, on one signed scale centred on zero. `keys` picks the
-    key columns drawn (a long text's keys around the query)."""
+    key columns drawn (a long text's keys around the query); `marked_keys` (key positions) are outlined."""
     labels = list(key_labels)[keys]
     table = np.concatenate([step.weighted_values[keys], step.output[None, :]]).T  # [d_head, shown keys + 1]
     d = table.shape[0]
@@ -58,6 +59,7 @@ def step_figure(
                 x_title=key_title,
                 y_title=dim_title,
                 rules_x=(len(labels) - 0.5,),  # the sum's column stands apart from the key columns it adds up
+                mark=Mark(cols=tuple(j - (keys.start or 0) for j in marked_keys)),
             )
         ],
         title=title,

@@ -123,7 +123,7 @@ def _render_map(ctx: ViewContext, atlas: Atlas, field: str) -> None:
             hover_names=names,
             chosen=chosen,
             presentation=ctx.presentation,
-            width_px=int(ui.PAGE_PX[ctx.presentation] * 0.6),
+            width_px=int(ui.page_px(ctx) * 0.6),
         )
         st.plotly_chart(fig, key="atlas_map", config=PLOT_CONFIG, on_select=_open_head, selection_mode="points")
         cuts = {f"cut_{field}": f"{cut:g}" for field, cut in THRESHOLDS.items()}

@@ -120,6 +120,7 @@ def _render_head(
     the overview of every head. Over words, what a word sends is its pieces' vectors summed, then measured."""
     layer, head = ctx.layer, ctx.head
     weights = axis.weights(merge(trace.layers[layer].weights[head]))  # [query_pos, key_pos]
+    mark = None if st.session_state.get("att_words") else ctx.mark  # a lesson's mark names token positions
     share, (left, right) = ui.beside_or_below(ctx, window)
     with right:
         show, scale = _display_settings(ctx)
@@ -133,7 +134,15 @@ def _render_head(
             sent = row_share(axis.cells(sent_all))  # [query_pos, key_pos]
             title = _title(ctx, "attention.sent_title", axis, window, layer=layer, head=head)
             fig = ui.window_heatmap(
-                ctx, sent, axis, window, title, share=share, value_name=ctx.t("attention.sent_value"), scale=scale
+                ctx,
+                sent,
+                axis,
+                window,
+                title,
+                share=share,
+                value_name=ctx.t("attention.sent_value"),
+                scale=scale,
+                mark=mark,
             )
             key, alpha, part = strongest_key(weights, sent)
             reading = ctx.t(
@@ -148,7 +157,7 @@ def _render_head(
             download = ui.Download(file_name("value_weighted", layer=layer, head=head), sent, axis.files, axis.files)
         else:
             title = _title(ctx, "attention.heatmap_title", axis, window, layer=layer, head=head)
-            fig = ui.window_heatmap(ctx, weights, axis, window, title, share=share, scale=scale)
+            fig = ui.window_heatmap(ctx, weights, axis, window, title, share=share, scale=scale, mark=mark)
             caption = ctx.t("attention.heatmap_caption")
             download = ui.Download(file_name("weight", layer=layer, head=head), weights, axis.files, axis.files)
         if scale != "linear":
@@ -219,7 +228,7 @@ def _render_layer(
     average = axis.weights(merge(averages[layer]))  # [query_pos, key_pos]
     rolled = axis.weights(merge(rollout(averages[:, None])[layer]))  # [query_pos, key_pos]  one "head": the mean
     keys = window.keys[1] - window.keys[0] + 1
-    share = 0.5 if keys <= ui.key_capacity(p, 0.5) else 1.0  # side by side while the keys fit half the page
+    share = 0.5 if keys <= ui.key_capacity(p, 0.5 * ctx.width) else 1.0  # side by side while the keys fit half the page
     left, right = st.columns(2, gap="medium") if share < 1 else (st.container(), st.container())
     with left:
         title = _title(ctx, "attention.average_title", axis, window, layer=layer)

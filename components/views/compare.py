@@ -121,7 +121,7 @@ def _render_real_pair(ctx: ViewContext) -> None:
         traces = [get_trace(ctx.text, model_name=name) for name in names]
     depth = [same_depth(ctx.layer, loaded.config.n_layers, trace.n_layers) for trace in traces]
     heads = [min(ctx.head, trace.n_heads - 1) for trace in traces]
-    limit = min(ui.row_capacity(ctx.presentation), ui.key_capacity(ctx.presentation, panels=2))
+    limit = min(ui.row_capacity(ctx.presentation), ui.key_capacity(ctx.presentation, ctx.width, panels=2))
     matrices = [
         t.layers[layer].weights[head][:limit, :limit] for t, layer, head in zip(traces, depth, heads, strict=True)
     ]
@@ -158,7 +158,9 @@ def _render_sentences(ctx: ViewContext, text_b: str) -> None:
     if not text_b.strip():
         st.info(ctx.t("compare.empty_b"), icon="✍️")
         return
-    limit = min(ui.row_capacity(p), ui.key_capacity(p, panels=2))  # two panels side by side, every label drawn
+    limit = min(
+        ui.row_capacity(p), ui.key_capacity(p, ctx.width, panels=2)
+    )  # two panels side by side, every label drawn
     trace_a, trace_b = get_trace(ctx.text), get_trace(text_b)
     ui.unknown_notice(ctx.lang, trace_a if any(trace_a.unknown) else trace_b)
     a = shown_head(trace_a, layer, head, ctx.hide_special, limit)
@@ -247,7 +249,7 @@ def _render_causal(ctx: ViewContext) -> None:
     head = st.segmented_control(
         ctx.t("compare.pg_head"), range(config.n_heads), key="cmp_head", required=True, persist_state="session"
     )
-    limit = min(ui.row_capacity(ctx.presentation), ui.key_capacity(ctx.presentation, panels=2))
+    limit = min(ui.row_capacity(ctx.presentation), ui.key_capacity(ctx.presentation, ctx.width, panels=2))
     before = plain.layers[layer].weights[head][:limit, :limit]  # [query_pos, key_pos]
     after = causal.layers[layer].weights[head][:limit, :limit]  # [query_pos, key_pos]
     labels = token_labels(plain.tokens[:limit])

@@ -74,7 +74,7 @@ def _editor(ctx: ViewContext, key: str, title: str, values: np.ndarray, columns:
 
 
 def _render_hand(ctx: ViewContext) -> None:
-    st.markdown(ctx.t("lab.hand_intro"))
+    ui.intro(ctx, ctx.t("lab.hand_intro"))
     at_n, at_scale, _ = st.columns([1.2, 2, 3], vertical_alignment="bottom")
     n = at_n.segmented_control(ctx.t("lab.hand_tokens"), (3, 4), key="hand_n", required=True, default=4)
     scale = at_scale.toggle(ctx.t("lab.hand_scale"), key="hand_scale", help=ctx.t("lab.hand_scale_help"))
@@ -122,7 +122,7 @@ def spreads() -> list[DotProductSpread]:
 
 
 def _render_sqrt_d(ctx: ViewContext) -> None:
-    st.markdown(ctx.t("lab.sqrt_intro"))
+    ui.intro(ctx, ctx.t("lab.sqrt_intro"))
     checked_state("lab_d_head", Param("choice", 64, choices=WIDTHS))
     d = st.select_slider(ctx.t("lab.sqrt_d_head"), WIDTHS, key="lab_d_head")
     all_spreads = spreads()
@@ -175,7 +175,7 @@ def _render_sqrt_d(ctx: ViewContext) -> None:
 
 def _sentence_trace(ctx: ViewContext, intro: str) -> AttentionTrace | None:
     """A tab's paragraph, then the sentence's trace; None (with a hint) when the sentence box is empty."""
-    st.markdown(ctx.t(intro))
+    ui.intro(ctx, ctx.t(intro))
     if not ctx.text.strip():
         st.info(ctx.t("app.empty_text"), icon="✍️")
         return None
@@ -186,7 +186,7 @@ def _render_reach(ctx: ViewContext) -> None:
     trace = _sentence_trace(ctx, "lab.reach_intro")
     if trace is None:
         return
-    n = min(trace.n_positions, ui.key_capacity(ctx.presentation, row_label="00 xxxxxxxxxxxx"))
+    n = min(trace.n_positions, ui.key_capacity(ctx.presentation, ctx.width, row_label="00 xxxxxxxxxxxx"))
     labels = token_labels(trace.tokens[:n])
     at_token, at_window = st.columns(2)
     checked_state("lab_token", Param("int", n // 2, 0, n - 1))  # the middle: a window's reach shows on both sides
@@ -204,7 +204,7 @@ def _render_reach(ctx: ViewContext) -> None:
         layer_names,
         title=ctx.t("lab.reach_title", token=labels[int(token)]),
         presentation=ctx.presentation,
-        width_px=ui.PAGE_PX[ctx.presentation],
+        width_px=ui.page_px(ctx),
     )
     caption = ctx.t("lab.reach_caption")
     if n < trace.n_positions:

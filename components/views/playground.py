@@ -195,7 +195,7 @@ def _render_heads(
     share, (left, right) = ui.beside_or_below(ctx, window)
     with left:
         title = ctx.t("playground.head_title", layer=layer, head=head, n_heads=config.n_heads)
-        fig = ui.window_heatmap(ctx, weights[head], axis, window, title, share=share)
+        fig = ui.window_heatmap(ctx, weights[head], axis, window, title, share=share, mark=ctx.mark)
         head_rows = [f"head {h} · {label}" for h in range(config.n_heads) for label in axis.files]
         download = ui.Download(
             file_name("weight", prefix="playground", layer=layer),

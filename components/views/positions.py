@@ -142,6 +142,7 @@ def _render_waves(ctx: ViewContext, pe: np.ndarray, base: float) -> None:
         title=ctx.t("positional.waves_title"),
         x_title=ctx.t("common.position"),
         presentation=ctx.presentation,
+        width_px=ui.page_px(ctx) // 2,
     )
     ui.figure(fig, ctx.t("positional.waves_caption"), key="pe_waves")
 

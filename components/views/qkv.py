@@ -15,10 +15,10 @@ import re
 import streamlit as st
 
 from components import ui
-from components.axis import Axis, axis_of
+from components.axis import Axis, axis_of, marked
 from components.cache import get_model, get_trace
 from components.context import ViewContext
-from components.figures.common import Panel, heatmap_figure, heatmap_grid
+from components.figures.common import Mark, Panel, heatmap_figure, heatmap_grid
 from components.formulas import feature_sentence, model_formulas, row_formula
 from components.glossary import file_name
 from model.families.architecture import Architecture
@@ -66,6 +66,7 @@ def _render_projections(ctx: ViewContext, trace: AttentionTrace, axis: Axis, win
     scores = axis.cells(lt.scores[head])  # [query_pos, key_pos]
     rows = axis.labels[window.rows]
     features = list(range(d))
+    marked_rows = marked(Mark(rows=ctx.mark.rows), axis, window.rows) if ctx.mark else None  # tokens' rows
     fig = heatmap_grid(
         [
             Panel(
@@ -76,6 +77,7 @@ def _render_projections(ctx: ViewContext, trace: AttentionTrace, axis: Axis, win
                 x_title=ctx.t("qkv.feature"),
                 y_title=ctx.t("common.position"),
                 name=name,
+                mark=marked_rows,
             )
             for name, m in zip(PROJECTIONS, (q, k, v), strict=True)
         ],
@@ -102,6 +104,7 @@ def _render_projections(ctx: ViewContext, trace: AttentionTrace, axis: Axis, win
         y_title=ctx.t("common.query"),
         value_name="α = q·k/√d",
         scale="signed",
+        mark=marked(ctx.mark, axis, window.rows, window.cols),
         annotate=n <= 12,
         presentation=p,
     )

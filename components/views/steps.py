@@ -187,8 +187,10 @@ def _render_figure(ctx: ViewContext, trace: AttentionTrace, step: QueryStep, lay
     """The step figure; a long text's key columns around the query, every label readable."""
     labels = token_labels(trace.tokens)
     n = trace.n_positions
-    capacity = ui.key_capacity(ctx.presentation, FIGURE_SHARE, row_label="00") - 1  # and the sum's column
-    first, last = centred_range(i, n, capacity)
+    capacity = ui.key_capacity(ctx.presentation, FIGURE_SHARE * ctx.width, row_label="00") - 1  # and the sum's column
+    focus = [i, *(j for j in (ctx.mark.cols if ctx.mark else ()) if 0 <= j < n)]  # a lesson's key stays in sight
+    span = max(focus) - min(focus)
+    first, last = centred_range((min(focus) + max(focus)) // 2 if span < capacity else i, n, capacity)
     fig = step_figure(
         step,
         labels,
@@ -200,7 +202,8 @@ def _render_figure(ctx: ViewContext, trace: AttentionTrace, step: QueryStep, lay
         dim_title=ctx.t("steps.dimension"),
         presentation=ctx.presentation,
         keys=slice(first, last + 1),
-        width_px=int(ui.PAGE_PX[ctx.presentation] * FIGURE_SHARE),
+        width_px=int(ui.page_px(ctx) * FIGURE_SHARE),
+        marked_keys=tuple(j for j in (ctx.mark.cols if ctx.mark else ()) if first <= j <= last),
     )
     ui.figure(fig, ctx.t("steps.figure_caption"), key="steps_figure")
     if last - first + 1 < n:
