@@ -48,6 +48,21 @@ def build_mask(kind: str, n_positions: int, window: int = 3, device=None) -> tor
     raise ValueError(f"unknown mask kind {kind!r}; expected one of {MASK_KINDS}")
 
 
+def decoder_mask(queries: torch.Tensor, n_keys: int, window: int | None = None, device=None) -> torch.Tensor:
+    """Which keys 0 … n_keys−1 each query at an absolute position may see in a decoder: those at or before it, and
+    with a sliding window of w only the w ending at it (i − w < j ≤ i). True = visible.  queries: [query] ->
+    [query, key]. A whole text's square mask is decoder_mask(arange(n), n); a generation step's one row is
+    decoder_mask(tensor([t]), t + 1)."""
+    i = torch.as_tensor(queries, device=device)[:, None]  # [query, 1]
+    j = torch.arange(n_keys, device=i.device)[None, :]  # [1, key]
+    visible = j <= i  # [query, key]
+    if window is not None:
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        visible = visible & (j > i - window)
+    return visible
+
+
 def normalize(
     scores: torch.Tensor,
     mask: torch.Tensor | None = None,

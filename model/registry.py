@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from model.errors import InvalidConfigError
-from model.families import encoder, gpt2, llama
+from model.families import encoder, gemma3, gpt2, llama
 from model.families.base import Device, Family, LoadedModel
 from model.families.blocks import Ablation
 from model.readers.folder import read_config, read_tokenizer, require_files
@@ -42,7 +42,7 @@ CHINESE_READER = encoder.E5_NAME  # the built-in model Chinese text is shown on 
 _PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}  # weights saved with torch.save / pickle
 
 # Every family the app runs, one entry each. Their built-in models are offered in this order, the default first.
-FAMILIES: tuple[Family, ...] = (encoder.FAMILY, gpt2.FAMILY, llama.FAMILY)
+FAMILIES: tuple[Family, ...] = (encoder.FAMILY, gpt2.FAMILY, llama.FAMILY, gemma3.FAMILY)
 BY_MODEL_TYPE: dict[str, Family] = {model_type: f for f in FAMILIES for model_type in f.model_types}
 # The models every user may pick, by name, each loaded from its pip package.
 BUILT_IN: dict[str, Callable[[Device], LoadedModel]] = {
@@ -158,11 +158,35 @@ def load_named(name: str, device: Device = None) -> LoadedModel:
     return load_model(paths[name], device, name=name)
 
 
-def trace_any(
-    loaded: LoadedModel, text: str, *, with_positions: bool = True, ablate: Ablation | None = None
-) -> AttentionTrace:
-    """The trace of `text` by whichever family `loaded` belongs to."""
+def family_of(loaded: LoadedModel) -> Family:
+    """The family a loaded model belongs to (a TypeError for anything else)."""
     family = next((f for f in FAMILIES if isinstance(loaded, f.model_class)), None)
     if family is None:
         raise TypeError(f"not a loaded model: {type(loaded).__name__}")
-    return family.trace(loaded, text, with_positions=with_positions, ablate=ablate)
+    return family
+
+
+def has_window(loaded: LoadedModel) -> bool:
+    """Whether the model has sliding-window layers whose window a class may change (Gemma 3)."""
+    return "sliding_attention" in getattr(loaded.config, "layer_types", ())
+
+
+def trace_any(
+    loaded: LoadedModel,
+    text: str,
+    *,
+    with_positions: bool = True,
+    ablate: Ablation | None = None,
+    window: int | None = None,
+    window_layers: str = "sliding",
+) -> AttentionTrace:
+    """The trace of `text` by whichever family `loaded` belongs to. `window` (a model with sliding-window layers
+    only) replaces the window of its sliding layers, or of every layer with window_layers="all"."""
+    family = family_of(loaded)
+    if window is None and window_layers == "sliding":
+        return family.trace(loaded, text, with_positions=with_positions, ablate=ablate)
+    if not has_window(loaded):
+        raise InvalidConfigError(f"{loaded.name} has no sliding window to change")
+    return family.trace(
+        loaded, text, with_positions=with_positions, ablate=ablate, window=window, window_layers=window_layers
+    )

@@ -175,10 +175,15 @@ def _input_norm_and_bias(loaded, layer: int, head: int) -> tuple[dict, dict]:
                                 (("q", "query"), ("k", "key"), ("v", "value"))}),
         "GPT2Model": (f"h.{layer}.ln_1", {part: f"h.{layer}.attn.c_attn.bias" for part in "qkv"}),
         "LlamaModel": (f"layers.{layer}.input_layernorm", {}),
+        "Gemma3Model": (f"layers.{layer}.input_layernorm", {}),
     }[kind]  # fmt: skip
+    gain = 1.0 if kind == "Gemma3Model" else 0.0  # Gemma's RMSNorm multiplies by 1 + γ
     norm = {}
+    if arch.qk_norm:  # each head's q and k normed after W^q, W^k (Gemma 3)
+        for part in "qk":
+            norm[part] = gain + p[f"layers.{layer}.self_attn.{part}_norm.weight"].double().numpy()
     if arch.norm_first:
-        norm["weight"] = p[names[0] + ".weight"].double().numpy()
+        norm["weight"] = gain + p[names[0] + ".weight"].double().numpy()
         if arch.norm == "layer_norm":
             norm["bias"] = p[names[0] + ".bias"].double().numpy()
     biases = {}
@@ -213,6 +218,8 @@ def test_the_architecture_writes_the_formula_that_makes_the_traced_q_k_v(loaded)
     d = trace.d_head
     for part in "qkv":
         made = x @ matrices[f"W_{part.upper()}"].astype(np.float64).T + (biases[part] if arch.bias else 0.0)
+        if arch.qk_norm and part != "v":
+            made = made / np.sqrt((made * made).mean(-1, keepdims=True) + loaded.config.rms_norm_eps) * norm[part]
         if arch.rope and part != "v":
             base = trace.layers[layer].rule.rope_base
             for m in range(trace.n_positions):  # pair (f, f + d/2) turned by m·base^(−2f/d)

@@ -73,6 +73,9 @@ class Family:
     config: Callable[[dict, object], ModelConfig]  # config.json -> the family's config (raises InvalidConfigError)
     load: Callable[..., LoadedModel]  # (folder, device, name=...) -> a loaded model
     trace: Callable[..., AttentionTrace]  # (loaded, text, with_positions=..., ablate=...) -> its trace
+    # A decoder's pass over new tokens after a KV cache: (loaded, ids, cache=...) -> (embeddings, per-layer parts);
+    # None for an encoder. Generation (model/generate.py) steps with it.
+    forward: Callable[..., tuple] | None = None
     built_in: Mapping[str, Callable[[Device], LoadedModel]] = field(default_factory=dict)  # name -> loader, from pip
 
 

