@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from components.figures.common import font_size, long_text
-from components.text import joined
+from components.text import head_groups, joined
 
 if TYPE_CHECKING:
     from components.context import ViewContext
@@ -129,7 +129,15 @@ def overview(
 
 
 def every_head(
-    ctx: ViewContext, png: bytes, shape: tuple[int, int], on_show: tuple[int, int], view: str, *, key: str, n: int
+    ctx: ViewContext,
+    png: bytes,
+    shape: tuple[int, int],
+    on_show: tuple[int, int],
+    view: str,
+    *,
+    key: str,
+    n: int,
+    kv_heads: tuple[int, ...] = (),
 ) -> None:
     """The overview of a `shape` (layers, heads) model for a text of `n` tokens, with its title and caption
     (`view`.overview_title, `view`.overview_caption), `on_show` (layer, head) outlined. A click on a thumbnail
@@ -146,7 +154,9 @@ def every_head(
         on_pick=functools.partial(_pick, key, TARGETS[key]),
     )
     long_note = ctx.t("app.overview_long") if long_text(n) else ""
-    st.caption(joined(ctx.lang, ctx.t(f"{view}.overview_caption"), long_note))
+    shared = len(set(kv_heads)) < len(kv_heads)  # grouped- or multi-query attention
+    sharing = ctx.t("app.kv_sharing", n=len(kv_heads), kv=len(set(kv_heads)), groups=head_groups(kv_heads))
+    st.caption(joined(ctx.lang, ctx.t(f"{view}.overview_caption"), long_note, sharing if shared else ""))
 
 
 TARGETS = {"overview": ("layer", "head"), "pg_overview": ("pg_layer", "pg_head")}  # what a click sets

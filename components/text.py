@@ -22,3 +22,13 @@ def joined(lang: str, *sentences: str) -> str:
 def has_chinese(text: str) -> bool:
     """Whether `text` holds a CJK ideograph (the Unified Ideographs and their Extension A)."""
     return any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
+
+
+def head_groups(kv_heads: tuple[int, ...]) -> str:
+    """Which query heads read which key/value head, shortest: (0, 0, 0, 1, 1, 1) -> "0–2 → 0, 3–5 → 1"."""
+    groups: dict[int, list[int]] = {}
+    for head, kv in enumerate(kv_heads):
+        groups.setdefault(kv, []).append(head)
+    return ", ".join(
+        f"{heads[0]}–{heads[-1]} → {kv}" if len(heads) > 1 else f"{heads[0]} → {kv}" for kv, heads in groups.items()
+    )

@@ -31,7 +31,7 @@ from components.params import WINDOW_KEYS
 from components.session import use_model
 from components.text import has_chinese, joined, md_escape
 from model.errors import AttentionLabError
-from model.registry import CHINESE_READER
+from model.registry import CHINESE_DECODER, CHINESE_READER, model_names
 from model.tokens import BYTE_HEX, BYTE_PART
 from model.trace import AttentionTrace
 
@@ -290,6 +290,23 @@ def trace_notices(lang: str, trace: AttentionTrace) -> None:
     unknown_notice(lang, trace)
     if any(BYTE_PART in tok or BYTE_HEX in tok for tok in trace.tokens):
         st.caption(t(lang, "models.byte_tokens"))
+        chinese_decoder_offer(lang, trace)
+
+
+def chinese_decoder_offer(lang: str, trace: AttentionTrace) -> None:
+    """Chinese read as bytes by a decoder: one click shows the text on the decoder that reads it as words."""
+    if trace.model_name == CHINESE_DECODER or not has_chinese(st.session_state.get("text", "")):
+        return
+    if CHINESE_DECODER not in model_names():
+        return
+    st.info(t(lang, "models.chinese_on_bytes", model=trace.model_name, other=CHINESE_DECODER), icon="🈶")
+    st.button(
+        t(lang, "models.use_model", name=CHINESE_DECODER),
+        key=f"use_decoder_{trace.model_name}",
+        on_click=use_model,
+        args=(CHINESE_DECODER,),
+        icon=":material/translate:",
+    )
 
 
 def unknown_notice(lang: str, trace: AttentionTrace) -> None:

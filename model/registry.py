@@ -39,6 +39,8 @@ MODELS_ENV = "ATTENTION_LAB_MODELS"
 MODELS_FILE = Path(__file__).resolve().parent.parent / "attention_lab_models.toml"
 DEFAULT_MODEL = encoder.BUNDLED_NAME
 CHINESE_READER = encoder.E5_NAME  # the built-in model Chinese text is shown on when the default cannot read it
+DEFAULT_DECODER = llama.SMOLLM2_NAME  # the built-in decoder Compare sets beside an encoder
+CHINESE_DECODER = gemma3.GEMMA3_NAME  # the built-in decoder that reads (and writes) Chinese as words
 _PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}  # weights saved with torch.save / pickle
 
 # Every family the app runs, one entry each. Their built-in models are offered in this order, the default first.

@@ -169,7 +169,14 @@ def _render_head(
     with right:
         png = overview_for(ctx.text, selected_model_name())
         every_head(
-            ctx, png, (trace.n_layers, trace.n_heads), (layer, head), "attention", key="overview", n=trace.n_positions
+            ctx,
+            png,
+            (trace.n_layers, trace.n_heads),
+            (layer, head),
+            "attention",
+            key="overview",
+            n=trace.n_positions,
+            kv_heads=trace.kv_heads,
         )
 
 

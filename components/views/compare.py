@@ -26,9 +26,8 @@ from components.playground_state import playground_config, playground_traces
 from components.session import checked_state
 from components.text import has_chinese
 from model import PlaygroundConfig
-from model.families.llama import SMOLLM2_NAME
 from model.readouts.analysis import later_share, same_depth, top_other
-from model.registry import CHINESE_READER, DEFAULT_MODEL, model_names
+from model.registry import CHINESE_DECODER, CHINESE_READER, DEFAULT_DECODER, DEFAULT_MODEL, model_names
 from model.trace import AttentionTrace
 
 
@@ -97,11 +96,11 @@ def render(ctx: ViewContext) -> None:
 
 
 def encoder_and_decoder(selected: str, decoder_selected: bool, text: str) -> tuple[str, str]:
-    """The two real models to set side by side: the session's own and the other kind (an encoder that reads
-    the text: e5 for Chinese; the built-in decoder)."""
+    """The two real models to set side by side: the session's own and the other kind, one that reads the text
+    (for Chinese: e5 as the encoder, Gemma 3 as the decoder)."""
     if decoder_selected:
         return (CHINESE_READER if has_chinese(text) else DEFAULT_MODEL), selected
-    return selected, SMOLLM2_NAME
+    return selected, (CHINESE_DECODER if has_chinese(text) else DEFAULT_DECODER)
 
 
 def _render_real_pair(ctx: ViewContext) -> None:

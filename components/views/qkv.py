@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import streamlit as st
 
 from components import ui
@@ -25,6 +26,12 @@ from model.families.architecture import Architecture
 from model.trace import AttentionTrace
 
 PROJECTIONS = ("Q", "K", "V")
+QK_NORM_PANELS = {  # formulas, the same in both languages
+    "q_raw": "q = W<sup>q</sup>·RMSNorm(a)",
+    "q_normed": "RMSNorm<sub>head</sub>(q)",
+    "k_raw": "k = W<sup>k</sup>·RMSNorm(a)",
+    "k_normed": "RMSNorm<sub>head</sub>(k)",
+}
 MATRICES = {"Q": "q", "K": "k", "V": "v"}  # the glossary's W^q, W^k, W^v (code: W_Q, W_K, W_V)
 
 
@@ -93,6 +100,8 @@ def _render_projections(ctx: ViewContext, trace: AttentionTrace, axis: Axis, win
         for name, m in zip(PROJECTIONS, (q, k, v), strict=True)
     ]
     ui.figure(fig, ctx.t("qkv.qkv_caption", d=d, head=head, n=n), key="qkv", downloads=downloads, lang=ctx.lang)
+    if arch.qk_norm:
+        _render_qk_norm(ctx, trace, axis, window)
 
     st.subheader(ctx.t("qkv.scores_heading"))
     fig = heatmap_figure(
@@ -110,6 +119,45 @@ def _render_projections(ctx: ViewContext, trace: AttentionTrace, axis: Axis, win
     )
     download = ui.Download(file_name("score", layer=layer, head=head), scores, axis.files, axis.files)
     ui.figure(fig, ctx.t("qkv.scores_caption", d=d, n=n), key="qkv_scores", downloads=[download], lang=ctx.lang)
+
+
+def _render_qk_norm(ctx: ViewContext, trace: AttentionTrace, axis: Axis, window) -> None:
+    """QK-norm (Gemma 3): the head's q and k as W^q, W^k make them and after each head's RMSNorm (before RoPE), side by
+    side, with how long the vectors are and how large q·k gets on either side of the norm."""
+    layer, head = ctx.layer, ctx.head
+    layer_input = trace.layers[layer - 1].output if layer else trace.token_embeddings  # [pos, d_model]
+    parts = get_model().qk_norm_parts(layer, head, layer_input)  # each [pos, d_head]
+    names = ("q_raw", "q_normed", "k_raw", "k_normed")
+    fig = heatmap_grid(
+        [
+            Panel(
+                axis.rows(parts[name])[window.rows],
+                list(range(trace.d_head)),
+                axis.labels[window.rows],
+                title=QK_NORM_PANELS[name],
+                x_title=ctx.t("qkv.feature"),
+                y_title=ctx.t("common.position"),
+                name=name,
+            )
+            for name in names
+        ],
+        title=ctx.t("qkv.qk_norm_title", layer=layer, head=head),
+        value_name=ctx.t("common.value"),
+        scale="signed",
+        share_y=True,
+        presentation=ctx.presentation,
+    )
+    lengths = {name: np.linalg.norm(parts[name], axis=-1) for name in names}  # [pos] each
+    dots = {side: np.abs(parts[f"q_{side}"] @ parts[f"k_{side}"].T).max() for side in ("raw", "normed")}
+    caption = ctx.t(
+        "qkv.qk_norm_caption",
+        q_raw=f"{lengths['q_raw'].min():.1f}–{lengths['q_raw'].max():.1f}",
+        q_normed=f"{lengths['q_normed'].min():.1f}–{lengths['q_normed'].max():.1f}",
+        dot_raw=f"{dots['raw']:.1f}",
+        dot_normed=f"{dots['normed']:.1f}",
+        root=f"{1 / trace.layers[layer].rule.scale:g}",
+    )
+    ui.figure(fig, caption, key="qkv_qk_norm", lang=ctx.lang)
 
 
 def _render_weights(ctx: ViewContext, trace: AttentionTrace) -> None:

@@ -87,7 +87,7 @@ def render_trace(
     with left:
         i = _pick_query(ctx, trace)
         step = trace_step(trace, layer, head, i)
-        _render_steps(ctx, trace, step, layer, i, architecture, decoder)
+        _render_steps(ctx, trace, step, layer, head, i, architecture, decoder)
     with right:  # the figure first, so that it is on the first screen
         _render_figure(ctx, trace, step, layer, head, i)
         _render_checks(ctx, trace, check_head(trace, layer, head, step, i), i)
@@ -123,6 +123,7 @@ def _render_steps(
     trace: AttentionTrace,
     step: QueryStep,
     layer: int,
+    head: int,
     i: int,
     arch: Architecture,
     decoder: bool,
@@ -134,6 +135,8 @@ def _render_steps(
     making = making_query(ctx.lang, arch, _token(tokens, i), d, trace.with_positions)
     st.markdown(ctx.t("steps.step1", q_formula=vector_formula(arch, "q", "i"), making=making, d=d, i=i))
     st.code(_vector(step.q), language=None, wrap_lines=True)
+    if arch.qk_norm:
+        _qk_norm_note(ctx, trace, layer, head, i)
     best = int(np.argmax(np.where(step.visible, step.dots, -np.inf)))
     dots = ctx.t(
         "steps.step2",
@@ -167,6 +170,14 @@ def _render_steps(
     st.markdown(ctx.t("steps.step5_relu" if rule.normalizer == "relu" else "steps.step5_softmax", **values))
     st.markdown(ctx.t("steps.step6", i=i, v_formula=vector_formula(arch, "v", "j")))
     st.code(_vector(step.output), language=None, wrap_lines=True)
+
+
+def _qk_norm_note(ctx: ViewContext, trace: AttentionTrace, layer: int, head: int, i: int) -> None:
+    """QK-norm (Gemma 3): how long qᵢ is as W^q makes it, and after the head's RMSNorm (RoPE keeps the length)."""
+    layer_input = trace.layers[layer - 1].output if layer else trace.token_embeddings  # [pos, d_model]
+    parts = get_model().qk_norm_parts(layer, head, layer_input)  # each [pos, d_head]
+    raw, normed = (float(np.linalg.norm(parts[name][i])) for name in ("q_raw", "q_normed"))
+    st.caption(ctx.t("steps.qk_norm", raw=f"{raw:.2f}", normed=f"{normed:.2f}"))
 
 
 def _render_checks(ctx: ViewContext, trace: AttentionTrace, check: Check, i: int) -> None:

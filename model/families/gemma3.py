@@ -201,6 +201,25 @@ class Gemma3Model:
         out["W_O"] = to_numpy(self.params[attn + "o_proj.weight"][:, head * d : (head + 1) * d])
         return out
 
+    def qk_norm_parts(self, layer: int, head: int, layer_input: np.ndarray) -> dict[str, np.ndarray]:
+        """One head's q and k around QK-norm, before RoPE: as W^q, W^k make them ("q_raw", "k_raw") and after each
+        head's RMSNorm ("q_normed", "k_normed"), from the layer's input (the layer below's output; layer 0: the
+        scaled embeddings).  [pos, d_model] -> each [pos, d_head]"""
+        p, cfg, d = self.params, self.config, self.config.d_head
+        kv, attn = cfg.kv_heads[head], f"layers.{layer}.self_attn."
+        with torch.inference_mode():
+            x = torch.as_tensor(np.array(layer_input, dtype=np.float32), device=self.device)  # [pos, d_model]
+            h = gemma_norm(x, p[f"layers.{layer}.input_layernorm.weight"], cfg.rms_norm_eps)  # [pos, d_model]
+            q = h @ p[attn + "q_proj.weight"][head * d : (head + 1) * d].T  # [pos, d_head]
+            k = h @ p[attn + "k_proj.weight"][kv * d : (kv + 1) * d].T  # [pos, d_head]
+            out = {
+                "q_raw": q,
+                "k_raw": k,
+                "q_normed": gemma_norm(q, p[attn + "q_norm.weight"], cfg.rms_norm_eps),
+                "k_normed": gemma_norm(k, p[attn + "k_norm.weight"], cfg.rms_norm_eps),
+            }
+            return {name: to_numpy(t) for name, t in out.items()}
+
     def next_token_logits(self, hidden: np.ndarray) -> np.ndarray:
         """Next-token scores from final hidden states, the vocabulary a slice at a time (the float32 table, 671 MB,
         is never whole).  [pos, d_model] -> [pos, vocab]"""
