@@ -127,15 +127,28 @@ def centred_range(centre: int, n: int, capacity: int) -> tuple[int, int]:
     return first, first + span - 1
 
 
-def marked(mark: Mark | None, axis: Axis, rows: slice = slice(None), cols: slice = slice(None)) -> Mark | None:
+def marked(
+    mark: Mark | None,
+    axis: Axis,
+    rows: slice = slice(None),
+    cols: slice = slice(None),
+    visible: np.ndarray | None = None,
+) -> Mark | None:
     """A mark written in trace positions (a lesson's), as indices into a panel that draws the shown positions
-    `rows` (as rows) and `cols` (as columns) of `axis`; positions the panel does not draw are left out."""
-    if not mark:
+    `rows` (as rows) and `cols` (as columns) of `axis`; positions the panel does not draw are left out.
+    visible: a sliding window's [query, key] cells over trace positions (AttentionRule.visible), drawn as a band."""
+    if not mark and visible is None:
         return None
-    shown_rows, shown_cols = axis.positions[rows].tolist(), axis.positions[cols].tolist()
-    row_at, col_at = {p: i for i, p in enumerate(shown_rows)}, {p: i for i, p in enumerate(shown_cols)}
+    mark = mark or Mark()
+    shown_rows, shown_cols = axis.positions[rows], axis.positions[cols]
+    row_at, col_at = (
+        {p: i for i, p in enumerate(shown_rows.tolist())},
+        {p: i for i, p in enumerate(shown_cols.tolist())},
+    )
+    band = () if visible is None else tuple(map(tuple, visible[np.ix_(shown_rows, shown_cols)].tolist()))
     return Mark(
         rows=tuple(row_at[p] for p in mark.rows if p in row_at),
         cols=tuple(col_at[p] for p in mark.cols if p in col_at),
         cells=tuple((row_at[r], col_at[c]) for r, c in mark.cells if r in row_at and c in col_at),
+        band=band,
     )

@@ -24,9 +24,10 @@ import streamlit as st
 import torch
 
 import model
+from components.params import WINDOWS
 from model.device import one_cpu_thread_here
 from model.experiments.playground import PlaygroundConfig
-from model.registry import DEFAULT_MODEL, LoadedModel, load_named
+from model.registry import DEFAULT_MODEL, LoadedModel, has_window, load_named
 
 # A trace keeps q, k, v, z and outputs (scores and α′ are computed when asked). The default budget is the one that
 # keeps a server with every built-in model under its memory goal after a class (README, Benchmarks: the trace cache).
@@ -160,19 +161,29 @@ def _is_device_failure(err: BaseException) -> bool:
     return isinstance(err, torch.OutOfMemoryError) or (isinstance(err, RuntimeError) and "CUDA" in str(err))
 
 
-def trace_on_model(loaded: LoadedModel, text: str, with_positions: bool) -> model.AttentionTrace:
+def trace_on_model(loaded: LoadedModel, text: str, with_positions: bool, **window: object) -> model.AttentionTrace:
     """Trace on the model's device; if the GPU runs out of memory or fails, trace again on the CPU.
 
     The trace's `device` then says "cpu", and the page tells the class why.
     """
     try:
-        return on_model_thread(model.trace_any, loaded, text, with_positions=with_positions)
+        return on_model_thread(model.trace_any, loaded, text, with_positions=with_positions, **window)
     except (RuntimeError, torch.OutOfMemoryError) as err:
         if loaded.device.type == "cpu" or not _is_device_failure(err):
             raise
         if torch.cuda.is_available():
             on_model_thread(torch.cuda.empty_cache)
-        return on_model_thread(model.trace_any, _cpu_model(loaded.name), text, with_positions=with_positions)
+        return on_model_thread(model.trace_any, _cpu_model(loaded.name), text, with_positions=with_positions, **window)
+
+
+def window_choice(name: str) -> dict[str, object]:
+    """The window this session gave the model named, as trace_any's options: {} for the model's own window (or a
+    model without one), else {"window": w, "window_layers": "sliding" | "all"}."""
+    w = st.session_state.get("window", 0)
+    if name != selected_model_name() or w not in WINDOWS[1:] or not has_window(load_model(name)):
+        return {}
+    layers = st.session_state.get("window_layers", "sliding")
+    return {"window": int(w), "window_layers": layers if layers in ("sliding", "all") else "sliding"}
 
 
 def trace_uncached(name: str, text: str, **options: object) -> model.AttentionTrace:
@@ -181,12 +192,15 @@ def trace_uncached(name: str, text: str, **options: object) -> model.AttentionTr
     return on_model_thread(model.trace_any, load_model(name), text, **options)
 
 
-def get_trace(text: str, with_positions: bool = True, model_name: str | None = None) -> model.AttentionTrace:
-    """The trace of `text` by the session's model (or the one named), computed once and shared."""
+def get_trace(
+    text: str, with_positions: bool = True, model_name: str | None = None, *, own_window: bool = False
+) -> model.AttentionTrace:
+    """The trace of `text` by the session's model (or the one named), computed once and shared; with the window
+    the session chose for a sliding-window model (`window_choice`), unless own_window asks for the model's own."""
     name = model_name or selected_model_name()
-    return trace_cache().get(
-        ("pretrained", name, text, with_positions), lambda: trace_on_model(load_model(name), text, with_positions)
-    )
+    window = {} if own_window else window_choice(name)
+    key = ("pretrained", name, text, with_positions, tuple(sorted(window.items())))
+    return trace_cache().get(key, lambda: trace_on_model(load_model(name), text, with_positions, **window))
 
 
 def get_playground_trace(config: PlaygroundConfig, text: str) -> model.AttentionTrace:

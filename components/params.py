@@ -44,6 +44,7 @@ class Param:
     choices: tuple[Any, ...] = ()
 
 
+WINDOWS = (0, 2, 4, 8, 16, 32, 64)  # the windows a class may give a sliding-window model (0: the model's own)
 WINDOW_KEYS = ("win_q", "win_k")  # the α′ heatmap's window of queries and keys, as trace positions
 
 PARAMS: dict[str, Param] = {
@@ -60,6 +61,8 @@ PARAMS: dict[str, Param] = {
     "win_k": Param("range", None, 0, MAX_POSITIONS - 1),  # … and of keys
     "after": Param("int", -1, -1, MAX_POSITIONS - 1),  # Next word: the token to predict after; -1 the last
     "next_t": Param("float", 1.0, 0.1, 2.0),  # Next word: the temperature that reshapes the distribution
+    "window": Param("int", 0, 0, MAX_POSITIONS),  # a sliding-window model's window for the class (0: its own)
+    "window_layers": Param("choice", "sliding", choices=("sliding", "all")),  # … on its sliding layers, or on all
     "rope_layer": Param("int", 0, 0, 63),  # Positional: the RoPE panel's layer, head and pair of numbers
     "rope_head": Param("int", 0, 0, 63),
     "rope_pair": Param("int", 0, 0, 511),

@@ -27,11 +27,11 @@ from components.figures.common import (
     rows_that_fit,
 )
 from components.i18n import t
-from components.params import WINDOW_KEYS
-from components.session import use_model
+from components.params import WINDOW_KEYS, WINDOWS, Param
+from components.session import checked_state, use_model
 from components.text import has_chinese, joined, md_escape
 from model.errors import AttentionLabError
-from model.registry import CHINESE_DECODER, CHINESE_READER, model_names
+from model.registry import CHINESE_DECODER, CHINESE_READER, model_names, sliding_layers
 from model.tokens import BYTE_HEX, BYTE_PART
 from model.trace import AttentionTrace
 
@@ -145,15 +145,17 @@ def window_heatmap(
     y_title: str = "",
     scale: str = "linear",
     mark: Mark | None = None,
+    visible: np.ndarray | None = None,
 ) -> go.Figure:
     """The window of a [query_pos, key_pos] matrix over the shown positions, every label drawn, in a
     figure `share` of the page wide, on a linear, per-row or log colour `scale`; values written in the cells
-    of a short sentence. `mark` (trace positions) outlines the rows, columns or cells a lesson points at."""
+    of a short sentence. `mark` (trace positions) outlines the rows, columns or cells a lesson points at;
+    `visible` (a sliding window's cells, over trace positions) draws the window's band."""
     return heatmap_figure(
         matrix[window.rows, window.cols],
         axis.labels[window.cols],
         axis.labels[window.rows],
-        mark=marked(mark, axis, window.rows, window.cols),
+        mark=marked(mark, axis, window.rows, window.cols, visible),
         title=title,
         x_title=x_title or ctx.t("common.key"),
         y_title=y_title or ctx.t("common.query"),
@@ -269,6 +271,38 @@ def choice(ctx: ViewContext, strings: str, options: Sequence, key: str, place=st
         persist_state="session",
     )
     return options[0] if chosen is None else chosen
+
+
+def window_controls(ctx: ViewContext) -> None:
+    """A sliding-window model's window, for the class to shrink (2 … 64, or the model's own), on its sliding layers
+    or on every layer; the traces of this session follow it (cache.window_choice). Nothing on other models."""
+    loaded = get_model()
+    sliding = sliding_layers(loaded)
+    if not sliding:
+        return
+    own = loaded.config.sliding_window
+    checked_state("window", Param("choice", 0, choices=WINDOWS))
+    at_w, at_layers = st.columns([3, 2], vertical_alignment="bottom")
+    at_w.select_slider(
+        ctx.t("attention.window_w"),
+        options=WINDOWS,
+        key="window",
+        format_func=lambda w: str(w) if w else ctx.t("attention.window_own", w=own),
+        help=ctx.t("attention.window_help", own=own, sliding=len(sliding), layers=loaded.config.n_layers),
+    )
+    choice(ctx, "attention.window_layers", ("sliding", "all"), "window_layers", place=at_layers)
+
+
+def window_note(ctx: ViewContext, trace: AttentionTrace, layer: int) -> str:
+    """What the band on a layer's heatmap is, or that this layer has none: '' on a model without windows."""
+    if not sliding_layers(get_model()):
+        return ""
+    w = trace.layers[layer].rule.window
+    if w is None:
+        return ctx.t("attention.window_global", layer=layer)
+    if w >= trace.n_positions:
+        return ctx.t("attention.window_wider", layer=layer, w=w, n=trace.n_positions)
+    return ctx.t("attention.window_band", layer=layer, w=w, before=w - 1)
 
 
 def intro(ctx: ViewContext, text: str) -> None:

@@ -170,7 +170,12 @@ def family_of(loaded: LoadedModel) -> Family:
 
 def has_window(loaded: LoadedModel) -> bool:
     """Whether the model has sliding-window layers whose window a class may change (Gemma 3)."""
-    return "sliding_attention" in getattr(loaded.config, "layer_types", ())
+    return bool(sliding_layers(loaded))
+
+
+def sliding_layers(loaded: LoadedModel) -> tuple[int, ...]:
+    """The layers that see a sliding window (empty on a model without one)."""
+    return tuple(i for i, kind in enumerate(getattr(loaded.config, "layer_types", ())) if kind == "sliding_attention")
 
 
 def trace_any(

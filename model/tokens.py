@@ -174,19 +174,30 @@ def show_byte_fallback(tokens: list[str], decode) -> list[str]:
     return out + _show_bytes(run)
 
 
+_BLANKS = str.maketrans({" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "⏎", "\u3000": "␣"})
+
+
+def show_blank(text: str) -> str:
+    """A token that is only whitespace, made visible: a space as ␣, a newline as ⏎, a tab as ⇥ ("\n\n" -> "⏎⏎").
+    Any other token is left as it is: its leading space is seen through the quotes around it."""
+    return text.translate(_BLANKS) if text and not text.strip() else text
+
+
 def display_tokens(tokenizer: Tokenizer, tokens: list[str]) -> list[str]:
     """A text's tokens as shown on screen: byte-level ones (GPT-2, Llama) as readable text (`show_byte_tokens`),
     SentencePiece's with byte fallback likewise (`show_byte_fallback`), others as the tokenizer's decoder writes
-    each one ("▁我" stays as it is without a decoder)."""
+    each one ("▁我" stays as it is without a decoder); a token of whitespace alone as `show_blank` writes it."""
     decoder = tokenizer.decoder
     if isinstance(decoder, decoders.ByteLevel):
-        return show_byte_tokens(tokens)
-    if decoder is None:
-        return list(tokens)
-    if has_byte_fallback(tokenizer):
-        return show_byte_fallback(tokens, lambda t: decoder.decode([t]))
-    shown = [decoder.decode([t]) for t in tokens]
-    return [s if s and "\ufffd" not in s else t for s, t in zip(shown, tokens, strict=True)]
+        shown = show_byte_tokens(tokens)
+    elif decoder is None:
+        shown = list(tokens)
+    elif has_byte_fallback(tokenizer):
+        shown = show_byte_fallback(tokens, lambda t: decoder.decode([t]))
+    else:
+        shown = [decoder.decode([t]) for t in tokens]
+        shown = [s if s and "\ufffd" not in s else t for s, t in zip(shown, tokens, strict=True)]
+    return [show_blank(s) for s in shown]
 
 
 def token_text(tokenizer, token_id: int) -> str:
@@ -196,7 +207,7 @@ def token_text(tokenizer, token_id: int) -> str:
         return f"#{token_id}"
     text = tokenizer.decode([token_id], skip_special_tokens=False)
     if text and "\ufffd" not in text:
-        return text
+        return show_blank(text)
     match = BYTE_FALLBACK.fullmatch(piece)
     if match and has_byte_fallback(tokenizer):
         return _show_bytes([bytes([int(match.group(1), 16)])])[0]

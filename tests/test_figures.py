@@ -206,3 +206,26 @@ print(len(errors), errors[:1])
     for _ in range(3):
         out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
         assert out.stdout.strip().startswith("0 "), out.stdout
+
+
+def test_a_window_band_is_outlined_on_the_borders_of_the_cells_it_lets_a_query_see():
+    from components.figures.common import band_border
+
+    inside = np.tril(np.ones((4, 4), dtype=bool)) & ~np.tril(np.ones((4, 4), dtype=bool), -2)  # w = 2, causal
+    path = band_border(inside)
+    moves = path.split("M")[1:]
+    # rows see keys {0}, {0, 1}, {1, 2}, {2, 3}: five borders inside a row (the diagonal's right edge in rows 0-2,
+    # the window's left edge in rows 2 and 3; row 3's right edge is the panel's) and five between rows
+    assert len(moves) == 10
+    assert "M0.5,-0.5L0.5,0.5" in path  # row 0 sees only key 0: the border right of it
+    assert "M0.5,1.5L0.5,2.5" in path  # row 2 sees keys 1 and 2: the border left of key 1
+    assert band_border(np.ones((3, 3), dtype=bool)) == ""  # nothing hidden: no border
+
+
+def test_a_heatmap_draws_a_band_as_one_dotted_path():
+    from components.figures.common import BAND_COLOUR, Mark, heatmap_figure
+
+    band = tuple(tuple(bool(0 <= r - c < 2) for c in range(4)) for r in range(4))
+    fig = heatmap_figure(np.eye(4), list("abcd"), list("abcd"), mark=Mark(band=band))
+    (path,) = [s for s in fig.to_plotly_json()["layout"]["shapes"] if s["type"] == "path"]
+    assert path["line"]["color"] == BAND_COLOUR and path["line"]["dash"] == "dot"

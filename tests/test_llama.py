@@ -487,3 +487,10 @@ def test_cache_root_honours_xdg(monkeypatch, tmp_path):
     assert gguf_weights.cache_root() == tmp_path / "attention-lab"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert gguf_weights.cache_root() == Path.home() / ".cache" / "attention-lab"
+
+
+def test_a_token_of_whitespace_alone_is_shown_as_a_sign(smollm2):
+    trace = trace_llama(smollm2, "Hello\n\nworld  ok\tx")
+    assert "⏎" in trace.tokens and "␣" in trace.tokens and "⇥" in trace.tokens
+    assert "" not in trace.tokens and " " not in trace.tokens
+    assert " ok" in trace.tokens  # a token with text keeps its leading space, seen through the quotes

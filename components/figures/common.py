@@ -163,15 +163,17 @@ def _power_of_ten(p: float) -> str:
 
 @dataclass(frozen=True)
 class Mark:
-    """What a lesson points at on a heatmap panel: whole rows, whole columns and single cells (row, column), as
-    indices into the panel's rows and columns. Each is outlined; an index outside the panel is left out."""
+    """What a panel points at: whole rows, whole columns and single cells (row, column), as indices into the
+    panel's rows and columns, each outlined (an index outside the panel is left out); and a band, the cells a
+    sliding window lets each query see (a row of booleans per panel row), whose border is drawn."""
 
     rows: tuple[int, ...] = ()
     cols: tuple[int, ...] = ()
     cells: tuple[tuple[int, int], ...] = ()
+    band: tuple[tuple[bool, ...], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.rows or self.cols or self.cells)
+        return bool(self.rows or self.cols or self.cells or self.band)
 
 
 MARK_COLOUR = "#e6550d"  # the outline of a marked row, column or cell: the chosen head's orange
@@ -524,10 +526,31 @@ def _marks(mark: Mark, n: str, n_rows: int, n_cols: int, s: Sizes) -> list[dict]
     boxes = [(r - 0.5, r + 0.5, -0.5, n_cols - 0.5) for r in mark.rows if 0 <= r < n_rows]
     boxes += [(-0.5, n_rows - 0.5, c - 0.5, c + 0.5) for c in mark.cols if 0 <= c < n_cols]
     boxes += [(r - 0.5, r + 0.5, c - 0.5, c + 0.5) for r, c in mark.cells if 0 <= r < n_rows and 0 <= c < n_cols]
-    return [
+    shapes = [
         {"type": "rect", "xref": f"x{n}", "yref": f"y{n}", "x0": x0, "x1": x1, "y0": y0, "y1": y1, "line": line}
         for y0, y1, x0, x1 in boxes
     ]
+    if mark.band:
+        path = band_border(np.asarray(mark.band, dtype=bool)[:n_rows, :n_cols])
+        if path:
+            band_line = {"color": BAND_COLOUR, "width": line["width"], "dash": "dot"}
+            shapes.append({"type": "path", "xref": f"x{n}", "yref": f"y{n}", "path": path, "line": band_line})
+    return shapes
+
+
+BAND_COLOUR = "#31a354"  # a sliding window's border: green, apart from the lesson's orange
+
+
+def band_border(inside: np.ndarray) -> str:
+    """An SVG path along every border between a cell inside the band and one outside it (not the panel's own
+    edge), in cell coordinates: a cell (r, c) spans r ± 0.5 and c ± 0.5."""
+    n_rows, n_cols = inside.shape
+    moves = []
+    for r, c in zip(*np.nonzero(inside[:, 1:] != inside[:, :-1]), strict=True):  # between columns c and c + 1
+        moves.append(f"M{c + 0.5},{r - 0.5}L{c + 0.5},{r + 0.5}")
+    for r, c in zip(*np.nonzero(inside[1:, :] != inside[:-1, :]), strict=True):  # between rows r and r + 1
+        moves.append(f"M{c - 0.5},{r + 0.5}L{c + 0.5},{r + 0.5}")
+    return "".join(moves)
 
 
 def _title_place(s: Sizes) -> dict:

@@ -16,7 +16,7 @@ import streamlit as st
 
 from components import ui
 from components.axis import Axis, Window, axis_of, word_axis
-from components.cache import get_model, get_trace, selected_model_name
+from components.cache import get_model, get_trace, selected_model_name, window_choice
 from components.context import ViewContext
 from components.figures.common import arc_figure, overview_png
 from components.glossary import file_name
@@ -31,9 +31,9 @@ IMPORTANCE_TAB = "importance"  # the Experiments view's tab the "not an explanat
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def overview_for(text: str, model_name: str) -> bytes:
+def overview_for(text: str, model_name: str, window: tuple = ()) -> bytes:
     """The all-heads PNG of a text, kept because it is the slowest drawing at 512 tokens (90 ms).
-    `model_name` is part of the cache key: get_trace traces with the session's chosen model."""
+    `model_name` and `window` are part of the cache key: get_trace traces with the session's model and window."""
     return overview_png(get_trace(text).weights)
 
 
@@ -124,6 +124,10 @@ def _render_head(
     share, (left, right) = ui.beside_or_below(ctx, window)
     with right:
         show, scale = _display_settings(ctx)
+        ui.window_controls(ctx)
+    rule = trace.layers[layer].rule
+    shrinks = rule.window is not None and rule.window < trace.n_positions  # a band only where the window hides keys
+    band = rule.visible(trace.n_positions) if words is None and shrinks else None
     with left:
         if show == "sent":
             if words is None:
@@ -143,6 +147,7 @@ def _render_head(
                 value_name=ctx.t("attention.sent_value"),
                 scale=scale,
                 mark=mark,
+                visible=band,
             )
             key, alpha, part = strongest_key(weights, sent)
             reading = ctx.t(
@@ -157,17 +162,21 @@ def _render_head(
             download = ui.Download(file_name("value_weighted", layer=layer, head=head), sent, axis.files, axis.files)
         else:
             title = _title(ctx, "attention.heatmap_title", axis, window, layer=layer, head=head)
-            fig = ui.window_heatmap(ctx, weights, axis, window, title, share=share, scale=scale, mark=mark)
+            fig = ui.window_heatmap(
+                ctx, weights, axis, window, title, share=share, scale=scale, mark=mark, visible=band
+            )
             caption = ctx.t("attention.heatmap_caption")
             download = ui.Download(file_name("weight", layer=layer, head=head), weights, axis.files, axis.files)
         if scale != "linear":
             caption = ui.joined(ctx.lang, caption, ctx.t(f"attention.scale_note_{scale}"))
         if axis.hidden:
             caption = ui.joined(ctx.lang, caption, ctx.t("attention.hidden_note"))
+        caption = ui.joined(ctx.lang, caption, ui.window_note(ctx, trace, layer))
         ui.figure(fig, caption, key="heatmap", downloads=[download], lang=ctx.lang)
         _not_an_explanation(ctx)
     with right:
-        png = overview_for(ctx.text, selected_model_name())
+        name = selected_model_name()
+        png = overview_for(ctx.text, name, tuple(sorted(window_choice(name).items())))
         every_head(
             ctx,
             png,

@@ -23,7 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from components import ui
-from components.cache import get_trace, selected_model_name, trace_uncached
+from components.cache import get_trace, selected_model_name, trace_uncached, window_choice
 from components.context import ViewContext
 from components.figures.common import plain_labels, token_labels
 from components.figures.experiments import hand_lines, importance_figure, reach_figure, sqrt_d_figure, width_figure
@@ -238,16 +238,24 @@ def _render_reach(ctx: ViewContext) -> None:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def importance_for(
-    model_name: str, text: str, layer: int, head: int, query: int, max_keys: int = MAX_KEYS, scope: str = "query"
+    model_name: str,
+    text: str,
+    layer: int,
+    head: int,
+    query: int,
+    max_keys: int = MAX_KEYS,
+    scope: str = "query",
+    window: tuple = (),
 ) -> Importance:
     """`ablation_effects` of one query of one head: the model re-run once per key (at most max_keys), each run
     on the model thread, against the sentence's cached trace; cached, since a class asks for the same query again
-    and again. scope: "query" removes each key from this query's output alone, "head" from every query's."""
+    and again. scope: "query" removes each key from this query's output alone, "head" from every query's. window:
+    the (name, value) pairs of the window the session gave a sliding-window model (`window_choice`), () for its own."""
 
     def run(ablate):
         if ablate is None:
             return get_trace(text, model_name=model_name)
-        return trace_uncached(model_name, text, ablate=ablate)
+        return trace_uncached(model_name, text, ablate=ablate, **dict(window))
 
     return ablation_effects(run, layer, head, query, max_keys, scope)
 
@@ -269,7 +277,8 @@ def _render_importance(ctx: ViewContext) -> None:
     scope = ui.choice(ctx, "lab.importance_scope", ABLATION_SCOPES, "lab_scope", place=at_scope)
     visible = int(trace.layers[layer].rule.visible(n)[query].sum())
     runs = min(visible, MAX_KEYS)
-    asked = (selected_model_name(), ctx.text, layer, head, query, MAX_KEYS, scope)
+    name = selected_model_name()
+    asked = (name, ctx.text, layer, head, query, MAX_KEYS, scope, tuple(sorted(window_choice(name).items())))
     if at_run.button(ctx.t("lab.importance_run", n=runs), key="lab_run", icon=":material/science:", type="primary"):
         st.session_state["lab_asked"] = asked
     if st.session_state.get("lab_asked") != asked:

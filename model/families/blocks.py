@@ -183,3 +183,20 @@ def attention_block(
 def layer_trace(rule: AttentionRule, attended: dict[str, torch.Tensor], output: torch.Tensor) -> LayerTrace:
     """What the trace keeps of one layer: the attention block's q, k, v, z, the layer's output, its rule."""
     return LayerTrace.from_tensors(rule, output=output, **attended)
+
+
+# Vocabulary rows dequantized at a time for the output layer: 2.6 MB at Gemma's d_model of 640, small enough to stay in
+# the CPU's cache while it is multiplied (on Gemma's 262 144 rows, 74 ms against 330 ms with 8 192 rows at a time).
+LOGIT_ROWS = 1024
+
+
+def chunked_logits(hidden: np.ndarray, table, vocab: int, device: torch.device) -> np.ndarray:
+    """Next-token scores of final hidden states against an output table (`rows(ids)` gives float32 rows), a slice of
+    the vocabulary at a time, so the float32 table is never whole.  [pos, d_model] -> [pos, vocab]"""
+    with torch.inference_mode():
+        h = torch.as_tensor(np.array(hidden), device=device)  # [pos, d_model]
+        logits = torch.empty(h.shape[0], vocab, device=device)  # [pos, vocab]
+        for start in range(0, vocab, LOGIT_ROWS):
+            stop = min(start + LOGIT_ROWS, vocab)
+            logits[:, start:stop] = h @ table.rows(slice(start, stop)).T  # [pos, chunk]
+        return logits.cpu().numpy()

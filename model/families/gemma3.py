@@ -41,6 +41,7 @@ from model.families.blocks import (
     KVCache,
     Params,
     attention_block,
+    chunked_logits,
     gated_feed_forward,
     layer_trace,
     linear,
@@ -59,7 +60,6 @@ MODEL_TYPES = ("gemma3_text", "gemma3")
 EMBEDDING = "embed_tokens.weight"
 SLIDING, FULL = "sliding_attention", "full_attention"
 WINDOW_LAYERS = ("sliding", "all")  # which layers a class's window replaces: the sliding ones, or every layer
-_LOGIT_ROWS = 8192  # vocabulary rows dequantized at a time for the output layer: 21 MB each
 _NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm")
 _LAYER_PARAMS = [
     *(f"{norm}.weight" for norm in _NORMS),
@@ -223,14 +223,7 @@ class Gemma3Model:
     def next_token_logits(self, hidden: np.ndarray) -> np.ndarray:
         """Next-token scores from final hidden states, the vocabulary a slice at a time (the float32 table, 671 MB,
         is never whole).  [pos, d_model] -> [pos, vocab]"""
-        with torch.inference_mode():
-            h = torch.as_tensor(np.array(hidden), device=self.device)  # [pos, d_model]
-            vocab = self.config.vocab_size
-            logits = torch.empty(h.shape[0], vocab, device=self.device)  # [pos, vocab]
-            for start in range(0, vocab, _LOGIT_ROWS):
-                ids = torch.arange(start, min(start + _LOGIT_ROWS, vocab), device=self.device)
-                logits[:, start : start + len(ids)] = h @ self.word_embeddings.rows(ids).T  # [pos, chunk]
-            return logits.cpu().numpy()
+        return chunked_logits(hidden, self.word_embeddings, self.config.vocab_size, self.device)
 
 
 def gemma_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:

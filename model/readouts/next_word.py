@@ -60,3 +60,52 @@ def top_candidates(logits: np.ndarray, k: int = 10, temperature: float = 1.0) ->
     p = probabilities(logits, temperature)
     top = np.argsort(-p, kind="stable")[:k]
     return [Candidate(int(i), float(p[i]), float(logits[i])) for i in top]
+
+
+@dataclass(frozen=True)
+class Appended:
+    """A text with tokens written after it, as the page keeps it: text, since every view reads the sentence."""
+
+    text: str  # the old text and what decoding the new tokens adds to it
+    ids: list[int]  # the old tokens and the new ones, as the model wrote them
+    written: int  # new tokens kept (a last token that holds only part of a character is dropped)
+    same: bool  # whether tokenizing `text` again gives `ids` back (it may not: "unbeliev" + "ig")
+
+
+def appended(tokenizer, text: str, ids: list[int], new_ids: list[int]) -> Appended:
+    """`text`, whose tokens are `ids`, with `new_ids` written after it. The addition is what the new ids add to the
+    decoded text (decoding them alone would lose a leading space in some vocabularies); trailing ids that end inside
+    a character's bytes are dropped, since text cannot hold half a character."""
+    kept = list(new_ids)
+    before = tokenizer.decode(ids)
+    while True:
+        after = tokenizer.decode(ids + kept)
+        addition = after[len(before) :] if after.startswith(before) else tokenizer.decode(kept)
+        if not kept or not addition.endswith("\ufffd"):
+            break
+        kept.pop()
+    new_text = text + addition
+    return Appended(new_text, ids + kept, len(kept), tokenizer.encode(new_text).ids == ids + kept)
+
+
+def earlier_rows_change(before: AttentionTrace, after: AttentionTrace) -> float | None:
+    """The largest |Δα′| over every layer and head in the rows `before` has, once `after` (the same tokens and more)
+    was traced: 0 up to rounding, because the causal mask hides the new tokens from every earlier query. None when
+    `after` does not start with `before`'s tokens."""
+    n = before.n_positions
+    if after.n_positions < n or list(after.token_ids[:n]) != list(before.token_ids):
+        return None
+    return max(
+        float(np.abs(old.weights - new.weights[:, :n, :n]).max())
+        for old, new in zip(before.layers, after.layers, strict=True)
+    )
+
+
+def cached_key_lengths(trace: AttentionTrace) -> np.ndarray:
+    """What a decoder's KV cache holds for the traced text, drawn as the length ‖kⱼ‖ of every cached key: one per
+    key/value head, layer and token (query heads that share a key/value head read the same one).
+    -> [kv_head, layer, pos]"""
+    firsts = sorted({trace.kv_head(h): h for h in reversed(range(trace.n_heads))}.items())  # kv head -> a query head
+    return np.stack(
+        [np.stack([np.linalg.norm(layer.k[h], axis=-1) for layer in trace.layers]) for _, h in firsts]
+    ).astype(np.float32)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-START_MARKS = ("▁", "Ġ", " ")  # a piece that begins with one of these begins a word
+START_MARKS = ("▁", "Ġ", " ", "␣")  # a piece that begins with one of these begins a word (␣: a lone space, shown)
 CONTINUE_MARK = "##"  # WordPiece: this piece continues the word before it
 
 
