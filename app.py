@@ -29,7 +29,8 @@ EXAMPLES = tomllib.loads((Path(__file__).parent / "assets" / "examples.toml").re
 # Constant CSS only, nothing a user typed goes into it. A compact header on every screen, so that the
 # first figure starts high enough to be seen whole.
 PAGE_CSS = """<style>
-.stMainBlockContainer {padding-top: 2.5rem; padding-bottom: 3rem;}
+.stMainBlockContainer {padding-top: 1.5rem; padding-bottom: 3rem;}
+.stMainBlockContainer h1 {font-size: 1.9rem; padding-bottom: 0;}
 [data-testid="stHeader"] {background: transparent;}
 [data-testid="stHeader"], [data-testid="stHeader"] * {pointer-events: none !important;}
 [data-testid="stHeader"] button, [data-testid="stHeader"] button * {pointer-events: auto !important;}
@@ -125,9 +126,12 @@ lang, layer, head, hide_special, presentation = sidebar.render_sidebar(
 st.html(PAGE_CSS)
 if presentation:
     st.html(PRESENTATION_CSS)
-else:
-    st.title(t(lang, "app.title"))
-    st.caption(t(lang, "app.subtitle", model=loaded.name, layers=loaded.config.n_layers, heads=loaded.config.n_heads))
+else:  # the title and what the app does on one line, so that the first figure starts high on a laptop
+    at_title, at_subtitle = st.columns([1, 3], vertical_alignment="bottom")
+    at_title.title(t(lang, "app.title"))
+    at_subtitle.caption(
+        t(lang, "app.subtitle", model=loaded.name, layers=loaded.config.n_layers, heads=loaded.config.n_heads)
+    )
 on_lesson = lesson.current()
 # A lesson's words: on a projector beside the view (the view in the wider column, its figures as tall as ever, so
 # that the first one stays whole on the first screen), elsewhere above it.

@@ -107,8 +107,19 @@ class LabPage:
         return self.chart_with_title("α′ ·").first
 
     def chips(self) -> list[str]:
-        """The token chips, e.g. "2 · animal" (thin spaces around the dot made plain)."""
-        return [c.replace("\u2009", " ") for c in self.main.locator(".stMarkdownBadge").all_text_contents()]
+        """The token chips, e.g. "2 · animal" (thin spaces around the dot made plain): those drawn in the view, or
+        else those behind the header's tokens button ("16 tokens"), opened for the reading and closed again."""
+        badges = self.main.locator(".stMarkdownBadge")
+        if badges.count() == 0:
+            button = self.main.locator(".st-key-token_chips button").first
+            if button.count():
+                button.click()
+                badges = self.page.locator('[data-testid="stPopoverBody"] .stMarkdownBadge')
+                badges.first.wait_for()
+                texts = badges.all_text_contents()
+                self.page.keyboard.press("Escape")
+                return [c.replace("\u2009", " ") for c in texts]
+        return [c.replace("\u2009", " ") for c in badges.all_text_contents()]
 
     def exceptions(self) -> Locator:
         return self.page.locator('[data-testid="stException"]')

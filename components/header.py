@@ -32,12 +32,11 @@ def _forget_window() -> None:
 
 
 def render_sentence_box(lang: str, examples: list[dict[str, str]], presentation: bool, key: str = "text"):
-    """The sentence box and the preset examples (buttons that show their whole sentence on hover; on a
-    projector folded into one button beside the box). On a projector, returns a place in the same row
-    for the tokens' button; otherwise None. The cleaned text is in Session State[key]."""
-    box, chips, more = (
-        st.columns([5, 1.2, 1.2], vertical_alignment="bottom") if presentation else (st.container(), None, None)
-    )
+    """The sentence box and, beside it, the preset examples folded into one button (each shows its whole sentence
+    on hover); returns a place in the same row for the tokens' button, so that the view's first figure starts
+    high on a laptop's first screen as on a projector. On a projector the box's label is hidden (its placeholder
+    says it). The cleaned text is in Session State[key]."""
+    box, more, chips = st.columns([5, 1.2, 1.2], vertical_alignment="bottom")
     box.text_input(
         t(lang, "app.sentence"),
         key=key,
@@ -47,9 +46,7 @@ def render_sentence_box(lang: str, examples: list[dict[str, str]], presentation:
         label_visibility="collapsed" if presentation else "visible",
         persist_state="session",  # kept while a view without the box (Watch it learn) is shown
     )
-    on_projector = more is not None
-    place = more.popover(t(lang, "app.examples"), width="stretch") if on_projector else st.container(horizontal=True)
-    with place:
+    with more.popover(t(lang, "app.examples"), width="stretch"):
         for example in examples:
             st.button(
                 example["text"],
@@ -58,7 +55,7 @@ def render_sentence_box(lang: str, examples: list[dict[str, str]], presentation:
                 args=(example["text"],),
                 help=example["text"],
                 type="secondary",
-                width="stretch" if on_projector else "content",
+                width="stretch",
             )
     return chips
 

@@ -59,8 +59,6 @@ def compare_shares(alpha: float, sent: float) -> str:
 def render(ctx: ViewContext) -> None:
     trace = get_trace(ctx.text)
     ui.trace_notices(ctx.lang, trace)
-    if not ctx.presentation:  # on a projector they wait behind a button in the header (app.py)
-        ui.token_chips(trace, ctx.lang)
     words = None
     if st.session_state.get("att_words"):
         axis, words = word_axis(trace, ctx.hide_special)
@@ -192,10 +190,9 @@ def _render_head(
 def _display_settings(ctx: ViewContext) -> tuple[str, str]:
     """What the heatmap shows, its colour scale, and words instead of pieces: one compact block."""
     show = ui.choice(ctx, "attention.show", SHOWS, "att_show")
-    at_scale, at_words = st.columns([3, 2], vertical_alignment="bottom")
-    scale = ui.choice(ctx, "attention.scale", SCALES, "att_scale", place=at_scale)
-    keep = {"persist_state": "session"}
-    at_words.toggle(ctx.t("attention.words"), key="att_words", help=ctx.t("attention.words_help"), **keep)
+    scale = ui.choice(ctx, "attention.scale", SCALES, "att_scale")
+    keep = {"persist_state": "session"}  # on a row of its own: beside the colours it covered "log" at 1280 px
+    st.toggle(ctx.t("attention.words"), key="att_words", help=ctx.t("attention.words_help"), **keep)
     return show, scale
 
 

@@ -149,7 +149,7 @@ def test_a_512_token_text_shows_a_window_with_every_label_readable(lab: LabPage)
     text = " ".join(words[i % len(words)] for i in range(600))  # more than the model's 512 positions
     lab.open({"text": text, "win_q": "100-131", "win_k": "200-231"})
     expect(lab.main.get_by_text(re.compile(r"only the first 512 tokens"))).to_be_visible()
-    expect(lab.main.get_by_text(re.compile(r"The 512 tokens the model sees"))).to_be_visible()  # chips folded
+    expect(lab.main.get_by_role("button", name="512 tokens")).to_be_visible()  # the chips, folded into the header
     title = first_chart(lab)["title"]
     keys = re.fullmatch(r"α′ · layer 3 · head 1 · queries 100–131, keys 200–(\d+)", title)
     assert keys, title
