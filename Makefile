@@ -27,10 +27,11 @@ $(VENV)/.dev: $(VENV)/.app requirements-dev.txt
 run: $(VENV)/.app
 	$(PY) -m streamlit run app.py $(if $(PORT),--server.port $(PORT))
 
-# The class on the local network: every interface, and the address the students type printed at start-up.
+# The class on the local network: nginx on every interface in front of REPLICAS servers on loopback (one server
+# uses about one core), and the address the students type printed at start-up. Ctrl-C stops them all.
 classroom: $(VENV)/.app
-	$(PY) -m streamlit run app.py $(if $(PORT),--server.port $(PORT)) --server.address 0.0.0.0 \
-		--browser.serverAddress $(or $(LAN_ADDRESS),localhost)
+	$(PY) deploy/school.py --replicas $(REPLICAS) --address 0.0.0.0 --port $(or $(PORT),8501) \
+		--lan-address $(or $(LAN_ADDRESS),localhost)
 
 # nginx on 127.0.0.1:8080 (or PORT) in front of REPLICAS servers; Ctrl-C stops them all (deploy/school.py).
 school: $(VENV)/.app

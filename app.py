@@ -38,8 +38,8 @@ h1 {padding-top: 0 !important;}
 </style>"""
 # On a projector: larger text everywhere, the header in two rows, the view picker on one of them.
 PRESENTATION_CSS = """<style>
-.stMainBlockContainer {padding: 0.75rem 3.5rem 2rem 3.5rem;}
-.stMainBlockContainer [data-testid="stVerticalBlock"] {gap: 0.6rem;}
+.stMainBlockContainer {padding: 0.6rem 3.5rem 2rem 3.5rem;}
+.stMainBlockContainer [data-testid="stVerticalBlock"] {gap: 0.5rem;}
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li, [data-testid="stMarkdownContainer"] td,
 [data-testid="stMarkdownContainer"] th, [data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p,
 [data-testid="stTable"] td, [data-testid="stTable"] th, input, textarea

@@ -15,6 +15,7 @@ import ctypes.util
 import gc
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
@@ -114,20 +115,71 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
-_LOADED: set[str] = set()  # the models this process has loaded (the page shows a spinner before the first load)
+# A model nobody used for this long is let go (the default model never is), so that a server that served Gemma to
+# one class in the morning does not hold its 600 MB all day. A request that is using the model keeps its own
+# reference, so letting go never pulls a model from under a run: Python frees it when the last run is done.
+MODEL_IDLE_S = float(os.environ.get("ATTENTION_LAB_MODEL_IDLE_S", "900"))
 
 
-@st.cache_resource(show_spinner=False)
-def load_model(name: str) -> LoadedModel:
-    """A built-in model or one the operator listed, loaded once per process, on first use."""
+class ModelShelf:
+    """Loaded models by name, each let go once nobody asked for it for `idle_s` seconds (`keep` never)."""
+
+    def __init__(self, load: Callable[[str], LoadedModel], idle_s: float, keep: str, clock=time.monotonic):
+        self._load, self.idle_s, self.keep, self._clock = load, idle_s, keep, clock
+        self._models: dict[str, LoadedModel] = {}
+        self._used: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def get(self, name: str) -> LoadedModel:
+        with self._lock:
+            self._let_go_idle()
+            self._used[name] = self._clock()
+            if name in self._models:
+                return self._models[name]
+            loading = self._loading.setdefault(name, threading.Lock())
+        with loading:  # one load per model, however many sessions ask for it at once
+            with self._lock:
+                if name in self._models:
+                    return self._models[name]
+            loaded = self._load(name)
+            with self._lock:
+                self._models[name] = loaded
+                self._used[name] = self._clock()
+            return loaded
+
+    def _let_go_idle(self) -> None:
+        now = self._clock()
+        idle = [n for n in self._models if n != self.keep and now - self._used.get(n, now) > self.idle_s]
+        for name in idle:
+            del self._models[name]
+        if idle:
+            gc.collect()
+            release_freed_memory()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._models
+
+
+def _load(name: str) -> LoadedModel:
     loaded = load_named(name)
     freeze_long_lived()
-    _LOADED.add(name)
     return loaded
 
 
+@st.cache_resource(show_spinner=False)
+def model_shelf() -> ModelShelf:
+    return ModelShelf(_load, MODEL_IDLE_S, DEFAULT_MODEL)
+
+
+def load_model(name: str) -> LoadedModel:
+    """A built-in model or one the operator listed, loaded on first use and kept while classes use it."""
+    return model_shelf().get(name)
+
+
 def is_loaded(name: str) -> bool:
-    return name in _LOADED
+    """Whether the model is in memory now (the page shows a spinner before a load)."""
+    return name in model_shelf()
 
 
 @st.cache_resource(show_spinner=False)

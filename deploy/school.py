@@ -1,6 +1,10 @@
 """A school on one machine: nginx on 127.0.0.1:8080 in front of REPLICAS Attention Lab servers on loopback ports.
 
     make school [REPLICAS=2] [PORT=8080]          # = .venv/bin/python deploy/school.py --replicas 2
+    make classroom [REPLICAS=2] [PORT=8501]       # the same on the local network: --address 0.0.0.0 --lan-address …
+
+One Streamlit server runs every session's script under one Python lock, so on a 2-core machine one server uses
+about one core; two replicas let a class use both (README, Benchmarks: a class of 40 and of 100).
 
 Everything runs as the current user from a run folder (a temporary one unless --run-dir): Debian's nginx
 with a generated nginx.conf (no root, no system service, its pid file, logs and temp folders in the run
@@ -188,6 +192,7 @@ class School:
     def __init__(self, args: argparse.Namespace) -> None:
         self.run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix="attention-lab-school-")).resolve()
         self.listen = f"{args.address}:{args.port}"
+        self.port, self.lan_address = args.port, args.lan_address
         self.replicas = [Replica(f"r{i}", free_port()) for i in range(args.replicas)]
         self.nginx: subprocess.Popen | None = None
         self.nginx_bin = args.nginx
@@ -295,6 +300,8 @@ class School:
                 announced = True
                 self.write_status()
                 self.say(f"ready: http://{self.listen} (Ctrl-C stops nginx and every replica)")
+                if self.lan_address:  # the address the students type, as `streamlit run` prints it
+                    print(f"  URL: http://{self.lan_address}:{self.port}", flush=True)
             time.sleep(CHECK_EVERY_S)
         return 0
 
@@ -310,6 +317,7 @@ def main() -> int:
     parser.add_argument("--replicas", type=int, default=2, help="Streamlit servers behind nginx")
     parser.add_argument("--port", type=int, default=8080, help="nginx's port")
     parser.add_argument("--address", default="127.0.0.1", help="nginx's address (0.0.0.0: the local network)")
+    parser.add_argument("--lan-address", default="", help="this machine's address on the local network, to print")
     parser.add_argument(
         "--run-dir", default="", help="folder for nginx.conf, logs and status.json (default: a new temp folder)"
     )

@@ -128,3 +128,50 @@ def test_frozen_objects_stay_alive_and_new_cyclic_garbage_is_still_collected():
     del garbage
     gc.collect()
     assert gone() is None and kept.me is kept
+
+
+def test_a_model_nobody_uses_is_let_go_and_the_default_never():
+    from components.cache import ModelShelf
+
+    now = [0.0]
+    loads = []
+
+    def load(name):
+        loads.append(name)
+        return object()
+
+    shelf = ModelShelf(load, idle_s=60, keep="default", clock=lambda: now[0])
+    default, gemma = shelf.get("default"), shelf.get("gemma")
+    assert shelf.get("gemma") is gemma and loads == ["default", "gemma"]  # kept while used
+    now[0] = 30
+    shelf.get("smol")
+    now[0] = 80  # gemma idle for 80 s, smol for 50 s
+    shelf.get("default")
+    assert "gemma" not in shelf and "smol" in shelf and "default" in shelf
+    now[0] = 10_000
+    assert shelf.get("default") is default and "smol" not in shelf  # the default stays, however long idle
+    held = gemma  # a run that still holds the model it was given keeps a working reference
+    assert held is not None and shelf.get("gemma") is not gemma and loads[-1] == "gemma"  # loaded again on demand
+
+
+def test_a_model_is_loaded_once_however_many_sessions_ask_at_once():
+    import threading
+    import time as _time
+
+    from components.cache import ModelShelf
+
+    loads = []
+
+    def load(name):
+        loads.append(name)
+        _time.sleep(0.05)
+        return object()
+
+    shelf = ModelShelf(load, idle_s=60, keep="default")
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(shelf.get("gemma"))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert loads == ["gemma"] and len({id(m) for m in got}) == 1

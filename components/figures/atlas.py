@@ -43,7 +43,8 @@ def atlas_figure(
     sizing = {
         "presentation": presentation,
         "width_px": width_px,
-        "height": int(min(max(26 * n_layers, 220), 470)) + 150,
+        # On a projector the map keeps to what the first screen leaves it: 30 layers' rows share 370 px there.
+        "height": int(min(max(26 * n_layers, 220), 370 if presentation else 470)) + 150,
     }
     fig = heatmap_grid([panel], title=title, value_name=value_name, zmax=zmax, **sizing)
     layers, heads = np.divmod(np.arange(n_layers * n_heads), n_heads)  # [cell] each, row-major
