@@ -8,12 +8,12 @@ Run by hand, never in the tests:
 
 Speed: the app's trace (`model.registry.trace_any`: tokenize, every layer's q, k, v, z and output as
 read-only float32 numpy on the CPU) next to transformers' own model class (BertModel, XLMRobertaModel,
-LlamaModel; eager attention, output_attentions=True) loaded from `python -m model.export`'s folder of the same
+LlamaModel, Gemma3TextModel; eager attention, output_attentions=True) loaded from `python -m model.export`'s folder of the same
 weights, on ready-made ids, returning tensors. Texts of exactly 16, 128 and 512 tokens; after a warm-up the
 two sides are timed in alternation, so that drift in the machine falls on both; medians.
 
 Loads, each in a new Python process as a new server would: "cold" with the model's file evicted from the page
-cache (posix_fadvise DONTNEED) and, for SmolLM2, an empty converted-weights cache; "warm" right after. RSS: a
+cache (posix_fadvise DONTNEED) and, for SmolLM2 and Gemma, an empty converted-weights cache; "warm" right after. RSS: a
 new process with torch, Streamlit and Plotly imported (the server's own baseline), then every built-in model
 loaded and given a classroom sentence, then a 512-token text on each (freed memory handed back with
 malloc_trim, as components/cache.py does after a large trace).
@@ -181,6 +181,10 @@ def model_files(name: str) -> list[Path]:
         from model.families.llama import smollm2_file
 
         return [smollm2_file()]
+    if name == "Gemma-3-270M":
+        from model.readers.gemma3 import gemma3_chunks
+
+        return gemma3_chunks()
     from model.families.encoder import bundled_model_dir
 
     return sorted(p for p in bundled_model_dir().iterdir() if p.is_file())
@@ -205,7 +209,7 @@ def bench_loads(name: str, runs: int) -> tuple[list[dict], list[dict]]:
     code = _LOAD.format(root=str(ROOT), name=name, text=CLASS_SENTENCE)
     cold, warm = [], []
     for _ in range(runs):
-        with tempfile.TemporaryDirectory() as cache_home:  # SmolLM2's converted weights start empty
+        with tempfile.TemporaryDirectory() as cache_home:  # SmolLM2's and Gemma's converted weights start empty
             evict(model_files(name))
             cold.append(child(code, cache_home))
             warm.append(child(code, cache_home))

@@ -174,12 +174,13 @@ def show_byte_fallback(tokens: list[str], decode) -> list[str]:
     return out + _show_bytes(run)
 
 
-_BLANKS = str.maketrans({" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "⏎", "\u3000": "␣"})
+_BLANKS = str.maketrans({" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍", "\u3000": "␣"})
 
 
 def show_blank(text: str) -> str:
-    """A token that is only whitespace, made visible: a space as ␣, a newline as ⏎, a tab as ⇥ ("\n\n" -> "⏎⏎").
-    Any other token is left as it is: its leading space is seen through the quotes around it."""
+    """A token that is only whitespace, made visible: a space as ␣, a newline as ⏎, a tab as ⇥, a carriage return as ␍
+    (a Windows line end, CR LF, reads "␍⏎"). Any other token is left as it is: its leading space is seen through
+    the quotes around it."""
     return text.translate(_BLANKS) if text and not text.strip() else text
 
 

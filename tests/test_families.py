@@ -133,7 +133,8 @@ def test_an_ablated_key_is_gone_from_its_head_and_nowhere_else(loaded):
     np.testing.assert_array_equal(cut.layers[0].output, plain.layers[0].output)
     before, after = plain.layers[layer_index], cut.layers[layer_index]
     expected = before.z[head] - np.outer(before.weights[head][:, key], before.v[head, key])  # [query_pos, d_head]
-    np.testing.assert_allclose(after.z[head], expected, atol=1e-5)
+    # float32 in two orders (torch's sum without the term, numpy's sum minus it): Gemma's |v| reach ~10, so relative
+    np.testing.assert_allclose(after.z[head], expected, atol=1e-5, rtol=1e-4)
     np.testing.assert_allclose(np.delete(after.z, head, axis=0), np.delete(before.z, head, axis=0), atol=1e-6)
     assert np.abs(cut.layers[-1].output - plain.layers[-1].output).max() > 1e-4
 

@@ -36,6 +36,7 @@ from model.readers.gemma3 import (
 )
 from model.readers.gguf import EMBEDDING, GGUFModel, Q8Rows, joined_gguf, load_gguf, unpermute
 from model.tokens import display_tokens, token_text, tokenize
+from tests.blanks import joined
 from tests.hostile_inputs import HOSTILE_INPUTS
 from tests.sentencepiece_bpe import SentencePieceBPE
 
@@ -362,7 +363,8 @@ def test_tokens_on_screen(converted):
         return display_tokens(tokenizer, tokenizer.encode(text).tokens)
 
     assert shown("I saw a saw.") == ["<bos>", "I", " saw", " a", " saw", "."]
-    assert shown("a  b\n\n<b>x</b>\t") == ["<bos>", "a", "  ", "b", "\n\n", "<b>", "x", "</b>", "\t"]
+    # whitespace alone is made visible: ␣ a space, ⏎ a new line, ⇥ a tab
+    assert shown("a  b\n\n<b>x</b>\t") == ["<bos>", "a", "␣␣", "b", "⏎⏎", "<b>", "x", "</b>", "⇥"]
     # 𰻝 (biáng, four UTF-8 bytes) is no piece: byte fallback, shown as the character it belongs to
     assert tokenizer.encode("面𰻝").tokens == ["<bos>", "面", "<0xF0>", "<0xB0>", "<0xBB>", "<0x9D>"]
     assert shown("面𰻝") == ["<bos>", "面", *["𰻝¹⁄₄"] * 4]
@@ -373,7 +375,7 @@ def test_tokens_on_screen(converted):
     for text in gemma_texts():
         pieces = display_tokens(tokenizer, tokenizer.encode(text).tokens)
         if not any("⁄" in p or "⟨" in p for p in pieces):
-            assert "".join(pieces[1:]) == text.replace("▁", " ")  # every character stays, BOS aside
+            assert joined(pieces[1:]) == text.replace("▁", " ")  # every character stays, BOS aside
 
 
 # ── Finding the package, the cache ────────────────────────────────────────────────────────────────

@@ -31,6 +31,7 @@ from model.readers import gguf as gguf_weights
 from model.readers.gguf import EMBEDDING, GGUFModel, Q8Rows, load_gguf
 from model.registry import BUILT_IN, load_model, load_named, model_names, trace_any
 from model.tokens import BYTE_ALPHABET, MAX_TOKENS, show_byte_tokens
+from tests.blanks import joined
 from tests.hostile_inputs import HOSTILE_INPUTS
 from tests.tiny_models import copy_of, edit_config, gqa_llama_folder
 
@@ -257,7 +258,7 @@ def test_trace_tokens_and_shapes(smollm2):
         assert layer.q.shape == layer.k.shape == layer.v.shape == layer.z.shape == (9, 4, 64)
         assert layer.output.shape == (4, 576)
     special = trace_llama(smollm2, "<|im_start|>user\nhi<|im_end|>")
-    assert special.tokens == ("<|im_start|>", "user", "\n", "hi", "<|im_end|>")
+    assert special.tokens == ("<|im_start|>", "user", "⏎", "hi", "<|im_end|>")  # a new line alone shows as ⏎
     assert special.special == (True, False, False, False, True)
 
 
@@ -400,7 +401,7 @@ def test_whole_characters_read_as_the_text(converted):
     for text in varied_sentences():
         shown = model.tokens.display_tokens(tokenizer, tokenizer.encode(text).tokens)
         if not any("⁄" in s or "⟨" in s for s in shown):
-            assert "".join(shown) == "".join(c for c in text if c not in UNSPELLABLE)
+            assert joined(shown) == "".join(c for c in text if c not in UNSPELLABLE)
 
 
 # ── The converted cache ───────────────────────────────────────────────────────────────────────────
