@@ -57,10 +57,11 @@ from bench.common import (  # noqa: E402
 from bench.protocol import ProtocolSession, Run  # noqa: E402
 from browserkit.server import rss_mb, streamlit_server  # noqa: E402
 from components.views import VIEWS, offered  # noqa: E402
-from model.families.llama import SMOLLM2_NAME  # noqa: E402
-from model.registry import DEFAULT_MODEL  # noqa: E402
+from model.registry import BUILT_IN, DEFAULT_MODEL  # noqa: E402
 
 ACTIONS = {"type": 50, "head": 20, "layer": 10, "view": 20}  # what a student does next, and how often
+DECODERS = tuple(name for name in BUILT_IN if "SmolLM2" in name or "Gemma" in name)
+PROFILE_REPS = 5  # each action on each view, by one student alone, for the server's CPU per action
 SENTENCE_TOKENS = (8, 20)
 RSS_EVERY_S = 2.0
 
@@ -74,7 +75,7 @@ class Student:
         query = {} if model == DEFAULT_MODEL else {"model": model}
         self.session = ProtocolSession(url, query, timeout_s)
         self.view, self.layer, self.head, self.text = "attention", 3, 1, ""
-        self.views = offered(SimpleNamespace(decoder=model == SMOLLM2_NAME))  # the built-in decoder has Next word
+        self.views = offered(SimpleNamespace(decoder=model in DECODERS))  # the decoders have Next word
 
     def actions(self) -> dict[str, int]:
         """What the page offers on the current view: Training hides the sentence box, several views the layer
@@ -174,6 +175,50 @@ async def single(url: str, args: argparse.Namespace) -> tuple[float, dict[str, l
     by_kind_hot, by_kind_paced = _by_kind(hot), _by_kind(paced)
     sentences = by_kind_paced.get("type") or by_kind_hot["type"]
     return statistics.median(sentences), by_kind_hot, by_kind_paced
+
+
+async def cpu_by_view(url: str, pid: int, args: argparse.Namespace) -> list[tuple[str, str, float, float]]:
+    """The server's CPU milliseconds per action, by view: one student alone on a quiet server does each action the
+    view offers PROFILE_REPS times (a new sentence, the head and the layer one step, and arriving from the Attention
+    view), and the server's CPU time (every thread, from /proc) is read around each. Returns (view, action, median
+    CPU ms, median wall ms) rows."""
+    model = args.model[0]
+    rows = []
+    for view in offered(SimpleNamespace(decoder=model in DECODERS)):
+        student = Student(url, f"profile-{view}", args.seed, model, args.timeout)
+        await student.join()
+        s = student.session
+        await s.pick_view(view)
+        shown = VIEWS[view]
+        kinds = ["view"] + (["type"] if shown.sentence else []) + (["head", "layer"] if shown.layer_head else [])
+        for kind in kinds:
+            cpu, wall = [], []
+            for i in range(PROFILE_REPS + 1):  # the first of each is a warm-up (a view's first figure of a kind)
+                if kind == "view":
+                    await s.pick_view("attention")
+                    action = s.pick_view(view)
+                elif kind == "type":
+                    action = s.type_sentence(classroom_sentence(student.rng, student.rng.randint(*SENTENCE_TOKENS)))
+                else:
+                    high = s.n_options(kind) - 1
+                    action = s.pick(kind, (i + 1) % (high + 1))
+                before = CpuSample.take(pid)
+                run = await action
+                after = CpuSample.take(pid)
+                if i and run.seconds is not None:
+                    cpu.append((after.server - before.server) * 1000)
+                    wall.append(run.seconds)
+            rows.append((view, kind, statistics.median(cpu), statistics.median(wall)))
+        await s.close()
+    return rows
+
+
+def print_cpu_by_view(rows: list[tuple[str, str, float, float]]) -> None:
+    print(f"\n## Server CPU per action, by view (one student alone, median of {PROFILE_REPS})\n")
+    print("| view | action | server CPU ms | turnaround |")
+    print("| --- | --- | --- | --- |")
+    for view, kind, cpu, wall in sorted(rows, key=lambda r: -r[2]):
+        print(f"| {view} | {kind} | {cpu:.0f} | {ms(wall)} |")
 
 
 def _by_kind(runs: list[Run]) -> dict[str, list[float]]:
@@ -293,6 +338,8 @@ async def main_async(args: argparse.Namespace) -> None:
                     cells += ["0", "", ""]
             print(f"| {kind} | {' | '.join(cells)} |")
         print(f"\nServer RSS after the single student (model loaded): {mb(rss_loaded)}.")
+        if pid and args.cpu_by_view:
+            print_cpu_by_view(await cpu_by_view(url, pid, args))
         print(
             f"\n## Class of {args.students}, acting every {args.interval[0]:g}-{args.interval[1]:g} s for {args.seconds:g} s"
         )
@@ -346,6 +393,12 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="a model name the server offers (repeat to mix)")
     parser.add_argument("--url", default="", help="measure a running server (e.g. make school's nginx) instead")
     parser.add_argument("--seed", type=int, default=1, help="seed of every student's choices")
+    parser.add_argument(
+        "--cpu-by-view",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="before the class, the server's CPU per action on every view (not with --url)",
+    )
     parser.add_argument("--timeout", type=float, default=90, help="seconds before a run counts as never finished")
     args = parser.parse_args()
     args.model = args.model or [DEFAULT_MODEL]

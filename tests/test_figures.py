@@ -229,3 +229,37 @@ def test_a_heatmap_draws_a_band_as_one_dotted_path():
     fig = heatmap_figure(np.eye(4), list("abcd"), list("abcd"), mark=Mark(band=band))
     (path,) = [s for s in fig.to_plotly_json()["layout"]["shapes"] if s["type"] == "path"]
     assert path["line"]["color"] == BAND_COLOUR and path["line"]["dash"] == "dot"
+
+
+def test_figures_built_without_validation_hold_to_plotlys_schema():
+    """heatmap_grid and styled_figure skip Plotly's validation for speed; here every kind they build is checked
+    against the schema once (a wrong property name or value raises)."""
+    import plotly.graph_objects as go
+
+    from components.figures.common import Bars, Mark, Panel, heatmap_grid, styled_figure, unchecked_figure
+    from components.figures.next_word import cache_figure, looks_figure, next_word_figure
+    from model.readouts.next_word import Candidate
+
+    z = np.random.default_rng(0).random((5, 5)).astype(np.float32)
+    labels = [f"{i} w" for i in range(5)]
+    band = tuple(tuple(bool(0 <= r - c < 2) for c in range(5)) for r in range(5))
+    panels = [Panel(z, labels, labels, title="A", mark=Mark(rows=(1,), cells=((2, 2),), band=band)), None]
+    figures = [
+        heatmap_grid(panels, columns=2, annotate=True, scale=scale, presentation=p, shared_scale=shared)
+        for scale in ("linear", "row", "log", "signed")
+        for p in (False, True)
+        for shared in (True, False)
+    ]
+    figures.append(heatmap_grid([Panel(z, labels, labels)], bars=Bars(labels, z[0], ("#000",) * 5, "α′", "t")))
+    figures.append(styled_figure([{"type": "scatter", "x": [0, 1], "y": [1, 2]}], {"title": {"text": "t"}}, True, 300))
+    candidates = [Candidate(i, 0.5 / (i + 1), 1.0) for i in range(3)]
+    figures += [
+        next_word_figure(candidates, ["a", "b", "c"], np.array([0.4, 0.2, 0.1]), actual=1, title="t"),
+        next_word_figure(candidates, ["a", "b", "c"]),
+        looks_figure(np.array([0.5, 0.5]), ["a", "b"], title="t"),
+        cache_figure(np.ones((2, 3, 4), dtype=np.float32), ["a", "b", "c", "d"], 2, title="t"),
+    ]
+    for fig in figures:
+        go.Figure(fig.to_dict())  # validates every property
+    with pytest.raises(ValueError):  # the check can fail: what validation would have refused
+        go.Figure(unchecked_figure([{"type": "heatmap", "zz": [[1]]}], {}).to_dict())
