@@ -22,6 +22,7 @@ from components.keys import keyboard
 from components.params import Notice
 from components.ui import guarded, token_chips
 from components.views import DEFAULT_VIEW, VIEWS, offered
+from model.device import one_cpu_thread_here
 from model.errors import AttentionLabError, ModelNotInstalledError
 from model.registry import DEFAULT_MODEL, LoadedModel, model_names
 
@@ -88,6 +89,10 @@ def _header_chips(place, text: str, lang: str) -> None:
         token_chips(trace, lang, folded=True)
 
 
+# Streamlit runs every rerun on a new thread. The torch a view calls here (Steps' check, the RoPE panels) would have
+# OpenMP start a team of threads for each of them, which spin while they wait: Steps cost the server 200 ms of CPU
+# per action for 120 ms of wall time. One thread, as on the model thread.
+one_cpu_thread_here()
 session.init_state()
 session.check_state()
 presentation = bool(st.session_state["present"])
