@@ -177,48 +177,79 @@ async def single(url: str, args: argparse.Namespace) -> tuple[float, dict[str, l
     return statistics.median(sentences), by_kind_hot, by_kind_paced
 
 
-async def cpu_by_view(url: str, pid: int, args: argparse.Namespace) -> list[tuple[str, str, float, float]]:
-    """The server's CPU milliseconds per action, by view: one student alone on a quiet server does each action the
-    view offers PROFILE_REPS times (a new sentence, the head and the layer one step, and arriving from the Attention
-    view), and the server's CPU time (every thread, from /proc) is read around each. Returns (view, action, median
-    CPU ms, median wall ms) rows."""
+PROFILE_KINDS = ("open", "type", "head", "layer", "view")  # the class's actions, in the profile table's order
+
+
+async def cpu_by_view(url: str, pid: int, args: argparse.Namespace) -> dict[tuple[str, str], tuple[list, list]]:
+    """The server's CPU milliseconds per action, by view: one student alone on a quiet server does, on every view,
+    each action the view offers PROFILE_REPS times, one after another, and the server's CPU time (every thread,
+    from /proc) is read around each. The actions: a first visit to the page at ?view=<view> (open), a new sentence,
+    the head and the layer one step, and arriving from another view. Returns {(view, action): (CPU ms, wall ms)}."""
     model = args.model[0]
-    rows = []
-    for view in offered(SimpleNamespace(decoder=model in DECODERS)):
+    views = offered(SimpleNamespace(decoder=model in DECODERS))
+    query = {} if model == DEFAULT_MODEL else {"model": model}
+    samples: dict[tuple[str, str], tuple[list, list]] = {}
+
+    async def measure(view: str, kind: str, action, keep: bool) -> None:
+        before = CpuSample.take(pid)
+        run = await action
+        after = CpuSample.take(pid)
+        cpu, wall = samples.setdefault((view, kind), ([], []))
+        if keep and run.seconds is not None and not run.problems:
+            cpu.append((after.server - before.server) * 1000)
+            wall.append(run.seconds * 1000)
+
+    for view in views:
+        shown, origin = VIEWS[view], next(v for v in views if v != view)
+        # The first of each action is a warm-up (the view's module imported, its first figure of a kind).
+        for i in range(PROFILE_REPS + 1):
+            session = ProtocolSession(url, {**query, "view": view}, args.timeout)
+            await measure(view, "open", session.open(), keep=i > 0)
+            await session.close()
         student = Student(url, f"profile-{view}", args.seed, model, args.timeout)
         await student.join()
         s = student.session
         await s.pick_view(view)
-        shown = VIEWS[view]
-        kinds = ["view"] + (["type"] if shown.sentence else []) + (["head", "layer"] if shown.layer_head else [])
+        kinds = ["type"] * shown.sentence + ["head", "layer"] * shown.layer_head + ["view"]
         for kind in kinds:
-            cpu, wall = [], []
-            for i in range(PROFILE_REPS + 1):  # the first of each is a warm-up (a view's first figure of a kind)
+            for i in range(PROFILE_REPS + 1):
                 if kind == "view":
-                    await s.pick_view("attention")
+                    await s.pick_view(origin)
                     action = s.pick_view(view)
                 elif kind == "type":
                     action = s.type_sentence(classroom_sentence(student.rng, student.rng.randint(*SENTENCE_TOKENS)))
                 else:
-                    high = s.n_options(kind) - 1
-                    action = s.pick(kind, (i + 1) % (high + 1))
-                before = CpuSample.take(pid)
-                run = await action
-                after = CpuSample.take(pid)
-                if i and run.seconds is not None:
-                    cpu.append((after.server - before.server) * 1000)
-                    wall.append(run.seconds)
-            rows.append((view, kind, statistics.median(cpu), statistics.median(wall)))
+                    action = s.pick(kind, (i + 1) % s.n_options(kind))  # never the value it holds
+                await measure(view, kind, action, keep=i > 0)
         await s.close()
-    return rows
+    return samples
 
 
-def print_cpu_by_view(rows: list[tuple[str, str, float, float]]) -> None:
+def print_cpu_by_view(samples: dict[tuple[str, str], tuple[list, list]]) -> None:
+    """A table of view × action: median server CPU ms (median turnaround ms), the costliest view first."""
+
+    def cell(cpu: list[float], wall: list[float]) -> str:
+        return f"{statistics.median(cpu):.0f} ({statistics.median(wall):.0f})" if cpu else ""
+
+    def costliest(view: str) -> float:
+        return max((statistics.median(cpu) for (v, _), (cpu, _) in samples.items() if v == view and cpu), default=0)
+
+    pooled = {kind: ([], []) for kind in PROFILE_KINDS}
+    for (_, kind), (cpu, wall) in samples.items():
+        pooled[kind][0].extend(cpu)
+        pooled[kind][1].extend(wall)
     print(f"\n## Server CPU per action, by view (one student alone, median of {PROFILE_REPS})\n")
-    print("| view | action | server CPU ms | turnaround |")
-    print("| --- | --- | --- | --- |")
-    for view, kind, cpu, wall in sorted(rows, key=lambda r: -r[2]):
-        print(f"| {view} | {kind} | {cpu:.0f} | {ms(wall)} |")
+    print("Each cell: the server's CPU ms (the turnaround in ms); empty: the view does not offer the action.\n")
+    print("| view | " + " | ".join(PROFILE_KINDS) + " |")
+    print("| --- |" + " --- |" * len(PROFILE_KINDS))
+    for view in sorted({v for v, _ in samples}, key=costliest, reverse=True):
+        print(f"| {view} | " + " | ".join(cell(*samples.get((view, k), ([], []))) for k in PROFILE_KINDS) + " |")
+    print("| every view | " + " | ".join(cell(*pooled[kind]) for kind in PROFILE_KINDS) + " |")
+    every = [x for cpu, _ in pooled.values() for x in cpu]
+    if every:
+        print(f"\nMedian server CPU per action, every view and action: {statistics.median(every):.0f} ms.")
+    if failed := sum(PROFILE_REPS - len(cpu) for cpu, _ in samples.values()):
+        print(f"\n**{failed} profiled actions failed or had problems; they are left out.**")
 
 
 def _by_kind(runs: list[Run]) -> dict[str, list[float]]:
@@ -338,8 +369,12 @@ async def main_async(args: argparse.Namespace) -> None:
                     cells += ["0", "", ""]
             print(f"| {kind} | {' | '.join(cells)} |")
         print(f"\nServer RSS after the single student (model loaded): {mb(rss_loaded)}.")
-        if pid and args.cpu_by_view:
+        if args.profile and pid:
             print_cpu_by_view(await cpu_by_view(url, pid, args))
+        elif args.profile:
+            print(
+                "\n## Server CPU per action, by view: not measured (--url: the server's process is not on this machine)"
+            )
         print(
             f"\n## Class of {args.students}, acting every {args.interval[0]:g}-{args.interval[1]:g} s for {args.seconds:g} s"
         )
@@ -394,10 +429,11 @@ def main() -> None:
     parser.add_argument("--url", default="", help="measure a running server (e.g. make school's nginx) instead")
     parser.add_argument("--seed", type=int, default=1, help="seed of every student's choices")
     parser.add_argument(
+        "--profile",
         "--cpu-by-view",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="before the class, the server's CPU per action on every view (not with --url)",
+        help="the server's CPU per action on every view, one student alone (not with --url)",
     )
     parser.add_argument("--timeout", type=float, default=90, help="seconds before a run counts as never finished")
     args = parser.parse_args()
