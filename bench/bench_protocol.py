@@ -11,8 +11,14 @@ one step on, or another view. The turnaround is the time from sending the rerun 
    more slowly than a busy one, and every student in a class acts after a pause.
 2. Class: --students (40) join over --join (10) s and work for --seconds (120). p50 / p95 / max of the
    turnaround (all actions, and each kind), errors, the server's CPU and resident memory. The goal compares
-   the class's new sentences with the single student's: p95 ≤ 2× single.
-3. Sweep (--sweep 10,20,40,100,200): the class again for each count, each on a fresh server. The number of
+   the class's new sentences with the single student's: p95 ≤ 2× single. --runs K does 1 and 2 K times, each on
+   a fresh server, and prints the median of the K runs' p95 / single.
+3. CPU per view (--profile, the default; not with --url, whose server runs elsewhere): after the (last) class, on
+   the same server, one student alone does on every view each action the class does (a first visit at
+   ?view=<view>, a new sentence, the head and the layer one step, arriving from another view) PROFILE_REPS
+   times after a warm-up, and the server's CPU time is read from /proc around each: a table of view × action,
+   the median CPU ms and turnaround, the costliest view first.
+4. Sweep (--sweep 10,20,40,100,200): the class again for each count, each on a fresh server. The number of
    students one server (a replica of `make school`) holds is the largest count whose sentence p95 stays
    ≤ 2× single with 0 errors.
 
@@ -21,7 +27,7 @@ app had to replace widget state, a run that never finished (--timeout) or ended 
 dropped websocket, a model the server does not offer. --model (repeatable) mixes models by name: student i
 opens the page with ?model=<the i-th name, in turn>; names are those the sidebar offers.
 
-    .venv/bin/python bench/bench_protocol.py [--students 40] [--seconds 120] [--sweep 10,20,40,100,200]
+    .venv/bin/python bench/bench_protocol.py [--students 40] [--seconds 120] [--runs 3] [--sweep 10,20,40,100,200]
     .venv/bin/python bench/bench_protocol.py --url http://127.0.0.1:8080   # a running school, through nginx
 
 Run by hand on a quiet machine; never part of the tests. This script shares the cores with the server;
@@ -341,18 +347,15 @@ def server(args: argparse.Namespace, tag: str):
         yield url, pid
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    counts = [int(c) for c in args.sweep.split(",")] if args.sweep else []
-    print(f"# Protocol benchmark · models {', '.join(args.model)} · seed {args.seed}")
-    print(f"\n{machine_line()}")
-    print(
-        "\nEvery student is a websocket session in this one Python process (bench/protocol.py): nothing is drawn, "
-        "so the times are the server's. This process shares the machine's cores with the server."
-    )
-    with server(args, "class") as (url, pid):
+async def class_run(args: argparse.Namespace, k: int) -> tuple[float, dict]:
+    """Run k: a fresh server (or the one at --url), the single student, the class; after the last run's class, on
+    the same server, the CPU per view (after it, so the class's numbers are the same with and without it).
+    Returns (the single student's yardstick, the class's numbers)."""
+    of = f" · run {k} of {args.runs}" if args.runs > 1 else ""
+    with server(args, f"class-{k}") as (url, pid):
         base, hot, paced = await single(url, args)
         rss_loaded = rss_mb(pid) if pid else float("nan")
-        print(f"\n## Single student: new sentence → script_finished, median {ms(base)} (the yardstick)\n")
+        print(f"\n## Single student: new sentence → script_finished, median {ms(base)} (the yardstick){of}\n")
         print(
             f"One student alone, the class's mix of actions: {args.reps} back to back, then {args.paced_reps} each "
             f"{args.interval[0]:g}-{args.interval[1]:g} s after the last, as a class acts (the yardstick: the paced "
@@ -369,17 +372,44 @@ async def main_async(args: argparse.Namespace) -> None:
                     cells += ["0", "", ""]
             print(f"| {kind} | {' | '.join(cells)} |")
         print(f"\nServer RSS after the single student (model loaded): {mb(rss_loaded)}.")
-        if args.profile and pid:
+        interval = f"{args.interval[0]:g}-{args.interval[1]:g} s"
+        print(f"\n## Class of {args.students}, acting every {interval} for {args.seconds:g} s{of}")
+        result = await a_class(url, pid, args.students, args)
+        print_class(args.students, result, base)
+        if args.profile and k == args.runs and pid:
             print_cpu_by_view(await cpu_by_view(url, pid, args))
-        elif args.profile:
+        elif args.profile and k == args.runs:
             print(
                 "\n## Server CPU per action, by view: not measured (--url: the server's process is not on this machine)"
             )
-        print(
-            f"\n## Class of {args.students}, acting every {args.interval[0]:g}-{args.interval[1]:g} s for {args.seconds:g} s"
-        )
-        result = await a_class(url, pid, args.students, args)
-        print_class(args.students, result, base)
+    return base, result
+
+
+def print_runs(runs: list[tuple[float, dict]], url: str) -> None:
+    print(f"\n## {len(runs)} runs, each on {'the server at --url' if url else 'a fresh server'}\n")
+    print("| run | single (yardstick) | new sentence p95 | p95 / single | errors |")
+    print("| --- | --- | --- | --- | --- |")
+    ratios = []
+    for k, (base, result) in enumerate(runs, 1):
+        p95 = result["by_kind"]["type"]["p95"]
+        ratios.append(p95 / base)
+        errors = result["errors"] + result["open"]["errors"]
+        print(f"| {k} | {ms(base)} | {ms(p95)} | {p95 / base:.2f} | {errors} |")
+    print(f"\nMedian of the runs' new-sentence p95 / single (goal ≤ 2): {statistics.median(ratios):.2f}.")
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    counts = [int(c) for c in args.sweep.split(",")] if args.sweep else []
+    print(f"# Protocol benchmark · models {', '.join(args.model)} · seed {args.seed}")
+    print(f"\n{machine_line()}")
+    print(
+        "\nEvery student is a websocket session in this one Python process (bench/protocol.py): nothing is drawn, "
+        "so the times are the server's. This process shares the machine's cores with the server."
+    )
+    runs = [await class_run(args, k) for k in range(1, args.runs + 1)]
+    if args.runs > 1:
+        print_runs(runs, args.url)
+    base = statistics.median(b for b, _ in runs)
 
     if counts:
         print(f"\n## Sweep: students on one server, each count on a fresh server, {args.seconds:g} s each\n")
@@ -427,6 +457,7 @@ def main() -> None:
     parser.add_argument("--sweep", default="", help="student counts to try, each on a fresh server: 10,20,40,100,200")
     parser.add_argument("--model", action="append", help="a model name the server offers (repeat to mix)")
     parser.add_argument("--url", default="", help="measure a running server (e.g. make school's nginx) instead")
+    parser.add_argument("--runs", type=int, default=1, help="the single student and the class, each on a fresh server")
     parser.add_argument("--seed", type=int, default=1, help="seed of every student's choices")
     parser.add_argument(
         "--profile",
