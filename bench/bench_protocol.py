@@ -245,7 +245,10 @@ def print_cpu_by_view(samples: dict[tuple[str, str], tuple[list, list]]) -> None
         pooled[kind][0].extend(cpu)
         pooled[kind][1].extend(wall)
     print(f"\n## Server CPU per action, by view (one student alone, median of {PROFILE_REPS})\n")
-    print("Each cell: the server's CPU ms (the turnaround in ms); empty: the view does not offer the action.\n")
+    print(
+        "Each cell: the server's CPU ms (the turnaround in ms); empty: the view does not offer the action. The kernel "
+        "counts CPU in clock ticks (10 ms), so a cell is good to about 10 ms.\n"
+    )
     print("| view | " + " | ".join(PROFILE_KINDS) + " |")
     print("| --- |" + " --- |" * len(PROFILE_KINDS))
     for view in sorted({v for v, _ in samples}, key=costliest, reverse=True):
