@@ -11,8 +11,14 @@ one step on, or another view. The turnaround is the time from sending the rerun 
    more slowly than a busy one, and every student in a class acts after a pause.
 2. Class: --students (40) join over --join (10) s and work for --seconds (120). p50 / p95 / max of the
    turnaround (all actions, and each kind), errors, the server's CPU and resident memory. The goal compares
-   the class's new sentences with the single student's: p95 ≤ 2× single.
-3. Sweep (--sweep 10,20,40,100,200): the class again for each count, each on a fresh server. The number of
+   the class's new sentences with the single student's: p95 ≤ 2× single. --runs K does 1 and 2 K times, each on
+   a fresh server, and prints the median of the K runs' p95 / single.
+3. CPU per view (--profile, the default; not with --url, whose server runs elsewhere): after the (last) class, on
+   the same server, one student alone does on every view each action the class does (a first visit at
+   ?view=<view>, a new sentence, the head and the layer one step, arriving from another view) PROFILE_REPS
+   times after a warm-up, and the server's CPU time is read from /proc around each: a table of view × action,
+   the median CPU ms and turnaround, the costliest view first.
+4. Sweep (--sweep 10,20,40,100,200): the class again for each count, each on a fresh server. The number of
    students one server (a replica of `make school`) holds is the largest count whose sentence p95 stays
    ≤ 2× single with 0 errors.
 
@@ -21,7 +27,7 @@ app had to replace widget state, a run that never finished (--timeout) or ended 
 dropped websocket, a model the server does not offer. --model (repeatable) mixes models by name: student i
 opens the page with ?model=<the i-th name, in turn>; names are those the sidebar offers.
 
-    .venv/bin/python bench/bench_protocol.py [--students 40] [--seconds 120] [--sweep 10,20,40,100,200]
+    .venv/bin/python bench/bench_protocol.py [--students 40] [--seconds 120] [--runs 3] [--sweep 10,20,40,100,200]
     .venv/bin/python bench/bench_protocol.py --url http://127.0.0.1:8080   # a running school, through nginx
 
 Run by hand on a quiet machine; never part of the tests. This script shares the cores with the server;
@@ -177,48 +183,82 @@ async def single(url: str, args: argparse.Namespace) -> tuple[float, dict[str, l
     return statistics.median(sentences), by_kind_hot, by_kind_paced
 
 
-async def cpu_by_view(url: str, pid: int, args: argparse.Namespace) -> list[tuple[str, str, float, float]]:
-    """The server's CPU milliseconds per action, by view: one student alone on a quiet server does each action the
-    view offers PROFILE_REPS times (a new sentence, the head and the layer one step, and arriving from the Attention
-    view), and the server's CPU time (every thread, from /proc) is read around each. Returns (view, action, median
-    CPU ms, median wall ms) rows."""
+PROFILE_KINDS = ("open", "type", "head", "layer", "view")  # the class's actions, in the profile table's order
+
+
+async def cpu_by_view(url: str, pid: int, args: argparse.Namespace) -> dict[tuple[str, str], tuple[list, list]]:
+    """The server's CPU milliseconds per action, by view: one student alone on a quiet server does, on every view,
+    each action the view offers PROFILE_REPS times, one after another, and the server's CPU time (every thread,
+    from /proc) is read around each. The actions: a first visit to the page at ?view=<view> (open), a new sentence,
+    the head and the layer one step, and arriving from another view. Returns {(view, action): (CPU ms, wall ms)}."""
     model = args.model[0]
-    rows = []
-    for view in offered(SimpleNamespace(decoder=model in DECODERS)):
+    views = offered(SimpleNamespace(decoder=model in DECODERS))
+    query = {} if model == DEFAULT_MODEL else {"model": model}
+    samples: dict[tuple[str, str], tuple[list, list]] = {}
+
+    async def measure(view: str, kind: str, action, keep: bool) -> None:
+        before = CpuSample.take(pid)
+        run = await action
+        after = CpuSample.take(pid)
+        cpu, wall = samples.setdefault((view, kind), ([], []))
+        if keep and run.seconds is not None and not run.problems:
+            cpu.append((after.server - before.server) * 1000)
+            wall.append(run.seconds * 1000)
+
+    for view in views:
+        shown, origin = VIEWS[view], next(v for v in views if v != view)
+        # The first of each action is a warm-up (the view's module imported, its first figure of a kind).
+        for i in range(PROFILE_REPS + 1):
+            session = ProtocolSession(url, {**query, "view": view}, args.timeout)
+            await measure(view, "open", session.open(), keep=i > 0)
+            await session.close()
         student = Student(url, f"profile-{view}", args.seed, model, args.timeout)
         await student.join()
         s = student.session
         await s.pick_view(view)
-        shown = VIEWS[view]
-        kinds = ["view"] + (["type"] if shown.sentence else []) + (["head", "layer"] if shown.layer_head else [])
+        kinds = ["type"] * shown.sentence + ["head", "layer"] * shown.layer_head + ["view"]
         for kind in kinds:
-            cpu, wall = [], []
-            for i in range(PROFILE_REPS + 1):  # the first of each is a warm-up (a view's first figure of a kind)
+            for i in range(PROFILE_REPS + 1):
                 if kind == "view":
-                    await s.pick_view("attention")
+                    await s.pick_view(origin)
                     action = s.pick_view(view)
                 elif kind == "type":
                     action = s.type_sentence(classroom_sentence(student.rng, student.rng.randint(*SENTENCE_TOKENS)))
                 else:
-                    high = s.n_options(kind) - 1
-                    action = s.pick(kind, (i + 1) % (high + 1))
-                before = CpuSample.take(pid)
-                run = await action
-                after = CpuSample.take(pid)
-                if i and run.seconds is not None:
-                    cpu.append((after.server - before.server) * 1000)
-                    wall.append(run.seconds)
-            rows.append((view, kind, statistics.median(cpu), statistics.median(wall)))
+                    action = s.pick(kind, (i + 1) % s.n_options(kind))  # never the value it holds
+                await measure(view, kind, action, keep=i > 0)
         await s.close()
-    return rows
+    return samples
 
 
-def print_cpu_by_view(rows: list[tuple[str, str, float, float]]) -> None:
+def print_cpu_by_view(samples: dict[tuple[str, str], tuple[list, list]]) -> None:
+    """A table of view × action: median server CPU ms (median turnaround ms), the costliest view first."""
+
+    def cell(cpu: list[float], wall: list[float]) -> str:
+        return f"{statistics.median(cpu):.0f} ({statistics.median(wall):.0f})" if cpu else ""
+
+    def costliest(view: str) -> float:
+        return max((statistics.median(cpu) for (v, _), (cpu, _) in samples.items() if v == view and cpu), default=0)
+
+    pooled = {kind: ([], []) for kind in PROFILE_KINDS}
+    for (_, kind), (cpu, wall) in samples.items():
+        pooled[kind][0].extend(cpu)
+        pooled[kind][1].extend(wall)
     print(f"\n## Server CPU per action, by view (one student alone, median of {PROFILE_REPS})\n")
-    print("| view | action | server CPU ms | turnaround |")
-    print("| --- | --- | --- | --- |")
-    for view, kind, cpu, wall in sorted(rows, key=lambda r: -r[2]):
-        print(f"| {view} | {kind} | {cpu:.0f} | {ms(wall)} |")
+    print(
+        "Each cell: the server's CPU ms (the turnaround in ms); empty: the view does not offer the action. The kernel "
+        "counts CPU in clock ticks (10 ms), so a cell is good to about 10 ms.\n"
+    )
+    print("| view | " + " | ".join(PROFILE_KINDS) + " |")
+    print("| --- |" + " --- |" * len(PROFILE_KINDS))
+    for view in sorted({v for v, _ in samples}, key=costliest, reverse=True):
+        print(f"| {view} | " + " | ".join(cell(*samples.get((view, k), ([], []))) for k in PROFILE_KINDS) + " |")
+    print("| every view | " + " | ".join(cell(*pooled[kind]) for kind in PROFILE_KINDS) + " |")
+    every = [x for cpu, _ in pooled.values() for x in cpu]
+    if every:
+        print(f"\nMedian server CPU per action, every view and action: {statistics.median(every):.0f} ms.")
+    if failed := sum(PROFILE_REPS - len(cpu) for cpu, _ in samples.values()):
+        print(f"\n**{failed} profiled actions failed or had problems; they are left out.**")
 
 
 def _by_kind(runs: list[Run]) -> dict[str, list[float]]:
@@ -310,18 +350,15 @@ def server(args: argparse.Namespace, tag: str):
         yield url, pid
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    counts = [int(c) for c in args.sweep.split(",")] if args.sweep else []
-    print(f"# Protocol benchmark · models {', '.join(args.model)} · seed {args.seed}")
-    print(f"\n{machine_line()}")
-    print(
-        "\nEvery student is a websocket session in this one Python process (bench/protocol.py): nothing is drawn, "
-        "so the times are the server's. This process shares the machine's cores with the server."
-    )
-    with server(args, "class") as (url, pid):
+async def class_run(args: argparse.Namespace, k: int) -> tuple[float, dict]:
+    """Run k: a fresh server (or the one at --url), the single student, the class; after the last run's class, on
+    the same server, the CPU per view (after it, so the class's numbers are the same with and without it).
+    Returns (the single student's yardstick, the class's numbers)."""
+    of = f" · run {k} of {args.runs}" if args.runs > 1 else ""
+    with server(args, f"class-{k}") as (url, pid):
         base, hot, paced = await single(url, args)
         rss_loaded = rss_mb(pid) if pid else float("nan")
-        print(f"\n## Single student: new sentence → script_finished, median {ms(base)} (the yardstick)\n")
+        print(f"\n## Single student: new sentence → script_finished, median {ms(base)} (the yardstick){of}\n")
         print(
             f"One student alone, the class's mix of actions: {args.reps} back to back, then {args.paced_reps} each "
             f"{args.interval[0]:g}-{args.interval[1]:g} s after the last, as a class acts (the yardstick: the paced "
@@ -338,13 +375,44 @@ async def main_async(args: argparse.Namespace) -> None:
                     cells += ["0", "", ""]
             print(f"| {kind} | {' | '.join(cells)} |")
         print(f"\nServer RSS after the single student (model loaded): {mb(rss_loaded)}.")
-        if pid and args.cpu_by_view:
-            print_cpu_by_view(await cpu_by_view(url, pid, args))
-        print(
-            f"\n## Class of {args.students}, acting every {args.interval[0]:g}-{args.interval[1]:g} s for {args.seconds:g} s"
-        )
+        interval = f"{args.interval[0]:g}-{args.interval[1]:g} s"
+        print(f"\n## Class of {args.students}, acting every {interval} for {args.seconds:g} s{of}")
         result = await a_class(url, pid, args.students, args)
         print_class(args.students, result, base)
+        if args.profile and k == args.runs and pid:
+            print_cpu_by_view(await cpu_by_view(url, pid, args))
+        elif args.profile and k == args.runs:
+            print(
+                "\n## Server CPU per action, by view: not measured (--url: the server's process is not on this machine)"
+            )
+    return base, result
+
+
+def print_runs(runs: list[tuple[float, dict]], url: str) -> None:
+    print(f"\n## {len(runs)} runs, each on {'the server at --url' if url else 'a fresh server'}\n")
+    print("| run | single (yardstick) | new sentence p95 | p95 / single | errors |")
+    print("| --- | --- | --- | --- | --- |")
+    ratios = []
+    for k, (base, result) in enumerate(runs, 1):
+        p95 = result["by_kind"]["type"]["p95"]
+        ratios.append(p95 / base)
+        errors = result["errors"] + result["open"]["errors"]
+        print(f"| {k} | {ms(base)} | {ms(p95)} | {p95 / base:.2f} | {errors} |")
+    print(f"\nMedian of the runs' new-sentence p95 / single (goal ≤ 2): {statistics.median(ratios):.2f}.")
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    counts = [int(c) for c in args.sweep.split(",")] if args.sweep else []
+    print(f"# Protocol benchmark · models {', '.join(args.model)} · seed {args.seed}")
+    print(f"\n{machine_line()}")
+    print(
+        "\nEvery student is a websocket session in this one Python process (bench/protocol.py): nothing is drawn, "
+        "so the times are the server's. This process shares the machine's cores with the server."
+    )
+    runs = [await class_run(args, k) for k in range(1, args.runs + 1)]
+    if args.runs > 1:
+        print_runs(runs, args.url)
+    base = statistics.median(b for b, _ in runs)
 
     if counts:
         print(f"\n## Sweep: students on one server, each count on a fresh server, {args.seconds:g} s each\n")
@@ -392,12 +460,14 @@ def main() -> None:
     parser.add_argument("--sweep", default="", help="student counts to try, each on a fresh server: 10,20,40,100,200")
     parser.add_argument("--model", action="append", help="a model name the server offers (repeat to mix)")
     parser.add_argument("--url", default="", help="measure a running server (e.g. make school's nginx) instead")
+    parser.add_argument("--runs", type=int, default=1, help="the single student and the class, each on a fresh server")
     parser.add_argument("--seed", type=int, default=1, help="seed of every student's choices")
     parser.add_argument(
+        "--profile",
         "--cpu-by-view",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="before the class, the server's CPU per action on every view (not with --url)",
+        help="the server's CPU per action on every view, one student alone (not with --url)",
     )
     parser.add_argument("--timeout", type=float, default=90, help="seconds before a run counts as never finished")
     args = parser.parse_args()
