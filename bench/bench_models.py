@@ -8,9 +8,11 @@ Run by hand, never in the tests:
 
 Speed: the app's trace (`model.registry.trace_any`: tokenize, every layer's q, k, v, z and output as
 read-only float32 numpy on the CPU) next to transformers' own model class (BertModel, XLMRobertaModel,
-LlamaModel, Gemma3TextModel; eager attention, output_attentions=True) loaded from `python -m model.export`'s folder of the same
-weights, on ready-made ids, returning tensors. Texts of exactly 16, 128 and 512 tokens; after a warm-up the
-two sides are timed in alternation, so that drift in the machine falls on both; medians.
+LlamaModel, Gemma3TextModel; eager attention, output_attentions=True) on the same weights, from
+`python -m model.export`'s folder, or for Gemma from its package's GGUF file by transformers' own GGUF loader as
+tests/test_gemma.py loads it (the model inside AutoModelForCausalLM: no output layer, which the trace has not
+either); on ready-made ids, returning tensors. Texts of exactly 16, 128 and 512 tokens; after a warm-up the two
+sides are timed in alternation, so that drift in the machine falls on both; medians.
 
 Loads, each in a new Python process as a new server would: "cold" with the model's file evicted from the page
 cache (posix_fadvise DONTNEED) and, for SmolLM2 and Gemma, an empty converted-weights cache; "warm" right after. RSS: a
@@ -22,6 +24,7 @@ malloc_trim, as components/cache.py does after a large trace).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -31,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import redirect_stderr
 from pathlib import Path
 
 import torch
@@ -38,6 +42,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from model.readers.gemma3 import GEMMA3_NAME, gemma3_chunks, gemma3_sha256  # noqa: E402
+from model.readers.gguf import joined_gguf  # noqa: E402
 from model.registry import BUILT_IN, LoadedModel, load_named, trace_any  # noqa: E402
 
 LENGTHS = (16, 128, 512)
@@ -49,7 +55,7 @@ PASSAGE = (
 )
 CLASS_SENTENCE = "The animal didn't cross the street because it was too tired."
 
-# Run in a new process; prints one JSON line. {names}, {cache}, {text} are filled in.
+# Run in a new process; prints one JSON line. {root}, {name}, {text} are filled in.
 _LOAD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
@@ -125,16 +131,27 @@ def time_ms(fn: Callable[[], object], device: torch.device) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def reference(loaded: LoadedModel, folder: Path, device: torch.device):
-    """transformers' own network for the model's family, from the exported folder (the same weights)."""
-    from transformers import AutoModel  # a dev requirement, imported only here
+def reference(name: str, folder: Path, device: torch.device):
+    """transformers' own network for the model's family on the same weights, without an output layer (the trace
+    has none): Gemma as tests/test_gemma.py holds it, transformers' GGUF loader on the package's file; the others
+    from `python -m model.export`'s folder."""
+    from transformers import AutoModel, AutoModelForCausalLM  # a dev requirement, imported only here
     from transformers.utils import logging
-
-    from model.export import export
 
     logging.set_verbosity_error()  # no load report: the pooler BertModel adds is not in the export, and not used
     logging.disable_progress_bar()
-    export(loaded, folder)
+    if name == GEMMA3_NAME:
+        # the chunks joined into one file, deleted on leaving; stderr kept from its raw tqdm bar, which
+        # disable_progress_bar does not reach
+        with joined_gguf(gemma3_chunks(), folder, gemma3_sha256()) as path, redirect_stderr(io.StringIO()):
+            causal_lm = AutoModelForCausalLM.from_pretrained(
+                str(path.parent), gguf_file=path.name, attn_implementation="eager"
+            )
+        return causal_lm.model.eval().to(device)  # Gemma3TextModel, without the 262 144-word output layer
+
+    from model.export import export
+
+    export(load_named(name, device="cpu"), folder)
     return AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval().to(device)
 
 
@@ -142,7 +159,7 @@ def bench_speed(name: str, args: argparse.Namespace) -> list[tuple[int, float, f
     device = torch.device(args.device)
     loaded = load_named(name, device=device)
     with tempfile.TemporaryDirectory() as folder:
-        hf_model = reference(load_named(name, device="cpu"), Path(folder), device)
+        hf_model = reference(name, Path(folder), device)
     rows = []
     for n_tokens in LENGTHS:
         text = text_of_length(loaded, n_tokens)
@@ -181,9 +198,7 @@ def model_files(name: str) -> list[Path]:
         from model.families.llama import smollm2_file
 
         return [smollm2_file()]
-    if name == "Gemma-3-270M":
-        from model.readers.gemma3 import gemma3_chunks
-
+    if name == GEMMA3_NAME:
         return gemma3_chunks()
     from model.families.encoder import bundled_model_dir
 
@@ -255,9 +270,7 @@ def main() -> None:
                 flush=True,
             )
     if not args.skip_memory:
-        loaded = {name: load_named(name, device="cpu") for name in BUILT_IN}
-        long_text = text_of_length(loaded["all-MiniLM-L6-v2"], 512)
-        del loaded
+        long_text = text_of_length(load_named("all-MiniLM-L6-v2", device="cpu"), 512)  # 500 … 512 tokens on each
         out = child(_MEMORY.format(root=str(ROOT), sentence=CLASS_SENTENCE, long_text=long_text))
         print("\n| RSS of one process | MB |")
         print("|---|---:|")
