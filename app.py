@@ -132,11 +132,12 @@ st.html(PAGE_CSS)
 if presentation:
     st.html(PRESENTATION_CSS)
 else:  # the title and what the app does on one line, so that the first figure starts high on a laptop
-    at_title, at_subtitle = st.columns([1, 3], vertical_alignment="bottom")
-    at_title.title(t(lang, "app.title"))
-    at_subtitle.caption(
-        t(lang, "app.subtitle", model=loaded.name, layers=loaded.config.n_layers, heads=loaded.config.n_heads)
-    )
+    # The title as wide as its words (in a fixed column, 注意力实验室 broke over two lines at 1280 px), the rest to the line.
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", wrap=False):
+        st.title(t(lang, "app.title"), width="content")
+        st.caption(
+            t(lang, "app.subtitle", model=loaded.name, layers=loaded.config.n_layers, heads=loaded.config.n_heads)
+        )
 on_lesson = lesson.current()
 # A lesson's words: on a projector beside the view (the view in the wider column, its figures as tall as ever, so
 # that the first one stays whole on the first screen), elsewhere above it.

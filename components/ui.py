@@ -282,15 +282,15 @@ def window_controls(ctx: ViewContext) -> None:
         return
     own = loaded.config.sliding_window
     checked_state("window", Param("choice", 0, choices=WINDOWS))
-    at_w, at_layers = st.columns([3, 2], vertical_alignment="bottom")
-    at_w.select_slider(
+    # One under the other: side by side, the settings column beside a heatmap clipped "every layer" at 1280-1366 px.
+    st.select_slider(
         ctx.t("attention.window_w"),
         options=WINDOWS,
         key="window",
         format_func=lambda w: str(w) if w else ctx.t("attention.window_own", w=own),
         help=ctx.t("attention.window_help", own=own, sliding=len(sliding), layers=loaded.config.n_layers),
     )
-    choice(ctx, "attention.window_layers", ("sliding", "all"), "window_layers", place=at_layers)
+    choice(ctx, "attention.window_layers", ("sliding", "all"), "window_layers")
 
 
 def window_note(ctx: ViewContext, trace: AttentionTrace, layer: int) -> str:
