@@ -61,7 +61,7 @@ from bench.common import (  # noqa: E402
     percentile,
 )
 from bench.protocol import ProtocolSession, Run  # noqa: E402
-from browserkit.server import rss_mb, streamlit_server  # noqa: E402
+from browserkit.server import rss_mb, rss_parts_mb, streamlit_server  # noqa: E402
 from components.views import VIEWS, offered  # noqa: E402
 from model.registry import BUILT_IN, DEFAULT_MODEL  # noqa: E402
 
@@ -295,6 +295,7 @@ async def a_class(url: str, pid: int | None, n: int, args: argparse.Namespace) -
     result["by_kind"] = {kind: summary([r for r in runs if r.kind == kind]) for kind in ACTIONS}
     result["rss_max"] = max(rss) if rss else float("nan")
     result["rss_end"] = rss[-1] if rss else float("nan")
+    result["rss_parts_end"] = rss_parts_mb(pid) if pid else (float("nan"), float("nan"))
     result["cpu"] = cpu_line(cpu0, cpu1)
     result["received_mb"] = sum(r.bytes for r in runs) / 1e6
     return result
@@ -332,6 +333,8 @@ def print_class(n: int, result: dict, base: float) -> None:
     errors = result["errors"] + result["open"]["errors"]
     print(f"| errors (goal 0) | {errors} {problem_kinds(result)} |")
     print(f"| server RSS max / at the end | {mb(result['rss_max'])} / {mb(result['rss_end'])} |")
+    anon, mapped = result["rss_parts_end"]
+    print(f"| of it at the end: anonymous / file-backed (weights mapped from the cache) | {mb(anon)} / {mb(mapped)} |")
     print(f"| received | {result['received_mb']:.1f} MB |")
     print("\n| action | count | p50 | p95 | max | errors |")
     print("| --- | --- | --- | --- | --- | --- |")

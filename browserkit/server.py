@@ -97,3 +97,11 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def rss_parts_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of a process in MB, as (anonymous, file-backed) (Linux). The file-backed part is mostly
+    weights memory-mapped from the cache: clean pages the kernel can drop and read again, shared by every process
+    that maps the same file."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["RssAnon"].split()[0]) / 1024, int(fields["RssFile"].split()[0]) / 1024

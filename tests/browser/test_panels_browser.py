@@ -92,3 +92,28 @@ def test_the_view_picker_stays_on_one_row_on_a_projector(new_lab, lang):
     assert row["n"] >= 9, row  # nine views for an encoder (a decoder may be offered more)
     assert row["tops"] == 1, f"the view picker wraps onto {row['tops']} rows"
     assert row["fits"] and row["right"] <= row["edge"] + 1, f"a view's label is cut off: {row}"
+
+
+POEM = "床前明月光，疑是地上"
+
+
+def test_gemma_writes_a_poem_shrinks_its_window_and_shows_its_cache_in_chinese(new_lab):
+    """Issue 19's screens on a 1280 × 720 projector in Chinese: Gemma finishing a line of a poem, the cache panel
+    after it wrote, and its window shrunk to 4 (a first screen `gemma-…-zh.png` and the whole page `…-page.png`
+    each, for a person to look at)."""
+    lab = new_lab()
+    lab.page.set_viewport_size(PROJECTOR)
+    gemma = {"present": "true", "lang": "zh", "model": "Gemma-3-270M"}
+    lab.open({**gemma, "view": "next", "text": POEM})
+    assert_no_failure(lab, "Gemma's next word")
+    lab.page.screenshot(path=str(lab.screenshots / "gemma-next-poem-zh.png"))
+    lab.run(lab.page.locator(".st-key-next_write button").first.click)
+    assert_no_failure(lab, "Gemma writing")
+    written = lab.page.get_by_role("textbox").first.input_value()
+    assert written.startswith(POEM) and len(written) > len(POEM), written
+    lab.page.screenshot(path=str(lab.screenshots / "gemma-written-zh.png"))
+    lab.screenshot("gemma-written-zh-page")
+    lab.open({**gemma, "window": "4"})
+    assert_no_failure(lab, "Gemma's window of 4")
+    lab.page.screenshot(path=str(lab.screenshots / "gemma-window-4-zh.png"))
+    lab.screenshot("gemma-window-4-zh-page")
