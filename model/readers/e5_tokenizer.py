@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
@@ -37,6 +39,7 @@ METASPACE = "▁"  # U+2581, SentencePiece's mark for "a word starts here"
 MAX_TOKENS = 512  # positions the encoder has, <s> and </s> included
 
 _SEPARATOR = "\x01"  # a control character the map deletes
+_UNK_PENALTY = 10.0  # an unknown character scores this much below the lowest piece (SentencePiece's kUnkPenalty)
 _LEAF_BIT = 1 << 8  # darts-clone unit: "this node ends a key"
 _VALUE_BIT = 1 << 31  # darts-clone unit: "this unit holds a value, not a child"
 
@@ -50,33 +53,154 @@ def build_e5_tokenizer(
     eos_id: int,
     unk_id: int,
 ) -> Tokenizer:
-    """A `tokenizers.Tokenizer` that gives e5.c's token ids: Unigram pieces, the file's normalization, <s> … </s>."""
-    if normalization.get(ord(_SEPARATOR)) != "":
-        raise ValueError(f"the normalization map must delete U+{ord(_SEPARATOR):04X}, the separator it relies on")
+    """A `tokenizers.Tokenizer` that gives e5.c's token ids: Unigram pieces, the file's normalization, <s> … </s>.
+
+    What export writes as tokenizer.json. Its Unigram model holds the 250 002 pieces in a trie of hash maps,
+    256 MB resident, so the app tokenizes with `E5Tokenizer`, which gives the same encodings."""
     tokenizer = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(pieces, scores, strict=True)], unk_id, False))
-    tokenizer.normalizer = normalizers.Sequence(
-        [
-            normalizers.Replace(Regex("(?<=[\\s\\S])(?=[\\s\\S])"), _SEPARATOR),  # a control between characters...
-            normalizers.Precompiled(precompiled_charsmap(normalization)),  # ...makes each its own grapheme
-            normalizers.Replace(Regex(" {2,}"), " "),
-        ]
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always", split=False),
-            pre_tokenizers.Split(Regex(_outside_class(pieces)), behavior="isolated"),
-        ]
-    )
+    tokenizer.normalizer = _normalizer(normalization)
+    tokenizer.pre_tokenizer = _pre_tokenizer(pieces)
     bos, eos = pieces[bos_id], pieces[eos_id]
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}",
         pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, bos_id), (eos, eos_id)],
     )
-    tokenizer.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always", split=False)
+    tokenizer.decoder = _decoder()
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=MAX_TOKENS)
     return tokenizer
+
+
+def _normalizer(normalization: Mapping[int, str]) -> normalizers.Normalizer:
+    if normalization.get(ord(_SEPARATOR)) != "":
+        raise ValueError(f"the normalization map must delete U+{ord(_SEPARATOR):04X}, the separator it relies on")
+    return normalizers.Sequence(
+        [
+            normalizers.Replace(Regex("(?<=[\\s\\S])(?=[\\s\\S])"), _SEPARATOR),  # a control between characters...
+            normalizers.Precompiled(precompiled_charsmap(normalization)),  # ...makes each its own grapheme
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+
+
+def _pre_tokenizer(pieces: Sequence[str]) -> pre_tokenizers.PreTokenizer:
+    return pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always", split=False),
+            pre_tokenizers.Split(Regex(_outside_class(pieces)), behavior="isolated"),
+        ]
+    )
+
+
+def _decoder() -> decoders.Decoder:
+    return decoders.Metaspace(replacement=METASPACE, prepend_scheme="always", split=False)
+
+
+@dataclass(frozen=True)
+class E5Encoding:
+    """What `tokenizers`' Encoding gives that the app reads, for one text."""
+
+    ids: list[int]
+    tokens: list[str]
+    special_tokens_mask: list[int]
+    word_ids: list[int | None]
+    overflowing: list[list[int]]  # the ids cut off past the model's positions (one list), or none
+
+
+class E5Tokenizer:
+    """e5's tokenizer in about 20 MB: `build_e5_tokenizer`'s normalizer, pre-tokenizer and decoder, and its Unigram
+    step (`tokenizers`' Viterbi over the pieces, to the same scores, ties and unknown characters) over a dict.
+
+    Unigram: each piece has a log-probability; the tokens of a pre-token are the cut into pieces whose scores sum
+    highest, found left to right (best[end] = max over pieces ending at end of best[start] + score). A character
+    that starts no one-character piece may also be cut alone, as <unk>, at the lowest score less 10; unknown
+    characters side by side make one <unk> token.
+    """
+
+    def __init__(
+        self,
+        pieces: Sequence[str],
+        scores: Sequence[float],
+        normalization: Mapping[int, str],
+        *,
+        bos_id: int,
+        eos_id: int,
+        unk_id: int,
+    ):
+        self._pieces, self._scores = list(pieces), [float(s) for s in scores]
+        self._normalization = dict(normalization)
+        self._ids = {piece: i for i, piece in enumerate(self._pieces)}  # as tokenizers': a later duplicate wins
+        self._longest = max(map(len, self._pieces))
+        self._unk_score = min(self._scores) - _UNK_PENALTY
+        self._bos, self._eos, self._unk = bos_id, eos_id, unk_id
+        self.normalizer, self.pre_tokenizer, self.decoder = (
+            _normalizer(normalization),
+            _pre_tokenizer(pieces),
+            _decoder(),
+        )
+        self.model = SimpleNamespace(unk_token=self._pieces[unk_id])
+
+    def encode(self, text: str, add_special_tokens: bool = True) -> E5Encoding:
+        pieces: list[tuple[int, str, int]] = []  # (id, piece, word)
+        for word, (part, _) in enumerate(self.pre_tokenizer.pre_tokenize_str(self.normalizer.normalize_str(text))):
+            pieces += [(self._ids.get(piece, self._unk), piece, word) for piece in self._viterbi(part)]
+        room = MAX_TOKENS - (2 if add_special_tokens else 0)
+        kept, cut = pieces[:room], pieces[room:]
+        ids, tokens, words = [i for i, _, _ in kept], [p for _, p, _ in kept], [w for _, _, w in kept]
+        special = [0] * len(kept)
+        if add_special_tokens:
+            ids, tokens = [self._bos, *ids, self._eos], [self._pieces[self._bos], *tokens, self._pieces[self._eos]]
+            words, special = [None, *words, None], [1, *special, 1]
+        return E5Encoding(ids, tokens, special, words, [[i for i, _, _ in cut]] if cut else [])
+
+    def _viterbi(self, text: str) -> list[str]:
+        """The highest-scoring cut of `text` into pieces (an unknown character alone), as `tokenizers` finds it."""
+        n = len(text)
+        best: list[float | None] = [0.0] + [None] * n  # best score of a cut of text[:end]
+        start_of: list[int] = [0] * (n + 1)
+        for start in range(n):
+            here, single = best[start], False
+            if here is None:
+                continue
+            for end in range(start + 1, min(n, start + self._longest) + 1):
+                piece_id = self._ids.get(text[start:end])
+                if piece_id is None:
+                    continue
+                score = here + self._scores[piece_id]
+                if best[end] is None or score > best[end]:
+                    best[end], start_of[end] = score, start
+                single = single or end == start + 1
+            if not single and (best[start + 1] is None or here + self._unk_score > best[start + 1]):
+                best[start + 1], start_of[start + 1] = here + self._unk_score, start
+        cut, end = [], n
+        while end > 0:
+            piece = text[start_of[end] : end]
+            if cut and piece not in self._ids and cut[-1] not in self._ids:
+                cut[-1] = piece + cut[-1]  # unknown characters side by side are one <unk>, as in SentencePiece
+            else:
+                cut.append(piece)
+            end = start_of[end]
+        return cut[::-1]
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._ids.get(token)
+
+    def id_to_token(self, token_id: int) -> str | None:
+        return self._pieces[token_id] if 0 <= token_id < len(self._pieces) else None
+
+    def get_vocab_size(self) -> int:
+        return len(self._pieces)
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
+        skip = {self._bos, self._eos} if skip_special_tokens else set()
+        return self.decoder.decode([self._pieces[i] for i in ids if i not in skip])
+
+    def to_str(self) -> str:
+        """The same tokenizer as `tokenizers` JSON (export's tokenizer.json), built for the moment."""
+        return build_e5_tokenizer(
+            self._pieces, self._scores, self._normalization, bos_id=self._bos, eos_id=self._eos, unk_id=self._unk
+        ).to_str()
 
 
 def _outside_class(pieces: Sequence[str]) -> str:
