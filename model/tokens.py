@@ -26,6 +26,35 @@ class Tokens:
     unknown: list[bool]  # the tokenizer's unknown token ([UNK], <unk>): the vocabulary lacks that part of the text
 
 
+@dataclass(frozen=True)
+class PieceEncoding:
+    """One text through the app's own tokenizers (e5's, Gemma's): the part of `tokenizers`' Encoding that
+    `tokenize` reads."""
+
+    ids: list[int]
+    tokens: list[str]
+    special_tokens_mask: list[int]
+    word_ids: list[int | None]
+    overflowing: list[list[int]]  # the ids cut off past the model's positions (one list), or none
+
+
+class PieceVocabulary:
+    """The vocabulary lookups of `tokenizers.Tokenizer` that the app uses, for the app's own tokenizers: they keep
+    their pieces in `_pieces` (by id) and `_ids` (by piece)."""
+
+    _pieces: list[str]
+    _ids: dict[str, int]
+
+    def token_to_id(self, token: str) -> int | None:
+        return self._ids.get(token)
+
+    def id_to_token(self, token_id: int) -> str | None:
+        return self._pieces[token_id] if 0 <= token_id < len(self._pieces) else None
+
+    def get_vocab_size(self) -> int:
+        return len(self._pieces)
+
+
 def unknown_id(tokenizer: Tokenizer) -> int | None:
     """The id of the tokenizer's unknown token, if it has one (byte-level vocabularies do not need one)."""
     name = getattr(tokenizer.model, "unk_token", None)

@@ -22,7 +22,7 @@ from tokenizers import Tokenizer
 
 from model.errors import InvalidConfigError, ModelNotInstalledError
 from model.readers.e5 import E5Weights, e5_file, load_e5, read_e5_file
-from model.readers.e5_tokenizer import E5Tokenizer, build_e5_tokenizer
+from model.readers.e5_tokenizer import E5Tokenizer
 
 pytestmark = pytest.mark.models
 
@@ -275,9 +275,9 @@ def test_the_apps_tokenizer_encodes_as_the_tokenizers_unigram_model(e5: E5Weight
     <s> … </s>."""
     f = read_e5_file(e5_file())
     ids = f.special_ids
-    reference = build_e5_tokenizer(
+    reference = E5Tokenizer(
         f.pieces, f.scores, f.normalization, bos_id=ids["bos"], eos_id=ids["eos"], unk_id=ids["unk"]
-    )
+    ).tokenizers_tokenizer()
     rng = random.Random(7)
     alphabet = [
         chr(c) for c in (*range(32, 0x250), *range(0x3000, 0x3100), *range(0x4E00, 0x4F00), *range(0x1F600, 0x1F650))
@@ -305,10 +305,8 @@ def test_the_unknown_penalty_and_ties_cut_as_tokenizers_does(text: str) -> None:
     pieces = ["<unk>", "<s>", "</s>", "▁", "ab", "▁xa", "b", "a", "q", "c", "d", "cd"]
     scores = [0.0, 0.0, 0.0, 0.0, 0.0, -20.0, -5.0, -1.0, -20.0, -2.0, -3.0, -5.0]
     args = (pieces, scores, {0x01: ""})
-    ours, theirs = (
-        E5Tokenizer(*args, bos_id=1, eos_id=2, unk_id=0),
-        build_e5_tokenizer(*args, bos_id=1, eos_id=2, unk_id=0),
-    )
+    ours = E5Tokenizer(*args, bos_id=1, eos_id=2, unk_id=0)
+    theirs = ours.tokenizers_tokenizer()
     got, want = ours.encode(text), theirs.encode(text)
     assert (got.ids, got.tokens, got.word_ids) == (want.ids, want.tokens, want.word_ids)
     if text == "xab":

@@ -18,26 +18,15 @@ import json
 import re
 import zlib
 from array import array
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 from tokenizers import AddedToken, Tokenizer, decoders
 
 from model.readers.gguf_tokenizer import METASPACE
+from model.tokens import PieceEncoding, PieceVocabulary
 
 
-@dataclass(frozen=True)
-class PieceEncoding:
-    """What `tokenizers`' Encoding gives that the app reads, for one text."""
-
-    ids: list[int]
-    tokens: list[str]
-    special_tokens_mask: list[int]
-    word_ids: list[int | None]
-    overflowing: list[list[int]]  # the ids cut off past max_length (one list), or none
-
-
-class CompactBPE:
+class CompactBPE(PieceVocabulary):
     """Encodes as `Tokenizer.from_str(text)` does, for a tokenizer.json that `sentencepiece_bpe` wrote."""
 
     def __init__(self, text: str, max_length: int | None = None):
@@ -152,15 +141,6 @@ class CompactBPE:
                 offer(prev[pos])
             offer(pos)
         return [s for s, keep in zip(symbols, alive, strict=True) if keep]
-
-    def token_to_id(self, token: str) -> int | None:
-        return self._ids.get(token)
-
-    def id_to_token(self, token_id: int) -> str | None:
-        return self._pieces[token_id] if 0 <= token_id < len(self._pieces) else None
-
-    def get_vocab_size(self) -> int:
-        return len(self._pieces)
 
     def get_added_tokens_decoder(self) -> dict[int, AddedToken]:
         return dict(self._added)

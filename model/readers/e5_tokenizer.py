@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+from model.tokens import PieceEncoding, PieceVocabulary
 
 METASPACE = "▁"  # U+2581, SentencePiece's mark for "a word starts here"
 MAX_TOKENS = 512  # positions the encoder has, <s> and </s> included
@@ -42,34 +43,6 @@ _SEPARATOR = "\x01"  # a control character the map deletes
 _UNK_PENALTY = 10.0  # an unknown character scores this much below the lowest piece (SentencePiece's kUnkPenalty)
 _LEAF_BIT = 1 << 8  # darts-clone unit: "this node ends a key"
 _VALUE_BIT = 1 << 31  # darts-clone unit: "this unit holds a value, not a child"
-
-
-def build_e5_tokenizer(
-    pieces: Sequence[str],
-    scores: Sequence[float],
-    normalization: Mapping[int, str],
-    *,
-    bos_id: int,
-    eos_id: int,
-    unk_id: int,
-) -> Tokenizer:
-    """A `tokenizers.Tokenizer` that gives e5.c's token ids: Unigram pieces, the file's normalization, <s> … </s>.
-
-    What export writes as tokenizer.json. Its Unigram model holds the 250 002 pieces in a trie of hash maps,
-    256 MB resident, so the app tokenizes with `E5Tokenizer`, which gives the same encodings."""
-    tokenizer = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(pieces, scores, strict=True)], unk_id, False))
-    tokenizer.normalizer = _normalizer(normalization)
-    tokenizer.pre_tokenizer = _pre_tokenizer(pieces)
-    bos, eos = pieces[bos_id], pieces[eos_id]
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}",
-        pair=f"{bos} $A {eos} {eos} $B {eos}",
-        special_tokens=[(bos, bos_id), (eos, eos_id)],
-    )
-    tokenizer.decoder = _decoder()
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=MAX_TOKENS)
-    return tokenizer
 
 
 def _normalizer(normalization: Mapping[int, str]) -> normalizers.Normalizer:
@@ -97,19 +70,8 @@ def _decoder() -> decoders.Decoder:
     return decoders.Metaspace(replacement=METASPACE, prepend_scheme="always", split=False)
 
 
-@dataclass(frozen=True)
-class E5Encoding:
-    """What `tokenizers`' Encoding gives that the app reads, for one text."""
-
-    ids: list[int]
-    tokens: list[str]
-    special_tokens_mask: list[int]
-    word_ids: list[int | None]
-    overflowing: list[list[int]]  # the ids cut off past the model's positions (one list), or none
-
-
-class E5Tokenizer:
-    """e5's tokenizer in about 20 MB: `build_e5_tokenizer`'s normalizer, pre-tokenizer and decoder, and its Unigram
+class E5Tokenizer(PieceVocabulary):
+    """e5's tokenizer in about 20 MB: `tokenizers_tokenizer`'s normalizer, pre-tokenizer and decoder, and its Unigram
     step (`tokenizers`' Viterbi over the pieces, to the same scores, ties and unknown characters) over a dict.
 
     Unigram: each piece has a log-probability; the tokens of a pre-token are the cut into pieces whose scores sum
@@ -141,7 +103,7 @@ class E5Tokenizer:
         )
         self.model = SimpleNamespace(unk_token=self._pieces[unk_id])
 
-    def encode(self, text: str, add_special_tokens: bool = True) -> E5Encoding:
+    def encode(self, text: str, add_special_tokens: bool = True) -> PieceEncoding:
         pieces: list[tuple[int, str, int]] = []  # (id, piece, word)
         for word, (part, _) in enumerate(self.pre_tokenizer.pre_tokenize_str(self.normalizer.normalize_str(text))):
             pieces += [(self._ids.get(piece, self._unk), piece, word) for piece in self._viterbi(part)]
@@ -152,7 +114,7 @@ class E5Tokenizer:
         if add_special_tokens:
             ids, tokens = [self._bos, *ids, self._eos], [self._pieces[self._bos], *tokens, self._pieces[self._eos]]
             words, special = [None, *words, None], [1, *special, 1]
-        return E5Encoding(ids, tokens, special, words, [[i for i, _, _ in cut]] if cut else [])
+        return PieceEncoding(ids, tokens, special, words, [[i for i, _, _ in cut]] if cut else [])
 
     def _viterbi(self, text: str) -> list[str]:
         """The highest-scoring cut of `text` into pieces (an unknown character alone), as `tokenizers` finds it."""
@@ -183,24 +145,34 @@ class E5Tokenizer:
             end = start_of[end]
         return cut[::-1]
 
-    def token_to_id(self, token: str) -> int | None:
-        return self._ids.get(token)
-
-    def id_to_token(self, token_id: int) -> str | None:
-        return self._pieces[token_id] if 0 <= token_id < len(self._pieces) else None
-
-    def get_vocab_size(self) -> int:
-        return len(self._pieces)
-
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
         skip = {self._bos, self._eos} if skip_special_tokens else set()
         return self.decoder.decode([self._pieces[i] for i in ids if i not in skip])
 
+    def tokenizers_tokenizer(self) -> Tokenizer:
+        """The same tokenizer as a `tokenizers.Tokenizer` (tokenizers' own Unigram model: what export writes as
+        tokenizer.json, and the tests' reference). Its trie of hash maps holds the 250 002 pieces in 256 MB
+        resident, which is why the app does not tokenize with it."""
+        pieces, bos_id, eos_id = self._pieces, self._bos, self._eos
+        tokenizer = Tokenizer(
+            models.Unigram([(p, s) for p, s in zip(pieces, self._scores, strict=True)], self._unk, False)
+        )
+        tokenizer.normalizer = _normalizer(self._normalization)
+        tokenizer.pre_tokenizer = _pre_tokenizer(pieces)
+        bos, eos = pieces[bos_id], pieces[eos_id]
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A {eos}",
+            pair=f"{bos} $A {eos} {eos} $B {eos}",
+            special_tokens=[(bos, bos_id), (eos, eos_id)],
+        )
+        tokenizer.decoder = _decoder()
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        return tokenizer
+
     def to_str(self) -> str:
-        """The same tokenizer as `tokenizers` JSON (export's tokenizer.json), built for the moment."""
-        return build_e5_tokenizer(
-            self._pieces, self._scores, self._normalization, bos_id=self._bos, eos_id=self._eos, unk_id=self._unk
-        ).to_str()
+        """`tokenizers_tokenizer` as JSON (export's tokenizer.json)."""
+        return self.tokenizers_tokenizer().to_str()
 
 
 def _outside_class(pieces: Sequence[str]) -> str:
