@@ -1,7 +1,11 @@
-"""Shared fixtures: the bundled model is loaded once per test session; a counter of the model's runs. And the
-lanes' check (tests/lanes.py): a test in no lane, or in two, stops the run."""
+"""Shared fixtures: the bundled model is loaded once per test session; a counter of the model's runs; a fresh
+cache folder for a module that converts a model. And the lanes' check (tests/lanes.py): a test in no lane, or in
+two, stops the run."""
 
 from __future__ import annotations
+
+import os
+import shutil
 
 import pytest
 
@@ -29,3 +33,19 @@ def model_runs(monkeypatch) -> list[str]:
     monkeypatch.setattr(model, "trace_any", counting)
     trace_cache.clear()
     return calls
+
+
+@pytest.fixture(scope="module")
+def cache_home(tmp_path_factory):
+    """A fresh $XDG_CACHE_HOME for one test module that converts a model (the first load converts, later ones read
+    the cache), put back afterwards; the folder (hundreds of MB of converted weights) is deleted, not left for
+    pytest's kept temporary folders."""
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+    shutil.rmtree(folder, ignore_errors=True)

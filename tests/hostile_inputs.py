@@ -65,3 +65,17 @@ HOSTILE_INPUTS: dict[str, str] = {
     "path": "../../../../etc/passwd",
     "format_string": "{0} {text} %s %d {{}}",
 }
+
+
+def varied(base: list[str], prefixes: list[str], rng) -> list[str]:
+    """Each text of `base` six ways (a tokenizer's corner cases): upper case, spaces doubled, a number after, one of
+    `prefixes` before, another text of `base` on the next line, its first half. `rng`: a `random.Random`."""
+    ways = [
+        lambda s: s.upper(),
+        lambda s: s.replace(" ", "  "),
+        lambda s: f"{s} {rng.randint(0, 10**6)}",
+        lambda s: rng.choice(prefixes) + s,
+        lambda s: f"{s}\n{rng.choice(base)}",
+        lambda s: s[: len(s) // 2],
+    ]
+    return [way(s) for s in base for way in ways]

@@ -14,7 +14,6 @@ from that cache are both exercised; transformers' model (about 1.1 GB in float32
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 from pathlib import Path
@@ -38,7 +37,7 @@ from model.readers.gemma3 import (
 from model.readers.gguf import EMBEDDING, GGUFModel, Q8Rows, joined_gguf, load_gguf, unpermute
 from model.tokens import display_tokens, token_text, tokenize
 from tests.blanks import joined
-from tests.hostile_inputs import HOSTILE_INPUTS
+from tests.hostile_inputs import HOSTILE_INPUTS, varied
 from tests.sentencepiece_bpe import SentencePieceBPE
 
 pytestmark = pytest.mark.models
@@ -56,20 +55,6 @@ LONG_SPACES = " " * 32  # from 32 spaces on, transformers' GGUF tokenizer cuts r
 
 
 # ── Fixtures: one conversion, transformers' reading of the same file ─────────────────────────────
-
-
-@pytest.fixture(scope="module")
-def cache_home(tmp_path_factory):
-    """A fresh $XDG_CACHE_HOME for this module: the first load converts the chunks, later ones read the cache."""
-    folder = tmp_path_factory.mktemp("xdg-cache")
-    before = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(folder)
-    yield folder
-    if before is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = before
-    shutil.rmtree(folder, ignore_errors=True)  # 613 MB: not left for pytest's kept temporary folders
 
 
 @pytest.fixture(scope="module")
@@ -302,21 +287,13 @@ _BASE = [
     ("The bank of the river was steep, so we walked to the bridge. 河岸很陡，我们走到桥边。" * 30),
 ]
 _PREFIXES = ["😀", "锯", "！", "\t", "   ", "\n", "<b>"]
-_DECORATIONS = [
-    lambda s, r: s.upper(),
-    lambda s, r: s.replace(" ", "  "),
-    lambda s, r: f"{s} {r.randint(0, 10**6)}",
-    lambda s, r: r.choice(_PREFIXES) + s,
-    lambda s, r: f"{s}\n{r.choice(_BASE)}",
-    lambda s, r: s[: len(s) // 2],
-]
 
 
 def gemma_texts() -> list[str]:
     """Over 300 texts: the list above, the hostile-input corpus, and variations of the list."""
     rng = random.Random(19)
     texts = [*_BASE, *HOSTILE_INPUTS.values()]
-    return texts + [decorate(s, rng) for s in _BASE for decorate in _DECORATIONS]
+    return texts + varied(_BASE, _PREFIXES, rng)
 
 
 def test_token_ids_equal_transformers_gguf_tokenizer(converted, hf_tokenizer):

@@ -10,7 +10,6 @@ fresh cache folder, so the warm load from that cache is tested too.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import unicodedata
@@ -32,7 +31,7 @@ from model.readers.gguf import EMBEDDING, GGUFModel, Q8Rows, load_gguf
 from model.registry import BUILT_IN, load_model, load_named, model_names, trace_any
 from model.tokens import BYTE_ALPHABET, MAX_TOKENS, show_byte_tokens
 from tests.blanks import joined
-from tests.hostile_inputs import HOSTILE_INPUTS
+from tests.hostile_inputs import HOSTILE_INPUTS, varied
 from tests.tiny_models import copy_of, edit_config, gqa_llama_folder
 
 pytestmark = pytest.mark.models
@@ -63,20 +62,6 @@ UNSPELLABLE = {"\x04", "\x06", "\x13", "\x14", "\x16", "\x1d"}  # control charac
 
 
 # ── Fixtures: one conversion, three references ────────────────────────────────────────────────────
-
-
-@pytest.fixture(scope="module")
-def cache_home(tmp_path_factory):
-    """A fresh $XDG_CACHE_HOME for this module: the first load converts the GGUF file, later ones read the cache."""
-    folder = tmp_path_factory.mktemp("xdg-cache")
-    before = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(folder)
-    yield folder
-    if before is None:
-        os.environ.pop("XDG_CACHE_HOME", None)
-    else:
-        os.environ["XDG_CACHE_HOME"] = before
-    shutil.rmtree(folder, ignore_errors=True)  # 455 MB: not left for pytest's kept temporary folders
 
 
 @pytest.fixture(scope="module")
@@ -311,21 +296,13 @@ _BASE = [
     "Version v2.3.11-rc1 was released (build #4521).",
 ]
 _PREFIXES = ["😀", "🎉", "锯", "！", "\t", "   "]
-_DECORATIONS = [
-    lambda s, r: s.upper(),
-    lambda s, r: s.replace(" ", "  "),
-    lambda s, r: f"{s} {r.randint(0, 10**6)}",
-    lambda s, r: r.choice(_PREFIXES) + s,
-    lambda s, r: f"{s}\n{r.choice(_BASE)}",
-    lambda s, r: s[: len(s) // 2],
-]
 
 
 def varied_sentences() -> list[str]:
     """Over 200 texts: the base list, the hostile-input corpus (but its 100 000-character ones), and variations."""
     rng = random.Random(11)
     texts = [*_BASE, *(t for t in HOSTILE_INPUTS.values() if len(t) < 5000)]
-    texts += [decorate(s, rng) for s in _BASE for decorate in _DECORATIONS]
+    texts += varied(_BASE, _PREFIXES, rng)
     return texts
 
 
