@@ -38,12 +38,19 @@ class PieceEncoding:
     overflowing: list[list[int]]  # the ids cut off past the model's positions (one list), or none
 
 
-class PieceVocabulary:
-    """The vocabulary lookups of `tokenizers.Tokenizer` that the app uses, for the app's own tokenizers: they keep
-    their pieces in `_pieces` (by id) and `_ids` (by piece)."""
+class AppTokenizer:
+    """What the app's own tokenizers (e5's, Gemma's) share with `tokenizers.Tokenizer`'s API: the vocabulary
+    lookups, over their pieces in `_pieces` (by id) and `_ids` (by piece), and the cut `fit_tokenizer` sets."""
 
     _pieces: list[str]
     _ids: dict[str, int]
+    max_length: int | None = None  # the most tokens an encoding keeps, <bos> or <s> … </s> included; None: all
+
+    def no_padding(self) -> None:
+        """Nothing is ever padded (as `tokenizers`' no_padding)."""
+
+    def enable_truncation(self, max_length: int) -> None:
+        self.max_length = max_length
 
     def token_to_id(self, token: str) -> int | None:
         return self._ids.get(token)

@@ -40,7 +40,7 @@ from model.families.blocks import (
     merge_heads,
     split_heads,
 )
-from model.readers.folder import check_activation, check_heads, config_number, read_folder
+from model.readers.folder import check_activation, check_heads, config_number, fit_tokenizer, read_folder
 from model.readers.rows import DenseRows, EmbeddingRows
 from model.tokens import tokenize
 from model.trace import AttentionTrace, to_numpy
@@ -192,8 +192,8 @@ def load_multilingual_e5(device: str | torch.device | None = None) -> EncoderMod
     config = EncoderConfig.from_hf(weights.config, E5_NAME)
     dev = pick_device(str(device) if device is not None else None)
     params = {key: value.to(dev) for key, value in weights.params.items()}
-    # E5Tokenizer pads nothing and cuts at 512 tokens, as fit_tokenizer sets a `tokenizers` one
-    return EncoderModel(E5_NAME, config, weights.tokenizer, params, weights.embeddings, dev, weights.config)
+    tokenizer = fit_tokenizer(weights.tokenizer, config.max_positions)
+    return EncoderModel(E5_NAME, config, tokenizer, params, weights.embeddings, dev, weights.config)
 
 
 @torch.inference_mode()

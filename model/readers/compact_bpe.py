@@ -23,10 +23,10 @@ from types import SimpleNamespace
 from tokenizers import AddedToken, Tokenizer, decoders
 
 from model.readers.gguf_tokenizer import METASPACE
-from model.tokens import PieceEncoding, PieceVocabulary
+from model.tokens import AppTokenizer, PieceEncoding
 
 
-class CompactBPE(PieceVocabulary):
+class CompactBPE(AppTokenizer):
     """Encodes as `Tokenizer.from_str(text)` does, for a tokenizer.json that `sentencepiece_bpe` wrote."""
 
     def __init__(self, text: str, max_length: int | None = None):
@@ -59,12 +59,6 @@ class CompactBPE(PieceVocabulary):
         self._back = [vocab[item["SpecialToken"]["id"]] for item in template[_sequence_at(template) + 1 :]]
         self.decoder = decoders.Sequence([decoders.Replace(METASPACE, " "), decoders.ByteFallback(), decoders.Fuse()])
         self.model = SimpleNamespace(unk_token=spec["model"]["unk_token"])
-        self.max_length = max_length
-
-    def no_padding(self) -> None:
-        """Nothing is ever padded (as `tokenizers`' no_padding)."""
-
-    def enable_truncation(self, max_length: int) -> None:
         self.max_length = max_length
 
     def encode(self, text: str, add_special_tokens: bool = True) -> PieceEncoding:

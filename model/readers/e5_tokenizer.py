@@ -34,7 +34,7 @@ from types import SimpleNamespace
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from model.tokens import PieceEncoding, PieceVocabulary
+from model.tokens import AppTokenizer, PieceEncoding
 
 METASPACE = "▁"  # U+2581, SentencePiece's mark for "a word starts here"
 MAX_TOKENS = 512  # positions the encoder has, <s> and </s> included
@@ -70,7 +70,7 @@ def _decoder() -> decoders.Decoder:
     return decoders.Metaspace(replacement=METASPACE, prepend_scheme="always", split=False)
 
 
-class E5Tokenizer(PieceVocabulary):
+class E5Tokenizer(AppTokenizer):
     """e5's tokenizer in about 20 MB: `tokenizers_tokenizer`'s normalizer, pre-tokenizer and decoder, and its Unigram
     step (`tokenizers`' Viterbi over the pieces, to the same scores, ties and unknown characters) over a dict.
 
@@ -102,12 +102,14 @@ class E5Tokenizer(PieceVocabulary):
             _decoder(),
         )
         self.model = SimpleNamespace(unk_token=self._pieces[unk_id])
+        self.max_length = MAX_TOKENS
 
     def encode(self, text: str, add_special_tokens: bool = True) -> PieceEncoding:
         pieces: list[tuple[int, str, int]] = []  # (id, piece, word)
         for word, (part, _) in enumerate(self.pre_tokenizer.pre_tokenize_str(self.normalizer.normalize_str(text))):
             pieces += [(self._ids.get(piece, self._unk), piece, word) for piece in self._viterbi(part)]
-        room = MAX_TOKENS - (2 if add_special_tokens else 0)
+        ends = 2 if add_special_tokens else 0
+        room = len(pieces) if self.max_length is None else max(self.max_length - ends, 0)
         kept, cut = pieces[:room], pieces[room:]
         ids, tokens, words = [i for i, _, _ in kept], [p for _, p, _ in kept], [w for _, _, w in kept]
         special = [0] * len(kept)
@@ -167,7 +169,8 @@ class E5Tokenizer(PieceVocabulary):
         )
         tokenizer.decoder = _decoder()
         tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        if self.max_length is not None:
+            tokenizer.enable_truncation(max_length=self.max_length)
         return tokenizer
 
     def to_str(self) -> str:
